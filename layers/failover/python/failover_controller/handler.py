@@ -1,0 +1,43 @@
+"""What every step handler does: parse the event, read the plan, run the step, log and count it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from failover_controller.clients import ClientFactory
+from failover_controller.config import StepFunctionConfig
+from failover_controller.errors import FailoverError
+from failover_controller.observability import logger, metrics, tracer
+from failover_controller.plan_store import load_plan
+from failover_controller.steps.base import make_request, parse_step_input
+from failover_controller.steps.registry import STEPS
+
+
+@tracer.capture_method(capture_response=False)
+def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
+    step = STEPS[step_name]
+    metrics.add_dimension(name="step", value=step.name)
+    try:
+        step_input = parse_step_input(event, actions=step.actions, params=step.params)
+        logger.append_keys(
+            step=step.name, plan=step_input.plan, action=step_input.action, target_region=step_input.target_region,
+            mode=step_input.mode, dry_run=step_input.dry_run,
+        )
+        plan = load_plan(step_input.plan, prefix=config.plan_parameter_prefix, region=config.region,
+                         factory=factory, max_age=config.plan_cache_seconds)
+        result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
+    except FailoverError as exc:
+        metrics.add_metric(name="StepErrors", unit=MetricUnit.Count, value=1)
+        logger.warning("step refused or failed", extra={"error": type(exc).__name__, "reason": exc.message})
+        raise
+    metrics.add_metric(name="StepRuns", unit=MetricUnit.Count, value=1)
+    if result.changed:
+        metrics.add_metric(name="StepChanges", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "step finished",
+        extra={"changed": result.changed, "done": result.done, "actions": len(result.actions),
+               "outcome": result.message},
+    )
+    return result.to_dict()

@@ -1,0 +1,124 @@
+"""A small JSON Schema (2020-12 subset) validator that reports every problem, not just the first.
+
+The layer stays pure Python and dependency-free (jsonschema needs a compiled extension); the tests check
+that this validator and jsonschema agree on the plan schema. Supported keywords: type, enum, const,
+required, properties, additionalProperties, propertyNames, minProperties, items, minItems, maxItems,
+uniqueItems, minLength, maxLength, pattern, minimum, maximum, exclusiveMinimum, $ref (local), $defs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if isinstance(value, bool) and name in {"number", "integer"}:
+        return False
+    if name == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _TYPES[name])
+
+
+def path_str(path: tuple[str | int, ...]) -> str:
+    """Render a path the way an operator reads it: ``sagemaker.endpoints.us-west-2.variants[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(plan)"
+
+
+class SchemaValidator:
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.root = schema
+
+    def errors(self, instance: Any) -> list[tuple[str, str]]:
+        """Every problem as (path, reason), in document order."""
+        found: list[tuple[str, str]] = []
+        self._check(instance, self.root, (), found)
+        return found
+
+    def _resolve(self, ref: str) -> dict[str, Any]:
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $ref is supported, got {ref!r}")
+        node: Any = self.root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return node  # type: ignore[no-any-return]
+
+    def _check(  # noqa: C901, PLR0915 - one branch per keyword reads best here
+        self, value: Any, schema: dict[str, Any], path: tuple[str | int, ...], found: list[tuple[str, str]]
+    ) -> None:
+        where = path_str(path)
+        if "$ref" in schema:
+            self._check(value, self._resolve(schema["$ref"]), path, found)
+        expected = schema.get("type")
+        if expected is not None:
+            names = expected if isinstance(expected, list) else [expected]
+            if not any(_is_type(value, n) for n in names):
+                found.append((where, f"must be of type {' or '.join(names)}, got {type(value).__name__}"))
+                return
+        if "const" in schema and value != schema["const"]:
+            found.append((where, f"must be {schema['const']!r}"))
+        if "enum" in schema and value not in schema["enum"]:
+            found.append((where, f"must be one of {', '.join(map(repr, schema['enum']))}, got {value!r}"))
+        if isinstance(value, str):
+            if "minLength" in schema and len(value) < schema["minLength"]:
+                found.append((where, f"must be at least {schema['minLength']} characters long"))
+            if "maxLength" in schema and len(value) > schema["maxLength"]:
+                found.append((where, f"must be at most {schema['maxLength']} characters long"))
+            if "pattern" in schema and not re.search(schema["pattern"], value):
+                found.append((where, f"{value!r} does not match {schema['pattern']!r}"))
+        if _is_type(value, "number"):
+            if "minimum" in schema and value < schema["minimum"]:
+                found.append((where, f"must be >= {schema['minimum']}, got {value}"))
+            if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+                found.append((where, f"must be > {schema['exclusiveMinimum']}, got {value}"))
+            if "maximum" in schema and value > schema["maximum"]:
+                found.append((where, f"must be <= {schema['maximum']}, got {value}"))
+        if isinstance(value, list):
+            if "minItems" in schema and len(value) < schema["minItems"]:
+                found.append((where, f"must have at least {schema['minItems']} item(s)"))
+            if "maxItems" in schema and len(value) > schema["maxItems"]:
+                found.append((where, f"must have at most {schema['maxItems']} item(s)"))
+            if schema.get("uniqueItems"):
+                seen: list[Any] = []
+                for item in value:
+                    if item in seen:
+                        found.append((where, f"has duplicate item {item!r}"))
+                        break
+                    seen.append(item)
+            if "items" in schema:
+                for i, item in enumerate(value):
+                    self._check(item, schema["items"], (*path, i), found)
+        if isinstance(value, dict):
+            for name in schema.get("required", []):
+                if name not in value:
+                    found.append((where, f"is missing required field {name!r}"))
+            if "minProperties" in schema and len(value) < schema["minProperties"]:
+                found.append((where, f"must have at least {schema['minProperties']} entries"))
+            props: dict[str, Any] = schema.get("properties", {})
+            extra = schema.get("additionalProperties", True)
+            names_schema = schema.get("propertyNames")
+            for key, item in value.items():
+                if names_schema is not None:
+                    self._check(key, names_schema, (*path, key), found)
+                if key in props:
+                    self._check(item, props[key], (*path, key), found)
+                elif extra is False:
+                    found.append((path_str((*path, key)), "is not a known field"))
+                elif isinstance(extra, dict):
+                    self._check(item, extra, (*path, key), found)

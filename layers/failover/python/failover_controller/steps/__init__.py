@@ -1,0 +1,1 @@
+"""The runbook steps. Each takes a StepRequest and returns a StepResult: look, act only if needed, verify."""

@@ -1,0 +1,136 @@
+"""Make the target region's SageMaker endpoint serve: its variants at the plan's active capacity and weights.
+
+Actions: ``scale_target`` (UpdateEndpointWeightsAndCapacities on the target endpoint), ``status`` (is the
+target endpoint InService at that configuration, for the poll loop), ``drain_source`` (graceful mode and
+``drain_source`` in the plan: the source endpoint back to its standby capacity, after DNS has moved).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from failover_controller.aws import call
+from failover_controller.errors import PreconditionFailed
+from failover_controller.plan import Endpoint
+from failover_controller.results import PlannedAction, StepResult
+from failover_controller.steps.base import StepRequest
+
+STEP = "shift_sagemaker_traffic"
+ACTIONS = ("scale_target", "status", "drain_source")
+PARAMS: dict[str, type] = {}
+
+Desired = dict[str, tuple[float, int]]
+
+
+def observe(req: StepRequest, region: str) -> dict[str, Any]:
+    name = req.plan.endpoints[region].endpoint_name
+    desc = call(
+        f"SageMaker endpoint {name} in {region}", req.clients.sagemaker(region).describe_endpoint, EndpointName=name
+    )
+    variants = {
+        v["VariantName"]: {
+            "current_weight": v.get("CurrentWeight"),
+            "desired_weight": v.get("DesiredWeight"),
+            "current_instance_count": v.get("CurrentInstanceCount"),
+            "desired_instance_count": v.get("DesiredInstanceCount"),
+        }
+        for v in desc.get("ProductionVariants", [])
+    }
+    return {"endpoint": name, "region": region, "status": desc.get("EndpointStatus"), "variants": variants}
+
+
+def active_config(endpoint: Endpoint) -> Desired:
+    return {v.variant_name: (v.active_weight, v.active_instance_count) for v in endpoint.variants}
+
+
+def standby_config(endpoint: Endpoint) -> Desired:
+    return {v.variant_name: (v.active_weight, v.standby_instance_count) for v in endpoint.variants}
+
+
+def _matches(seen: dict[str, Any], desired: Desired, *, field: str) -> bool:
+    for name, (weight, count) in desired.items():
+        variant = seen["variants"].get(name)
+        if variant is None or variant[f"{field}_instance_count"] != count:
+            return False
+        if variant[f"{field}_weight"] is None or abs(float(variant[f"{field}_weight"]) - weight) > 1e-9:
+            return False
+    return True
+
+
+def at_config(seen: dict[str, Any], desired: Desired) -> bool:
+    return seen["status"] == "InService" and _matches(seen, desired, field="current")
+
+
+def converge(req: StepRequest, region: str, desired: Desired, result: StepResult) -> StepResult:
+    """Check, act, verify one endpoint toward ``desired``; an update already under way is not repeated."""
+    seen = observe(req, region)
+    result.before = seen
+    missing = sorted(set(desired) - set(seen["variants"]))
+    if missing:
+        raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}")
+    if at_config(seen, desired):
+        result.after, result.done = seen, True
+        result.message = f"{seen['endpoint']} in {region} already at the desired capacity and weights"
+        return result
+    if seen["status"] == "Updating" and _matches(seen, desired, field="desired"):
+        result.after, result.done = seen, False
+        result.message = f"{seen['endpoint']} in {region} is already updating to the desired configuration"
+        return result
+    if seen["status"] != "InService":
+        raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService")
+    params = {
+        "EndpointName": seen["endpoint"],
+        "DesiredWeightsAndCapacities": [
+            {"VariantName": name, "DesiredWeight": weight, "DesiredInstanceCount": count}
+            for name, (weight, count) in desired.items()
+        ],
+    }
+    action = PlannedAction(api="sagemaker:UpdateEndpointWeightsAndCapacities", region=region, params=params)
+    result.actions.append(action)
+    if req.dry_run:
+        result.after, result.done = seen, True
+        result.message = f"dry run: would update {seen['endpoint']} in {region}"
+        return result
+    call(
+        f"UpdateEndpointWeightsAndCapacities on {seen['endpoint']} in {region}",
+        req.clients.sagemaker(region).update_endpoint_weights_and_capacities,
+        **params,
+    )
+    action.performed = True
+    after = observe(req, region)
+    result.after, result.changed, result.done = after, True, at_config(after, desired)
+    result.message = f"{seen['endpoint']} in {region} updating to the desired configuration"
+    return result
+
+
+def scale_target(req: StepRequest) -> StepResult:
+    endpoint = req.plan.endpoints[req.target_region]
+    return converge(req, req.target_region, active_config(endpoint), req.result(STEP))
+
+
+def drain_source(req: StepRequest) -> StepResult:
+    result = req.result(STEP)
+    if not req.plan.drain_source:
+        result.message = "the plan does not drain the source endpoint"
+        return result
+    if not req.graceful:
+        result.message = f"ungraceful: {req.source_region} is not consulted; its endpoint is left as it is"
+        return result
+    endpoint = req.plan.endpoints[req.source_region]
+    return converge(req, req.source_region, standby_config(endpoint), result)
+
+
+def status(req: StepRequest) -> StepResult:
+    result = req.result(STEP)
+    desired = active_config(req.plan.endpoints[req.target_region])
+    seen = observe(req, req.target_region)
+    result.before = result.after = seen
+    result.done = req.dry_run or at_config(seen, desired)
+    result.message = f"{seen['endpoint']} is {seen['status']}" + (
+        " at the active configuration" if at_config(seen, desired) else ""
+    )
+    return result
+
+
+def run(req: StepRequest) -> StepResult:
+    return {"scale_target": scale_target, "drain_source": drain_source, "status": status}[req.action](req)

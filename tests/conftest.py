@@ -1,0 +1,69 @@
+"""Hermetic tests: fake credentials in a cleared environment, powertools and client caches reset."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
+from failover_controller import plan_store
+from failover_controller.clients import ClientFactory, clients
+from failover_controller.config import step_function_config
+from failover_controller.observability import metrics
+from tests.support.events import sample_plan_doc
+
+HOME_REGION = "us-west-2"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "POWERTOOLS_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", HOME_REGION)
+    monkeypatch.setenv("AWS_REGION", HOME_REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_DEV", "0")
+    _reset_caches()
+    yield
+    _reset_caches()
+
+
+def _reset_caches() -> None:
+    clients.clear()
+    plan_store.clear_cache()
+    step_function_config.cache_clear()
+    parameters.clear_caches()
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()
+
+
+@pytest.fixture
+def plan_doc() -> dict[str, Any]:
+    return sample_plan_doc()
+
+
+@pytest.fixture
+def factory() -> ClientFactory:
+    return ClientFactory()
+
+
+class FakeContext:
+    """The parts of LambdaContext that powertools reads."""
+
+    function_name = "failover-controller-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:failover-controller-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def lambda_context() -> FakeContext:
+    return FakeContext()

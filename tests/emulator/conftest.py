@@ -1,0 +1,36 @@
+"""One ministack + moto_server pair for the whole session; each test starts from an empty world."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from failover_controller.clients import ClientFactory, clients
+from failover_controller.plan import RecoveryPlan
+from tests.support import emulators, world
+
+
+@pytest.fixture(scope="session")
+def emulator_pair() -> Iterator[emulators.Emulators]:
+    pair = emulators.start()
+    try:
+        yield pair
+    finally:
+        pair.stop()
+
+
+@pytest.fixture
+def emulated(emulator_pair: emulators.Emulators, monkeypatch: pytest.MonkeyPatch) -> ClientFactory:
+    emulator_pair.reset()
+    for key, value in emulator_pair.endpoint_env().items():
+        monkeypatch.setenv(key, value)
+    clients.clear()
+    return ClientFactory()
+
+
+@pytest.fixture
+def app(emulated: ClientFactory, plan_doc: dict[str, Any]) -> RecoveryPlan:
+    """The sample plan's application, primary serving, standby warm; returns the plan as deployed."""
+    return world.build(plan_doc, emulated)

@@ -1,0 +1,186 @@
+"""The simulated AI application of a plan, built in emulated AWS, and read back for assertions.
+
+The primary region serves: Aurora writer, write-region parameter, endpoint at active capacity, DNS weight.
+The standby is warm: Aurora secondary, DynamoDB replicas, endpoint at standby capacity, DNS weight 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from failover_controller.clients import ClientFactory
+from failover_controller.plan import RecoveryPlan, parse_plan
+from failover_controller.plan_store import plan_parameter_name
+from failover_controller.steps.promote_aurora import LAG_METRIC, LAG_NAMESPACE
+
+PLAN_PREFIX = "/failover-controller/plans"
+ACCOUNT = "123456789012"
+MODEL_TAG = "2026-11-01"
+
+
+def image_uri(region: str, tag: str = MODEL_TAG) -> str:
+    return f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/recsys-ranker:{tag}"
+
+
+def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
+    primary = f.rds(plan.primary_region).create_db_cluster(
+        DBClusterIdentifier=plan.aurora_clusters[plan.primary_region], Engine="aurora-postgresql",
+        MasterUsername="recsys", MasterUserPassword="not-a-secret-0",  # noqa: S106 - emulator only
+    )["DBCluster"]
+    f.rds(plan.primary_region).create_global_cluster(
+        GlobalClusterIdentifier=plan.global_cluster_id, SourceDBClusterIdentifier=primary["DBClusterArn"]
+    )
+    f.rds(plan.standby_region).create_db_cluster(
+        DBClusterIdentifier=plan.aurora_clusters[plan.standby_region], Engine="aurora-postgresql",
+        GlobalClusterIdentifier=plan.global_cluster_id,
+    )
+
+
+def put_replication_lag(plan: RecoveryPlan, f: ClientFactory, region: str, lag_ms: float) -> None:
+    f.cloudwatch(region).put_metric_data(
+        Namespace=LAG_NAMESPACE,
+        MetricData=[{
+            "MetricName": LAG_METRIC,
+            "Dimensions": [{"Name": "DBClusterIdentifier", "Value": plan.aurora_clusters[region]}],
+            "Value": lag_ms, "Unit": "Milliseconds", "Timestamp": datetime.now(UTC),
+        }],
+    )
+
+
+def create_dynamodb(plan: RecoveryPlan, f: ClientFactory) -> None:
+    ddb = f.dynamodb(plan.primary_region)
+    for table in plan.dynamodb_tables:
+        ddb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": plan.standby_region}}])
+
+
+def create_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
+    for region in plan.regions:
+        f.ssm(region).put_parameter(
+            Name=plan.write_region_parameter, Value=plan.primary_region, Type="String", Overwrite=True
+        )
+
+
+def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str = MODEL_TAG) -> None:
+    for region, endpoint in plan.endpoints.items():
+        sm = f.sagemaker(region)
+        active = region == plan.primary_region
+        model = f"{endpoint.endpoint_name}-model"
+        sm.create_model(
+            ModelName=model,
+            PrimaryContainer={
+                "Image": image_uri(region, MODEL_TAG if active else standby_tag),
+                "ModelDataUrl": f"s3://recsys-models-{region}/ranker/{MODEL_TAG}/model.tar.gz",
+            },
+            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/recsys-sagemaker",
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName=f"{endpoint.endpoint_name}-config",
+            ProductionVariants=[
+                {
+                    "VariantName": v.variant_name, "ModelName": model, "InstanceType": "ml.g4dn.xlarge",
+                    "InitialInstanceCount": v.active_instance_count if active else v.standby_instance_count,
+                    "InitialVariantWeight": v.active_weight,
+                }
+                for v in endpoint.variants
+            ],
+        )
+        sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
+
+
+def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
+    """Create the zone and the records; returns the zone id the emulator assigned."""
+    zone = f.route53(region).create_hosted_zone(Name="recsys.example.com.", CallerReference="recsys-drill")
+    zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
+    primary = doc["regions"]["primary"]
+    changes = []
+    for record in doc["route53"]["records"]:
+        for rg, set_id in record["set_identifiers"].items():
+            rrs: dict[str, Any] = {
+                "Name": record["name"], "Type": record["type"], "SetIdentifier": set_id, "TTL": 60,
+                "ResourceRecords": [{"Value": f"{record['name'].split('.')[0]}.{rg}.recsys.internal"}],
+            }
+            if doc["route53"]["routing_policy"] == "weighted":
+                rrs["Weight"] = doc["route53"].get("active_weight", 100) if rg == primary else 0
+            else:
+                rrs["Failover"] = "PRIMARY" if rg == primary else "SECONDARY"
+            changes.append({"Action": "CREATE", "ResourceRecordSet": rrs})
+    f.route53(region).change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return zone_id
+
+
+def store_plan(plan: RecoveryPlan, f: ClientFactory) -> None:
+    for region in plan.regions:
+        f.ssm(region).put_parameter(
+            Name=plan_parameter_name(PLAN_PREFIX, plan.application), Value=json.dumps(plan.document),
+            Type="String", Overwrite=True,
+        )
+
+
+def with_zone(doc: dict[str, Any], zone_id: str) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    out["route53"]["hosted_zone_id"] = zone_id
+    return out
+
+
+def build(doc: dict[str, Any], f: ClientFactory, *, lag_ms: float | None = 120.0) -> RecoveryPlan:
+    """The whole application of ``doc`` (the sample plan by default), returning the plan as deployed."""
+    plan = parse_plan(doc)
+    zone_id = create_route53(doc, f, plan.standby_region)
+    plan = parse_plan(with_zone(doc, zone_id))
+    create_aurora(plan, f)
+    create_dynamodb(plan, f)
+    create_write_region_parameter(plan, f)
+    create_sagemaker(plan, f)
+    if lag_ms is not None:
+        put_replication_lag(plan, f, plan.standby_region, lag_ms)
+    store_plan(plan, f)
+    return plan
+
+
+def aurora_writer_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
+    gc = f.rds(region).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)["GlobalClusters"][0]
+    writer = next((m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), None)
+    return writer.split(":")[3] if writer else None
+
+
+def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
+    return f.ssm(region).get_parameter(Name=plan.write_region_parameter)["Parameter"]["Value"]
+
+
+def endpoint_config(plan: RecoveryPlan, f: ClientFactory, region: str) -> dict[str, tuple[float, int]]:
+    desc = f.sagemaker(region).describe_endpoint(EndpointName=plan.endpoints[region].endpoint_name)
+    return {v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in desc["ProductionVariants"]}
+
+
+def dns_routing(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any]]:
+    """Per record, per region: its Weight (weighted) or Failover role, as Route 53 reads now."""
+    sets = f.route53(plan.standby_region).list_resource_record_sets(HostedZoneId=plan.hosted_zone_id)
+    out: dict[str, dict[str, Any]] = {}
+    for record in plan.records:
+        by_id = {
+            r["SetIdentifier"]: r for r in sets["ResourceRecordSets"]
+            if r["Name"] == record.fqdn and r["Type"] == record.type and "SetIdentifier" in r
+        }
+        out[record.fqdn] = {
+            region: by_id[sid].get("Weight", by_id[sid].get("Failover")) for region, sid in record.set_identifiers.items()
+        }
+    return out
+
+
+def snapshot(plan: RecoveryPlan, f: ClientFactory) -> dict[str, Any]:
+    """Everything a failover changes, read straight from the emulated world."""
+    return {
+        "aurora_writer": aurora_writer_region(plan, f, plan.standby_region),
+        "write_region": {r: write_region(plan, f, r) for r in plan.regions},
+        "endpoints": {r: endpoint_config(plan, f, r) for r in plan.regions},
+        "dns": dns_routing(plan, f),
+    }
