@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.plan import RecoveryPlan
+
 from tests.support import emulators, world
 
 
@@ -21,13 +21,21 @@ def emulator_pair() -> Iterator[emulators.Emulators]:
         pair.stop()
 
 
+@pytest.fixture(scope="session")
+def emulator_clients() -> ClientFactory:
+    """Clients are slow to build; the endpoints do not change within a session, so the tests share them."""
+    return ClientFactory()
+
+
 @pytest.fixture
-def emulated(emulator_pair: emulators.Emulators, monkeypatch: pytest.MonkeyPatch) -> ClientFactory:
+def emulated(
+    emulator_pair: emulators.Emulators, emulator_clients: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> ClientFactory:
     emulator_pair.reset()
     for key, value in emulator_pair.endpoint_env().items():
         monkeypatch.setenv(key, value)
     clients.clear()
-    return ClientFactory()
+    return emulator_clients
 
 
 @pytest.fixture

@@ -27,14 +27,17 @@ def image_uri(region: str, tag: str = MODEL_TAG) -> str:
 
 def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
     primary = f.rds(plan.primary_region).create_db_cluster(
-        DBClusterIdentifier=plan.aurora_clusters[plan.primary_region], Engine="aurora-postgresql",
-        MasterUsername="recsys", MasterUserPassword="not-a-secret-0",  # noqa: S106 - emulator only
+        DBClusterIdentifier=plan.aurora_clusters[plan.primary_region],
+        Engine="aurora-postgresql",
+        MasterUsername="recsys",
+        MasterUserPassword="not-a-secret-0",
     )["DBCluster"]
     f.rds(plan.primary_region).create_global_cluster(
         GlobalClusterIdentifier=plan.global_cluster_id, SourceDBClusterIdentifier=primary["DBClusterArn"]
     )
     f.rds(plan.standby_region).create_db_cluster(
-        DBClusterIdentifier=plan.aurora_clusters[plan.standby_region], Engine="aurora-postgresql",
+        DBClusterIdentifier=plan.aurora_clusters[plan.standby_region],
+        Engine="aurora-postgresql",
         GlobalClusterIdentifier=plan.global_cluster_id,
     )
 
@@ -42,11 +45,15 @@ def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
 def put_replication_lag(plan: RecoveryPlan, f: ClientFactory, region: str, lag_ms: float) -> None:
     f.cloudwatch(region).put_metric_data(
         Namespace=LAG_NAMESPACE,
-        MetricData=[{
-            "MetricName": LAG_METRIC,
-            "Dimensions": [{"Name": "DBClusterIdentifier", "Value": plan.aurora_clusters[region]}],
-            "Value": lag_ms, "Unit": "Milliseconds", "Timestamp": datetime.now(UTC),
-        }],
+        MetricData=[
+            {
+                "MetricName": LAG_METRIC,
+                "Dimensions": [{"Name": "DBClusterIdentifier", "Value": plan.aurora_clusters[region]}],
+                "Value": lag_ms,
+                "Unit": "Milliseconds",
+                "Timestamp": datetime.now(UTC),
+            }
+        ],
     )
 
 
@@ -54,7 +61,8 @@ def create_dynamodb(plan: RecoveryPlan, f: ClientFactory) -> None:
     ddb = f.dynamodb(plan.primary_region)
     for table in plan.dynamodb_tables:
         ddb.create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST",
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
@@ -86,14 +94,18 @@ def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str =
             EndpointConfigName=f"{endpoint.endpoint_name}-config",
             ProductionVariants=[
                 {
-                    "VariantName": v.variant_name, "ModelName": model, "InstanceType": "ml.g4dn.xlarge",
+                    "VariantName": v.variant_name,
+                    "ModelName": model,
+                    "InstanceType": "ml.g4dn.xlarge",
                     "InitialInstanceCount": v.active_instance_count if active else v.standby_instance_count,
                     "InitialVariantWeight": v.active_weight,
                 }
                 for v in endpoint.variants
             ],
         )
-        sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
+        sm.create_endpoint(
+            EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config"
+        )
 
 
 def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
@@ -101,11 +113,14 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
     zone = f.route53(region).create_hosted_zone(Name="recsys.example.com.", CallerReference="recsys-drill")
     zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
     primary = doc["regions"]["primary"]
-    changes = []
+    changes: list[Any] = []
     for record in doc["route53"]["records"]:
         for rg, set_id in record["set_identifiers"].items():
             rrs: dict[str, Any] = {
-                "Name": record["name"], "Type": record["type"], "SetIdentifier": set_id, "TTL": 60,
+                "Name": record["name"],
+                "Type": record["type"],
+                "SetIdentifier": set_id,
+                "TTL": 60,
                 "ResourceRecords": [{"Value": f"{record['name'].split('.')[0]}.{rg}.recsys.internal"}],
             }
             if doc["route53"]["routing_policy"] == "weighted":
@@ -120,8 +135,10 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
 def store_plan(plan: RecoveryPlan, f: ClientFactory) -> None:
     for region in plan.regions:
         f.ssm(region).put_parameter(
-            Name=plan_parameter_name(PLAN_PREFIX, plan.application), Value=json.dumps(plan.document),
-            Type="String", Overwrite=True,
+            Name=plan_parameter_name(PLAN_PREFIX, plan.application),
+            Value=json.dumps(plan.document),
+            Type="String",
+            Overwrite=True,
         )
 
 
@@ -131,7 +148,9 @@ def with_zone(doc: dict[str, Any], zone_id: str) -> dict[str, Any]:
     return out
 
 
-def build(doc: dict[str, Any], f: ClientFactory, *, lag_ms: float | None = 120.0) -> RecoveryPlan:
+def build(
+    doc: dict[str, Any], f: ClientFactory, *, lag_ms: float | None = 120.0, standby_model_tag: str = MODEL_TAG
+) -> RecoveryPlan:
     """The whole application of ``doc`` (the sample plan by default), returning the plan as deployed."""
     plan = parse_plan(doc)
     zone_id = create_route53(doc, f, plan.standby_region)
@@ -139,7 +158,7 @@ def build(doc: dict[str, Any], f: ClientFactory, *, lag_ms: float | None = 120.0
     create_aurora(plan, f)
     create_dynamodb(plan, f)
     create_write_region_parameter(plan, f)
-    create_sagemaker(plan, f)
+    create_sagemaker(plan, f, standby_tag=standby_model_tag)
     if lag_ms is not None:
         put_replication_lag(plan, f, plan.standby_region, lag_ms)
     store_plan(plan, f)
@@ -147,7 +166,9 @@ def build(doc: dict[str, Any], f: ClientFactory, *, lag_ms: float | None = 120.0
 
 
 def aurora_writer_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
-    gc = f.rds(region).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)["GlobalClusters"][0]
+    gc = f.rds(region).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)[
+        "GlobalClusters"
+    ][0]
     writer = next((m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), None)
     return writer.split(":")[3] if writer else None
 
@@ -158,7 +179,9 @@ def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
 
 def endpoint_config(plan: RecoveryPlan, f: ClientFactory, region: str) -> dict[str, tuple[float, int]]:
     desc = f.sagemaker(region).describe_endpoint(EndpointName=plan.endpoints[region].endpoint_name)
-    return {v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in desc["ProductionVariants"]}
+    return {
+        v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in desc["ProductionVariants"]
+    }
 
 
 def dns_routing(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any]]:
@@ -167,11 +190,13 @@ def dns_routing(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any
     out: dict[str, dict[str, Any]] = {}
     for record in plan.records:
         by_id = {
-            r["SetIdentifier"]: r for r in sets["ResourceRecordSets"]
+            r["SetIdentifier"]: r
+            for r in sets["ResourceRecordSets"]
             if r["Name"] == record.fqdn and r["Type"] == record.type and "SetIdentifier" in r
         }
         out[record.fqdn] = {
-            region: by_id[sid].get("Weight", by_id[sid].get("Failover")) for region, sid in record.set_identifiers.items()
+            region: by_id[sid].get("Weight", by_id[sid].get("Failover"))
+            for region, sid in record.set_identifiers.items()
         }
     return out
 

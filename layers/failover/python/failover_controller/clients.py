@@ -43,8 +43,11 @@ class ClientFactory:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                session = self._session or boto3.Session()
-                self._clients[key] = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+                if self._session is None:
+                    self._session = boto3.Session()
+                self._clients[key] = self._session.client(  # type: ignore[call-overload]
+                    service, region_name=region, config=self._config
+                )
             return self._clients[key]
 
     def clear(self) -> None:

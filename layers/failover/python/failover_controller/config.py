@@ -29,7 +29,7 @@ class StepFunctionConfig:
         if not _REGION.match(region):
             problems.append(f"AWS_REGION must be an AWS region, got {region!r}")
         prefix = env.get("PLAN_PARAMETER_PREFIX", "/failover-controller/plans")
-        if not prefix.startswith("/") or prefix.endswith("/") and len(prefix) > 1:
+        if not prefix.startswith("/") or (prefix.endswith("/") and len(prefix) > 1):
             problems.append(f"PLAN_PARAMETER_PREFIX must start with '/' and not end with one, got {prefix!r}")
         raw_ttl = env.get("PLAN_CACHE_SECONDS", "300")
         ttl = int(raw_ttl) if raw_ttl.isdigit() else -1

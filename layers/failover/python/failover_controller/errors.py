@@ -24,7 +24,9 @@ class InputInvalid(FailoverError):
 
     def __init__(self, what: str, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        super().__init__(f"{what} is invalid: " + "; ".join(self.problems), details={"problems": self.problems})
+        super().__init__(
+            f"{what} is invalid: " + "; ".join(self.problems), details={"problems": self.problems}
+        )
 
 
 class PlanInvalid(InputInvalid):

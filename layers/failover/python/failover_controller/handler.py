@@ -16,17 +16,28 @@ from failover_controller.steps.registry import STEPS
 
 
 @tracer.capture_method(capture_response=False)
-def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
+def run_step(
+    step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory
+) -> dict[str, Any]:
     step = STEPS[step_name]
     metrics.add_dimension(name="step", value=step.name)
     try:
         step_input = parse_step_input(event, actions=step.actions, params=step.params)
         logger.append_keys(
-            step=step.name, plan=step_input.plan, action=step_input.action, target_region=step_input.target_region,
-            mode=step_input.mode, dry_run=step_input.dry_run,
+            step=step.name,
+            plan=step_input.plan,
+            action=step_input.action,
+            target_region=step_input.target_region,
+            mode=step_input.mode,
+            dry_run=step_input.dry_run,
         )
-        plan = load_plan(step_input.plan, prefix=config.plan_parameter_prefix, region=config.region,
-                         factory=factory, max_age=config.plan_cache_seconds)
+        plan = load_plan(
+            step_input.plan,
+            prefix=config.plan_parameter_prefix,
+            region=config.region,
+            factory=factory,
+            max_age=config.plan_cache_seconds,
+        )
         result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
     except FailoverError as exc:
         metrics.add_metric(name="StepErrors", unit=MetricUnit.Count, value=1)
@@ -37,7 +48,11 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
         metrics.add_metric(name="StepChanges", unit=MetricUnit.Count, value=1)
     logger.info(
         "step finished",
-        extra={"changed": result.changed, "done": result.done, "actions": len(result.actions),
-               "outcome": result.message},
+        extra={
+            "changed": result.changed,
+            "done": result.done,
+            "actions": len(result.actions),
+            "outcome": result.message,
+        },
     )
     return result.to_dict()

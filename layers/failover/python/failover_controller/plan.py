@@ -138,7 +138,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
 
 
 def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
-    """Validate a decoded plan document and build the typed plan, or raise PlanInvalid naming every problem."""
+    """Validate a decoded plan and build the typed plan, or raise PlanInvalid naming every problem."""
     problems = [f"{path}: {reason}" for path, reason in _validator().errors(doc)]
     if problems:
         raise PlanInvalid(source, problems)
@@ -191,7 +191,9 @@ def loads_plan(text: str, source: str = "(inline)") -> RecoveryPlan:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlanInvalid(source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from exc
+        raise PlanInvalid(
+            source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        ) from exc
     return parse_plan(doc, source)
 
 

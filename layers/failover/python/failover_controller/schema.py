@@ -30,6 +30,17 @@ def _is_type(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: unlike Python's, true is not 1 and false is not 0."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
 def path_str(path: tuple[str | int, ...]) -> str:
     """Render a path the way an operator reads it: ``sagemaker.endpoints.us-west-2.variants[0]``."""
     out = ""
@@ -59,7 +70,7 @@ class SchemaValidator:
             node = node[part]
         return node  # type: ignore[no-any-return]
 
-    def _check(  # noqa: C901, PLR0915 - one branch per keyword reads best here
+    def _check(  # noqa: PLR0915 - one branch per keyword reads best here
         self, value: Any, schema: dict[str, Any], path: tuple[str | int, ...], found: list[tuple[str, str]]
     ) -> None:
         where = path_str(path)
@@ -71,9 +82,9 @@ class SchemaValidator:
             if not any(_is_type(value, n) for n in names):
                 found.append((where, f"must be of type {' or '.join(names)}, got {type(value).__name__}"))
                 return
-        if "const" in schema and value != schema["const"]:
+        if "const" in schema and not _json_equal(value, schema["const"]):
             found.append((where, f"must be {schema['const']!r}"))
-        if "enum" in schema and value not in schema["enum"]:
+        if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
             found.append((where, f"must be one of {', '.join(map(repr, schema['enum']))}, got {value!r}"))
         if isinstance(value, str):
             if "minLength" in schema and len(value) < schema["minLength"]:
@@ -97,7 +108,7 @@ class SchemaValidator:
             if schema.get("uniqueItems"):
                 seen: list[Any] = []
                 for item in value:
-                    if item in seen:
+                    if any(_json_equal(item, s) for s in seen):
                         found.append((where, f"has duplicate item {item!r}"))
                         break
                     seen.append(item)

@@ -16,7 +16,7 @@ MODES: tuple[Mode, ...] = ("graceful", "ungraceful")
 
 @dataclass(frozen=True)
 class StepInput:
-    """A step's input as it arrives from the state machine or ``sam local invoke``, before the plan is read."""
+    """A step's input as the state machine or ``sam local invoke`` sends it, before the plan is read."""
 
     plan: str
     target_region: str
@@ -98,7 +98,9 @@ def parse_step_input(
     )
 
 
-def make_request(step_input: StepInput, plan: RecoveryPlan, *, home_region: str, clients: ClientFactory) -> StepRequest:
+def make_request(
+    step_input: StepInput, plan: RecoveryPlan, *, home_region: str, clients: ClientFactory
+) -> StepRequest:
     """Bind an input to its plan. A controller only fails traffic into the region it runs in."""
     plan.require_region(step_input.target_region)
     if step_input.target_region != home_region:

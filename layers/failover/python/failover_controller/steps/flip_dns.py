@@ -32,13 +32,16 @@ def record_sets(req: StepRequest, record: DnsRecord) -> dict[str, dict[str, Any]
         "StartRecordType": record.type,
     }
     while True:
-        page = call(f"Route 53 records of {record.fqdn} in zone {req.plan.hosted_zone_id}",
-                    r53.list_resource_record_sets, **kwargs)
+        page = call(
+            f"Route 53 records of {record.fqdn} in zone {req.plan.hosted_zone_id}",
+            r53.list_resource_record_sets,
+            **kwargs,
+        )
         for rrs in page["ResourceRecordSets"]:
             if rrs["Name"].lower() != record.fqdn.lower() or rrs["Type"] != record.type:
                 return found
             if "SetIdentifier" in rrs:
-                found[rrs["SetIdentifier"]] = rrs
+                found[rrs["SetIdentifier"]] = dict(rrs)
         if not page.get("IsTruncated"):
             return found
         kwargs.update(

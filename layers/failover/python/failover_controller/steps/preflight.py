@@ -42,16 +42,32 @@ def aurora_checks(req: StepRequest) -> list[Check]:
     def cluster() -> Check:
         seen.update(promote_aurora.observe(req))
         status = seen["target_cluster_status"]
-        return Check("aurora.cluster_available", cluster_id, status, "available",
-                     "pass" if status == "available" else "fail")
+        return Check(
+            "aurora.cluster_available",
+            cluster_id,
+            status,
+            "available",
+            "pass" if status == "available" else "fail",
+        )
 
     def membership() -> Check:
         if not seen:
-            return Check("aurora.global_member", cluster_id, None, req.plan.global_cluster_id, "fail",
-                         "the cluster or global cluster could not be read")
-        verdict = "pass" if seen["target_is_member"] else "fail"
-        return Check("aurora.global_member", cluster_id, seen["target_is_member"], req.plan.global_cluster_id,
-                     verdict, "" if seen["target_is_member"] else "not a member of the global cluster")
+            return Check(
+                "aurora.global_member",
+                cluster_id,
+                None,
+                req.plan.global_cluster_id,
+                "fail",
+                "the cluster or global cluster could not be read",
+            )
+        return Check(
+            "aurora.global_member",
+            cluster_id,
+            seen["target_is_member"],
+            req.plan.global_cluster_id,
+            "pass" if seen["target_is_member"] else "fail",
+            "" if seen["target_is_member"] else "not a member of the global cluster",
+        )
 
     budget = req.plan.rpo_seconds * 1000
 
@@ -80,19 +96,29 @@ def aurora_checks(req: StepRequest) -> list[Check]:
 def dynamodb_checks(req: StepRequest) -> list[Check]:
     checks: list[Check] = []
     for table in req.plan.dynamodb_tables:
+
         def replica(table: str = table) -> Check:
             info = switch_dynamodb_writes.table_replica(req, table)
             ok = info["table_status"] == "ACTIVE" and req.source_region in info["replicas"]
             detail = "" if ok else f"needs ACTIVE here and a replica in {req.source_region}"
             observed = {"status": info["table_status"], "replicates_with": sorted(info["replicas"])}
-            return Check("dynamodb.replica_active", table, observed, "ACTIVE", "pass" if ok else "fail", detail)
+            return Check(
+                "dynamodb.replica_active", table, observed, "ACTIVE", "pass" if ok else "fail", detail
+            )
 
         checks.append(_guard("dynamodb.replica_active", table, "ACTIVE", replica))
     name = req.plan.write_region_parameter
     value = switch_dynamodb_writes.read_parameter(req, req.target_region)
-    checks.append(Check("dynamodb.write_region_parameter", name, value, "exists",
-                        "pass" if value is not None else "fail",
-                        "" if value is not None else f"parameter missing in {req.target_region}"))
+    checks.append(
+        Check(
+            "dynamodb.write_region_parameter",
+            name,
+            value,
+            "exists",
+            "pass" if value is not None else "fail",
+            "" if value is not None else f"parameter missing in {req.target_region}",
+        )
+    )
     return checks
 
 
@@ -103,12 +129,19 @@ def _model_of(req: StepRequest, region: str) -> dict[str, dict[str, str]]:
     config_name = call(f"SageMaker endpoint {name} in {region}", sm.describe_endpoint, EndpointName=name)[
         "EndpointConfigName"
     ]
-    config = call(f"endpoint config {config_name} in {region}", sm.describe_endpoint_config,
-                  EndpointConfigName=config_name)
+    config = call(
+        f"endpoint config {config_name} in {region}",
+        sm.describe_endpoint_config,
+        EndpointConfigName=config_name,
+    )
     models: dict[str, dict[str, str]] = {}
     for variant in config["ProductionVariants"]:
-        model = call(f"model {variant['ModelName']} in {region}", sm.describe_model, ModelName=variant["ModelName"])
-        containers = [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
+        model = call(
+            f"model {variant['ModelName']} in {region}", sm.describe_model, ModelName=variant["ModelName"]
+        )
+        containers = (
+            [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
+        )
         models[variant["VariantName"]] = {
             "image": ",".join(_ECR_HOST.sub("", c.get("Image", "")) for c in containers),
             "model_data": ",".join(_S3_URL.sub("", c.get("ModelDataUrl", "")) for c in containers),
@@ -123,21 +156,43 @@ def sagemaker_checks(req: StepRequest) -> list[Check]:
         seen = shift_sagemaker_traffic.observe(req, req.target_region)
         missing = sorted({v.variant_name for v in endpoint.variants} - set(seen["variants"]))
         if missing:
-            return Check("sagemaker.endpoint_in_service", endpoint.endpoint_name, seen["status"], "InService",
-                         "fail", f"missing variant(s) {', '.join(missing)}")
-        return Check("sagemaker.endpoint_in_service", endpoint.endpoint_name, seen["status"], "InService",
-                     "pass" if seen["status"] in {"InService", "Updating"} else "fail")
+            return Check(
+                "sagemaker.endpoint_in_service",
+                endpoint.endpoint_name,
+                seen["status"],
+                "InService",
+                "fail",
+                f"missing variant(s) {', '.join(missing)}",
+            )
+        return Check(
+            "sagemaker.endpoint_in_service",
+            endpoint.endpoint_name,
+            seen["status"],
+            "InService",
+            "pass" if seen["status"] in {"InService", "Updating"} else "fail",
+        )
 
     def same_model() -> Check:
         name = "sagemaker.same_model_as_source"
         if not req.graceful:
-            return Check(name, endpoint.endpoint_name, None, "source's model", "skipped",
-                         f"ungraceful: {req.source_region} is not consulted")
+            return Check(
+                name,
+                endpoint.endpoint_name,
+                None,
+                "source's model",
+                "skipped",
+                f"ungraceful: {req.source_region} is not consulted",
+            )
         target, source = _model_of(req, req.target_region), _model_of(req, req.source_region)
         differ = sorted(v for v in target if source.get(v) != target[v])
-        return Check(name, endpoint.endpoint_name, {"target": target, "source": source}, "identical",
-                     "fail" if differ else "pass",
-                     f"variant(s) {', '.join(differ)} serve a different image or model data" if differ else "")
+        return Check(
+            name,
+            endpoint.endpoint_name,
+            {"target": target, "source": source},
+            "identical",
+            "fail" if differ else "pass",
+            f"variant(s) {', '.join(differ)} serve a different image or model data" if differ else "",
+        )
 
     return [
         _guard("sagemaker.endpoint_in_service", endpoint.endpoint_name, "InService", in_service),
@@ -149,20 +204,28 @@ def route53_checks(req: StepRequest) -> list[Check]:
     zone = req.plan.hosted_zone_id
 
     def zone_exists() -> Check:
-        found = call(f"Route 53 hosted zone {zone}", req.clients.route53(req.target_region).get_hosted_zone, Id=zone)
+        found = call(
+            f"Route 53 hosted zone {zone}", req.clients.route53(req.target_region).get_hosted_zone, Id=zone
+        )
         return Check("route53.hosted_zone", zone, found["HostedZone"]["Name"], "exists", "pass")
 
     checks = [_guard("route53.hosted_zone", zone, "exists", zone_exists)]
     if checks[0].verdict == "fail":
         return checks
     for record in req.plan.records:
+
         def sets(record: Any = record) -> Check:
             present = record_sets(req, record)
             wanted = set(record.set_identifiers.values())
             missing = sorted(wanted - set(present))
-            return Check("route53.record_sets", f"{record.fqdn} {record.type}", sorted(set(present) & wanted),
-                         sorted(wanted), "fail" if missing else "pass",
-                         f"missing set identifier(s) {', '.join(missing)}" if missing else "")
+            return Check(
+                "route53.record_sets",
+                f"{record.fqdn} {record.type}",
+                sorted(set(present) & wanted),
+                sorted(wanted),
+                "fail" if missing else "pass",
+                f"missing set identifier(s) {', '.join(missing)}" if missing else "",
+            )
 
         checks.append(_guard("route53.record_sets", f"{record.fqdn} {record.type}", "exists", sets))
     return checks
@@ -171,8 +234,11 @@ def route53_checks(req: StepRequest) -> list[Check]:
 def check(req: StepRequest) -> StepResult:
     result: StepResult = req.result(STEP)
     result.checks = aurora_checks(req) + dynamodb_checks(req) + sagemaker_checks(req) + route53_checks(req)
-    failing = [f"{c.name} {c.resource}: {c.detail or f'observed {c.observed!r}, wanted {c.threshold!r}'}"
-               for c in result.checks if c.verdict == "fail"]
+    failing = [
+        f"{c.name} {c.resource}: {c.detail or f'observed {c.observed!r}, wanted {c.threshold!r}'}"
+        for c in result.checks
+        if c.verdict == "fail"
+    ]
     counts = {v: sum(c.verdict == v for c in result.checks) for v in ("pass", "fail", "unknown", "skipped")}
     result.before = result.after = {"verdicts": counts}
     if failing:

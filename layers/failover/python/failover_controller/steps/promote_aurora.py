@@ -97,8 +97,9 @@ def _rpo_guard(req: StepRequest, result: StepResult) -> None:
         return
     if lag > budget_ms and not req.params.get("force_beyond_rpo", False):
         raise PreconditionFailed(
-            f"replication lag {lag:.0f} ms exceeds the plan's RPO of {budget_ms} ms: an ungraceful failover "
-            "now would lose more data than the plan allows; start it with force_beyond_rpo=true to accept that",
+            f"replication lag {lag:.0f} ms exceeds the plan's RPO of {budget_ms} ms: an ungraceful "
+            "failover now would lose more data than the plan allows; "
+            "start it with force_beyond_rpo=true to accept that",
             details={"rpo_exposure_ms": lag, "rpo_budget_ms": budget_ms},
         )
     if lag > budget_ms:
@@ -138,7 +139,10 @@ def promote(req: StepRequest) -> StepResult:
     else:
         api, fn = "rds:FailoverGlobalCluster", rds.failover_global_cluster
         params = {"AllowDataLoss": True}
-    params |= {"GlobalClusterIdentifier": req.plan.global_cluster_id, "TargetDbClusterIdentifier": seen["target_arn"]}
+    params |= {
+        "GlobalClusterIdentifier": req.plan.global_cluster_id,
+        "TargetDbClusterIdentifier": seen["target_arn"],
+    }
     action = PlannedAction(api=api, region=req.target_region, params=params)
     result.actions.append(action)
     if req.dry_run:

@@ -25,7 +25,9 @@ Desired = dict[str, tuple[float, int]]
 def observe(req: StepRequest, region: str) -> dict[str, Any]:
     name = req.plan.endpoints[region].endpoint_name
     desc = call(
-        f"SageMaker endpoint {name} in {region}", req.clients.sagemaker(region).describe_endpoint, EndpointName=name
+        f"SageMaker endpoint {name} in {region}",
+        req.clients.sagemaker(region).describe_endpoint,
+        EndpointName=name,
     )
     variants = {
         v["VariantName"]: {
@@ -67,7 +69,9 @@ def converge(req: StepRequest, region: str, desired: Desired, result: StepResult
     result.before = seen
     missing = sorted(set(desired) - set(seen["variants"]))
     if missing:
-        raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}")
+        raise PreconditionFailed(
+            f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}"
+        )
     if at_config(seen, desired):
         result.after, result.done = seen, True
         result.message = f"{seen['endpoint']} in {region} already at the desired capacity and weights"
@@ -77,7 +81,9 @@ def converge(req: StepRequest, region: str, desired: Desired, result: StepResult
         result.message = f"{seen['endpoint']} in {region} is already updating to the desired configuration"
         return result
     if seen["status"] != "InService":
-        raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService")
+        raise PreconditionFailed(
+            f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService"
+        )
     params = {
         "EndpointName": seen["endpoint"],
         "DesiredWeightsAndCapacities": [

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from failover_controller.clients import ClientFactory
+from failover_controller.config import ConfigError, StepFunctionConfig
+from failover_controller.errors import InputInvalid, PlanInvalid, PreconditionFailed
+from failover_controller.plan import load_plan_file
+from failover_controller.steps import flip_dns, promote_aurora
+from failover_controller.steps.base import make_request, parse_step_input
+from failover_controller.steps.registry import STEPS
+
+from tests.support.events import EVENTS, SAMPLE_PLAN, load_event
+
+
+def test_every_event_file_parses_for_its_step() -> None:
+    files = sorted(EVENTS.glob("*.json"))
+    assert files
+    for path in files:
+        step = next(s for name, s in STEPS.items() if path.stem.startswith(name))
+        parsed = parse_step_input(load_event(path.stem), actions=step.actions, params=step.params)
+        assert parsed.plan == "recsys"
+
+
+def test_every_problem_of_a_step_input_is_named() -> None:
+    event: dict[str, Any] = {
+        "target_region": "",
+        "mode": "sideways",
+        "dry_run": "yes",
+        "action": "explode",
+        "extra": 1,
+        "change_id": 7,
+    }
+    with pytest.raises(InputInvalid) as info:
+        parse_step_input(event, actions=flip_dns.ACTIONS, params=flip_dns.PARAMS)
+    assert info.value.problems == [
+        "extra: is not a known field",
+        "plan: is required and must be a non-empty string",
+        "target_region: is required and must be a non-empty string",
+        "mode: must be one of graceful, ungraceful, got 'sideways'",
+        "dry_run: must be true or false, got 'yes'",
+        "action: must be one of flip, status, got 'explode'",
+        "change_id: must be of type str, got int",
+    ]
+
+
+@pytest.mark.parametrize("event", [None, [], "promote", 1])
+def test_a_step_input_that_is_not_an_object_is_refused(event: Any) -> None:
+    with pytest.raises(InputInvalid, match="must be a JSON object"):
+        parse_step_input(event, actions=promote_aurora.ACTIONS)
+
+
+def test_defaults_are_graceful_not_dry_run_and_the_first_action() -> None:
+    parsed = parse_step_input(
+        {"plan": "recsys", "target_region": "us-west-2"}, actions=promote_aurora.ACTIONS
+    )
+    assert (parsed.mode, parsed.dry_run, parsed.action) == ("graceful", False, "promote")
+
+
+def test_a_controller_only_fails_over_into_its_own_region() -> None:
+    plan = load_plan_file(SAMPLE_PLAN)
+    parsed = parse_step_input(load_event("promote_aurora"), actions=promote_aurora.ACTIONS)
+    with pytest.raises(PreconditionFailed, match="runs in us-east-1 and only fails over into us-east-1"):
+        make_request(parsed, plan, home_region="us-east-1", clients=ClientFactory())
+    other = parse_step_input(
+        load_event("promote_aurora", target_region="eu-west-1"), actions=promote_aurora.ACTIONS
+    )
+    with pytest.raises(PlanInvalid, match="not one of the plan's regions"):
+        make_request(other, plan, home_region="eu-west-1", clients=ClientFactory())
+
+
+def test_config_names_each_bad_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        StepFunctionConfig.from_env(
+            {"AWS_REGION": "mars", "PLAN_PARAMETER_PREFIX": "plans/", "PLAN_CACHE_SECONDS": "x"}
+        )
+    message = str(info.value)
+    assert "AWS_REGION" in message
+    assert "PLAN_PARAMETER_PREFIX" in message
+    assert "PLAN_CACHE_SECONDS" in message
+    config = StepFunctionConfig.from_env({"AWS_REGION": "us-west-2"})
+    assert config.plan_parameter_prefix == "/failover-controller/plans"
+    assert config.plan_cache_seconds == 300
+
+
+def test_client_factory_caches_per_service_and_region_with_standard_retries() -> None:
+    factory = ClientFactory()
+    assert factory.ssm("us-west-2") is factory.ssm("us-west-2")
+    assert factory.ssm("us-west-2") is not factory.ssm("us-east-1")
+    assert factory.rds("us-east-1").meta.region_name == "us-east-1"
+    for client in (factory.rds("us-east-1"), factory.ssm("us-east-1")):
+        retries: dict[str, Any] = client.meta.config.retries  # type: ignore[attr-defined]
+        assert retries == {"mode": "standard", "total_max_attempts": 6}
+    with pytest.raises(ValueError, match="region is required"):
+        factory.client("rds", "")
