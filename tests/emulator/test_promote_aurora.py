@@ -10,8 +10,8 @@ from failover_controller.errors import PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import promote_aurora as step
 
-from tests.emulator.helpers import request
 from tests.support import world
+from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator
 

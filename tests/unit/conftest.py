@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
-from failover_controller.steps.base import Mode, StepRequest
 from moto import mock_aws
 
 from tests.support import world
@@ -31,24 +30,3 @@ def sagemaker_plan(moto: ClientFactory, plan_doc: dict[str, Any]) -> RecoveryPla
     plan = parse_plan(plan_doc)
     world.create_sagemaker(plan, moto)
     return plan
-
-
-def request(
-    plan: RecoveryPlan,
-    factory: ClientFactory,
-    action: str,
-    *,
-    mode: Mode = "graceful",
-    dry_run: bool = False,
-    target: str = "us-west-2",
-    **params: Any,
-) -> StepRequest:
-    return StepRequest(
-        plan=plan,
-        target_region=target,
-        mode=mode,
-        dry_run=dry_run,
-        action=action,
-        clients=factory,
-        params=params,
-    )

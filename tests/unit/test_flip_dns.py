@@ -10,7 +10,7 @@ from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import flip_dns
 
 from tests.support import world
-from tests.unit.conftest import request
+from tests.support.requests import request
 
 BEFORE = {"us-east-1": 100, "us-west-2": 0}
 AFTER = {"us-east-1": 0, "us-west-2": 100}

@@ -9,7 +9,7 @@ from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import shift_sagemaker_traffic as step
 
 from tests.support import world
-from tests.unit.conftest import request
+from tests.support.requests import request
 
 
 def config(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, tuple[float, int]]]:

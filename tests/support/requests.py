@@ -1,3 +1,5 @@
+"""A StepRequest for calling a step directly, as the handler would after reading the plan."""
+
 from __future__ import annotations
 
 from typing import Any
