@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from failover_controller import config as function_config
 from failover_controller import plan_store
 from failover_controller.clients import ClientFactory, clients
-from failover_controller.config import step_function_config
 from failover_controller.observability import metrics
 
 from tests.support.events import sample_plan_doc
@@ -39,7 +39,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _reset_caches() -> None:
     clients.clear()
     plan_store.clear_cache()
-    step_function_config.cache_clear()
+    function_config.clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     metrics.clear_metrics()
     metrics.clear_default_dimensions()

@@ -60,9 +60,7 @@ def test_the_whole_runbook_through_the_handlers(app: RecoveryPlan, emulated: Cli
     assert [r["changed"] for r in again] == [False, False, False, False]
 
 
-def test_a_malformed_event_is_refused_before_anything_is_read(
-    app: RecoveryPlan, emulated: ClientFactory
-) -> None:
+def test_a_malformed_event_is_refused_before_anything_is_read(app: RecoveryPlan, emulated: ClientFactory) -> None:
     before = world.snapshot(app, emulated)
     with pytest.raises(InputInvalid, match="mode: must be one of graceful, ungraceful"):
         invoke("promote_aurora", load_event("promote_aurora", mode="panic"))
@@ -87,9 +85,7 @@ def test_an_unknown_plan_is_named(app: RecoveryPlan, emulated: ClientFactory) ->
         invoke("switch_dynamodb_writes", load_event("switch_dynamodb_writes", plan="../etc"))
 
 
-def test_a_stored_plan_that_is_broken_is_rejected_with_its_problems(
-    app: RecoveryPlan, emulated: ClientFactory
-) -> None:
+def test_a_stored_plan_that_is_broken_is_rejected_with_its_problems(app: RecoveryPlan, emulated: ClientFactory) -> None:
     doc = dict(app.document)
     doc["objectives"] = {"rto_seconds": 5}
     emulated.ssm("us-west-2").put_parameter(
@@ -110,9 +106,7 @@ def test_preflight_handler_raises_not_ready(emulated: ClientFactory, plan_doc: d
         invoke("preflight", load_event("preflight"))
 
 
-def test_dry_run_through_every_action_handler_changes_nothing(
-    app: RecoveryPlan, emulated: ClientFactory
-) -> None:
+def test_dry_run_through_every_action_handler_changes_nothing(app: RecoveryPlan, emulated: ClientFactory) -> None:
     before = world.snapshot(app, emulated)
     for function, event in [
         ("promote_aurora", "promote_aurora"),

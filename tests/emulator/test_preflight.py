@@ -20,9 +20,7 @@ def verdicts(result: Any) -> dict[str, str]:
     return {f"{c.name} {c.resource}": c.verdict for c in result.checks}
 
 
-def test_a_ready_standby_passes_every_check_and_nothing_changes(
-    app: RecoveryPlan, emulated: ClientFactory
-) -> None:
+def test_a_ready_standby_passes_every_check_and_nothing_changes(app: RecoveryPlan, emulated: ClientFactory) -> None:
     before = world.snapshot(app, emulated)
     result = preflight.run(request(app, emulated, "check"))
     assert set(verdicts(result).values()) == {"pass"}
@@ -44,9 +42,7 @@ def test_a_ready_standby_passes_every_check_and_nothing_changes(
     assert world.snapshot(app, emulated) == before
 
 
-def test_every_failing_check_is_named_and_nothing_changes(
-    emulated: ClientFactory, plan_doc: dict[str, Any]
-) -> None:
+def test_every_failing_check_is_named_and_nothing_changes(emulated: ClientFactory, plan_doc: dict[str, Any]) -> None:
     app = world.build(plan_doc, emulated, lag_ms=75_000, standby_model_tag="2026-10-01")
     plan_doc["dynamodb"]["tables"].append("recsys-missing")
     plan_doc["route53"]["records"][0]["set_identifiers"]["us-west-2"] = "recsys-api-nowhere"
@@ -58,12 +54,9 @@ def test_every_failing_check_is_named_and_nothing_changes(
     assert len(failing) == 4
     assert any(f.startswith("aurora.replication_lag_ms") and "exceeds the plan's RPO" in f for f in failing)
     assert any(f.startswith("dynamodb.replica_active recsys-missing") and "not found" in f for f in failing)
+    assert any(f.startswith("sagemaker.same_model_as_source") and "ranker serve a different" in f for f in failing)
     assert any(
-        f.startswith("sagemaker.same_model_as_source") and "ranker serve a different" in f for f in failing
-    )
-    assert any(
-        f.startswith("route53.record_sets api.recsys.example.com.") and "recsys-api-nowhere" in f
-        for f in failing
+        f.startswith("route53.record_sets api.recsys.example.com.") and "recsys-api-nowhere" in f for f in failing
     )
     checks = info.value.details["checks"]
     model = next(c for c in checks if c["name"] == "sagemaker.same_model_as_source")
@@ -89,9 +82,7 @@ def test_ungraceful_mode_reports_unknown_lag_and_does_not_consult_the_source(
     assert result.before["verdicts"] == {"pass": 9, "fail": 0, "unknown": 1, "skipped": 1}
 
 
-def test_ungraceful_lag_beyond_rpo_blocks_unless_forced(
-    emulated: ClientFactory, plan_doc: dict[str, Any]
-) -> None:
+def test_ungraceful_lag_beyond_rpo_blocks_unless_forced(emulated: ClientFactory, plan_doc: dict[str, Any]) -> None:
     app = world.build(plan_doc, emulated, lag_ms=75_000)
     with pytest.raises(NotReady, match="exceeds the plan's RPO"):
         preflight.run(request(app, emulated, "check", mode="ungraceful"))

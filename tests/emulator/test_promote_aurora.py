@@ -62,9 +62,7 @@ def test_ungraceful_failover_beyond_rpo_is_refused_and_changes_nothing(
     app: RecoveryPlan, emulated: ClientFactory
 ) -> None:
     world.put_replication_lag(app, emulated, "us-west-2", 90_000)
-    with pytest.raises(
-        PreconditionFailed, match="replication lag 90000 ms exceeds the plan's RPO of 60000 ms"
-    ):
+    with pytest.raises(PreconditionFailed, match="replication lag 90000 ms exceeds the plan's RPO of 60000 ms"):
         step.run(request(app, emulated, "promote", mode="ungraceful"))
     assert writer(app, emulated) == "us-east-1"
 

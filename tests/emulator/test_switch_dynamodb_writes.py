@@ -20,9 +20,7 @@ def write_regions(plan: RecoveryPlan, f: ClientFactory) -> dict[str, str]:
     return {r: world.write_region(plan, f, r) for r in plan.regions}
 
 
-def test_graceful_switch_points_both_regions_at_the_target(
-    app: RecoveryPlan, emulated: ClientFactory
-) -> None:
+def test_graceful_switch_points_both_regions_at_the_target(app: RecoveryPlan, emulated: ClientFactory) -> None:
     result = step.run(request(app, emulated, "switch"))
     assert result.changed
     assert [(a.region, a.params["previous"]) for a in result.actions] == [
@@ -34,9 +32,7 @@ def test_graceful_switch_points_both_regions_at_the_target(
 
 def test_second_switch_changes_nothing(app: RecoveryPlan, emulated: ClientFactory) -> None:
     step.run(request(app, emulated, "switch"))
-    versions = emulated.ssm("us-west-2").get_parameter(Name=app.write_region_parameter)["Parameter"][
-        "Version"
-    ]
+    versions = emulated.ssm("us-west-2").get_parameter(Name=app.write_region_parameter)["Parameter"]["Version"]
     again = step.run(request(app, emulated, "switch"))
     assert not again.changed
     assert again.actions == []
@@ -44,12 +40,8 @@ def test_second_switch_changes_nothing(app: RecoveryPlan, emulated: ClientFactor
     assert after == versions
 
 
-def test_a_crash_between_the_two_writes_is_finished_by_the_rerun(
-    app: RecoveryPlan, emulated: ClientFactory
-) -> None:
-    emulated.ssm("us-west-2").put_parameter(
-        Name=app.write_region_parameter, Value="us-west-2", Overwrite=True
-    )
+def test_a_crash_between_the_two_writes_is_finished_by_the_rerun(app: RecoveryPlan, emulated: ClientFactory) -> None:
+    emulated.ssm("us-west-2").put_parameter(Name=app.write_region_parameter, Value="us-west-2", Overwrite=True)
     result = step.run(request(app, emulated, "switch"))
     assert [a.region for a in result.actions] == ["us-east-1"]
     assert write_regions(app, emulated) == {"us-east-1": "us-west-2", "us-west-2": "us-west-2"}
@@ -80,9 +72,7 @@ def test_a_table_without_a_replica_in_the_target_fails_and_changes_nothing(
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
     )
     plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
-    with pytest.raises(
-        PreconditionFailed, match="DynamoDB table recsys-not-replicated in us-west-2: not found"
-    ):
+    with pytest.raises(PreconditionFailed, match="DynamoDB table recsys-not-replicated in us-west-2: not found"):
         step.run(request(plan, emulated, "switch"))
     assert write_regions(app, emulated) == {"us-east-1": "us-east-1", "us-west-2": "us-east-1"}
 

@@ -30,17 +30,13 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"{url} exited with {proc.returncode}; log:\n{log.read_text(errors='replace')[-3000:]}"
-            )
+            raise RuntimeError(f"{url} exited with {proc.returncode}; log:\n{log.read_text(errors='replace')[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
                 return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(
-        f"{url} did not answer within {timeout:.0f}s; log:\n{log.read_text(errors='replace')[-3000:]}"
-    )
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; log:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def _post(url: str) -> None:

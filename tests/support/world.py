@@ -103,9 +103,7 @@ def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str =
                 for v in endpoint.variants
             ],
         )
-        sm.create_endpoint(
-            EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config"
-        )
+        sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
 
 
 def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
@@ -166,9 +164,7 @@ def build(
 
 
 def aurora_writer_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
-    gc = f.rds(region).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)[
-        "GlobalClusters"
-    ][0]
+    gc = f.rds(region).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)["GlobalClusters"][0]
     writer = next((m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), None)
     return writer.split(":")[3] if writer else None
 
@@ -179,9 +175,7 @@ def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
 
 def endpoint_config(plan: RecoveryPlan, f: ClientFactory, region: str) -> dict[str, tuple[float, int]]:
     desc = f.sagemaker(region).describe_endpoint(EndpointName=plan.endpoints[region].endpoint_name)
-    return {
-        v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in desc["ProductionVariants"]
-    }
+    return {v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in desc["ProductionVariants"]}
 
 
 def dns_routing(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any]]:

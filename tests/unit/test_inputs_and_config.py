@@ -52,9 +52,7 @@ def test_a_step_input_that_is_not_an_object_is_refused(event: Any) -> None:
 
 
 def test_defaults_are_graceful_not_dry_run_and_the_first_action() -> None:
-    parsed = parse_step_input(
-        {"plan": "recsys", "target_region": "us-west-2"}, actions=promote_aurora.ACTIONS
-    )
+    parsed = parse_step_input({"plan": "recsys", "target_region": "us-west-2"}, actions=promote_aurora.ACTIONS)
     assert (parsed.mode, parsed.dry_run, parsed.action) == ("graceful", False, "promote")
 
 
@@ -63,9 +61,7 @@ def test_a_controller_only_fails_over_into_its_own_region() -> None:
     parsed = parse_step_input(load_event("promote_aurora"), actions=promote_aurora.ACTIONS)
     with pytest.raises(PreconditionFailed, match="runs in us-east-1 and only fails over into us-east-1"):
         make_request(parsed, plan, home_region="us-east-1", clients=ClientFactory())
-    other = parse_step_input(
-        load_event("promote_aurora", target_region="eu-west-1"), actions=promote_aurora.ACTIONS
-    )
+    other = parse_step_input(load_event("promote_aurora", target_region="eu-west-1"), actions=promote_aurora.ACTIONS)
     with pytest.raises(PlanInvalid, match="not one of the plan's regions"):
         make_request(other, plan, home_region="eu-west-1", clients=ClientFactory())
 

@@ -42,9 +42,7 @@ def test_every_problem_is_named_with_its_path(plan_doc: dict[str, Any]) -> None:
     assert "aurora: is missing required field 'global_cluster_id'" in problems
     assert "objectives.rpo_seconds: must be of type integer, got str" in problems
     assert "signals.quorum: must be >= 1, got 0" in problems
-    assert any(
-        p.startswith("route53.routing_policy: must be one of 'weighted', 'failover'") for p in problems
-    )
+    assert any(p.startswith("route53.routing_policy: must be one of 'weighted', 'failover'") for p in problems)
     assert "sagemaker.endpoints.us-west-2.variants[0].active_weight: must be >= 0, got -1" in problems
     assert "surprise: is not a known field" in problems
     assert len(problems) == 6

@@ -19,9 +19,7 @@ def config(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, tuple[fl
 STANDBY = {"us-east-1": {"ranker": (1.0, 4)}, "us-west-2": {"ranker": (1.0, 1)}}
 
 
-def test_scale_target_brings_the_standby_to_active_capacity(
-    sagemaker_plan: RecoveryPlan, moto: ClientFactory
-) -> None:
+def test_scale_target_brings_the_standby_to_active_capacity(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
     assert config(sagemaker_plan, moto) == STANDBY
     result = step.run(request(sagemaker_plan, moto, "scale_target"))
     assert result.changed
@@ -40,9 +38,7 @@ def test_second_scale_changes_nothing(sagemaker_plan: RecoveryPlan, moto: Client
     assert again.done
 
 
-def test_dry_run_reports_the_update_and_changes_nothing(
-    sagemaker_plan: RecoveryPlan, moto: ClientFactory
-) -> None:
+def test_dry_run_reports_the_update_and_changes_nothing(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
     result = step.run(request(sagemaker_plan, moto, "scale_target", dry_run=True))
     assert not result.changed
     assert result.actions[0].api == "sagemaker:UpdateEndpointWeightsAndCapacities"
@@ -67,24 +63,18 @@ def test_drain_source_returns_it_to_standby_capacity_in_graceful_mode(
     assert not step.run(request(sagemaker_plan, moto, "drain_source")).changed
 
 
-def test_drain_source_leaves_an_unreachable_source_alone(
-    sagemaker_plan: RecoveryPlan, moto: ClientFactory
-) -> None:
+def test_drain_source_leaves_an_unreachable_source_alone(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
     result = step.run(request(sagemaker_plan, moto, "drain_source", mode="ungraceful"))
     assert not result.changed
     assert "not consulted" in result.message
     assert config(sagemaker_plan, moto) == STANDBY
 
 
-def test_missing_endpoint_fails_clearly_and_changes_nothing(
-    moto: ClientFactory, plan_doc: dict[str, Any]
-) -> None:
+def test_missing_endpoint_fails_clearly_and_changes_nothing(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
     plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "no-such-endpoint"
     plan = parse_plan(plan_doc)
     world.create_sagemaker(parse_plan(_without(plan_doc)), moto)
-    with pytest.raises(
-        PreconditionFailed, match="SageMaker endpoint no-such-endpoint in us-west-2: not found"
-    ):
+    with pytest.raises(PreconditionFailed, match="SageMaker endpoint no-such-endpoint in us-west-2: not found"):
         step.run(request(plan, moto, "scale_target"))
 
 

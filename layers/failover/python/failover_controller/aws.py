@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from failover_controller.errors import PreconditionFailed, StepFailed, TransientAwsError
+from failover_controller.errors import FailoverError, PreconditionFailed, StepFailed, TransientAwsError
 
 T = TypeVar("T")
 
@@ -52,18 +52,23 @@ def is_not_found(exc: ClientError) -> bool:
     return code == "ValidationException" and "could not find" in str(exc).lower()
 
 
+def mapped(what: str, exc: ClientError) -> FailoverError:
+    """The runbook's error for an AWS error: missing resource, transient, or a failed step."""
+    code = error_code(exc)
+    message = exc.response.get("Error", {}).get("Message", str(exc))
+    if is_not_found(exc):
+        return PreconditionFailed(f"{what}: not found ({code}: {message})")
+    if code in TRANSIENT_CODES:
+        return TransientAwsError(f"{what}: {code}: {message}")
+    return StepFailed(f"{what}: {code}: {message}")
+
+
 def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
     """Call ``fn(**kwargs)``; a missing resource is PreconditionFailed, throttling TransientAwsError."""
     try:
         return fn(**kwargs)
     except ClientError as exc:
-        code = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        if is_not_found(exc):
-            raise PreconditionFailed(f"{what}: not found ({code}: {message})") from exc
-        if code in TRANSIENT_CODES:
-            raise TransientAwsError(f"{what}: {code}: {message}") from exc
-        raise StepFailed(f"{what}: {code}: {message}") from exc
+        raise mapped(what, exc) from exc
     except EndpointConnectionError as exc:
         raise TransientAwsError(f"{what}: endpoint unreachable: {exc}") from exc
     except BotoCoreError as exc:

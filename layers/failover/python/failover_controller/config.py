@@ -1,4 +1,7 @@
-"""Each function's configuration, read from its environment once (at cold start) and typed."""
+"""Each function's configuration, read from its environment once (at cold start) and typed.
+
+A missing or malformed variable fails at once with a message that names it.
+"""
 
 from __future__ import annotations
 
@@ -9,37 +12,132 @@ from dataclasses import dataclass
 from functools import cache
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$")
+_PLAN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class ConfigError(RuntimeError):
     """A required environment variable is missing or malformed; the message names it."""
 
 
+class _Reader:
+    def __init__(self, env: Mapping[str, str] | None) -> None:
+        self.env = os.environ if env is None else env
+        self.problems: list[str] = []
+
+    def region(self) -> str:
+        region = self.env.get("AWS_REGION", "")
+        if not _REGION.match(region):
+            self.problems.append(f"AWS_REGION must be an AWS region, got {region!r}")
+        return region
+
+    def text(self, name: str, default: str | None = None, pattern: re.Pattern[str] | None = None) -> str:
+        value = self.env.get(name, default)
+        if not value:
+            self.problems.append(f"{name} is required")
+            return ""
+        if pattern is not None and not pattern.match(value):
+            self.problems.append(f"{name} is malformed: {value!r}")
+        return value
+
+    def seconds(self, name: str, default: str) -> int:
+        raw = self.env.get(name, default)
+        if not raw.isdigit():
+            self.problems.append(f"{name} must be a whole number of seconds, got {raw!r}")
+            return 0
+        return int(raw)
+
+    def prefix(self) -> str:
+        prefix = self.env.get("PLAN_PARAMETER_PREFIX", "/failover-controller/plans")
+        if not prefix.startswith("/") or (prefix.endswith("/") and len(prefix) > 1):
+            self.problems.append(f"PLAN_PARAMETER_PREFIX must start with '/' and not end with one, got {prefix!r}")
+        return prefix
+
+    def done(self) -> None:
+        if self.problems:
+            raise ConfigError("; ".join(self.problems))
+
+
 @dataclass(frozen=True)
 class StepFunctionConfig:
+    """The runbook steps: where they run and where plans are stored."""
+
     region: str
     plan_parameter_prefix: str
     plan_cache_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StepFunctionConfig:
-        env = os.environ if env is None else env
-        problems: list[str] = []
-        region = env.get("AWS_REGION", "")
-        if not _REGION.match(region):
-            problems.append(f"AWS_REGION must be an AWS region, got {region!r}")
-        prefix = env.get("PLAN_PARAMETER_PREFIX", "/failover-controller/plans")
-        if not prefix.startswith("/") or (prefix.endswith("/") and len(prefix) > 1):
-            problems.append(f"PLAN_PARAMETER_PREFIX must start with '/' and not end with one, got {prefix!r}")
-        raw_ttl = env.get("PLAN_CACHE_SECONDS", "300")
-        ttl = int(raw_ttl) if raw_ttl.isdigit() else -1
-        if ttl < 0:
-            problems.append(f"PLAN_CACHE_SECONDS must be a whole number of seconds, got {raw_ttl!r}")
-        if problems:
-            raise ConfigError("; ".join(problems))
-        return cls(region=region, plan_parameter_prefix=prefix, plan_cache_seconds=ttl)
+        r = _Reader(env)
+        config = cls(r.region(), r.prefix(), r.seconds("PLAN_CACHE_SECONDS", "300"))
+        r.done()
+        return config
+
+
+@dataclass(frozen=True)
+class ControllerConfig(StepFunctionConfig):
+    """Functions that also use the ledger table and the notification topic."""
+
+    ledger_table: str
+    topic_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerConfig:
+        r = _Reader(env)
+        config = cls(
+            r.region(),
+            r.prefix(),
+            r.seconds("PLAN_CACHE_SECONDS", "300"),
+            r.text("LEDGER_TABLE"),
+            r.text("TOPIC_ARN", pattern=_ARN),
+        )
+        r.done()
+        return config
+
+
+@dataclass(frozen=True)
+class DetectConfig(StepFunctionConfig):
+    """Detect: which plans it watches, the ledger (lock, cooldown) and the state machine it starts."""
+
+    ledger_table: str
+    state_machine_arn: str
+    plans: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DetectConfig:
+        r = _Reader(env)
+        plans = tuple(p.strip() for p in r.text("PLANS").split(",") if p.strip())
+        for plan in plans:
+            if not _PLAN.match(plan):
+                r.problems.append(f"PLANS has an invalid plan name: {plan!r}")
+        config = cls(
+            r.region(),
+            r.prefix(),
+            r.seconds("PLAN_CACHE_SECONDS", "300"),
+            r.text("LEDGER_TABLE"),
+            r.text("STATE_MACHINE_ARN", pattern=_ARN),
+            plans,
+        )
+        r.done()
+        return config
 
 
 @cache
 def step_function_config() -> StepFunctionConfig:
     return StepFunctionConfig.from_env()
+
+
+@cache
+def controller_config() -> ControllerConfig:
+    return ControllerConfig.from_env()
+
+
+@cache
+def detect_config() -> DetectConfig:
+    return DetectConfig.from_env()
+
+
+def clear() -> None:
+    step_function_config.cache_clear()
+    controller_config.cache_clear()
+    detect_config.cache_clear()

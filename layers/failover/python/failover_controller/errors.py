@@ -24,9 +24,7 @@ class InputInvalid(FailoverError):
 
     def __init__(self, what: str, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        super().__init__(
-            f"{what} is invalid: " + "; ".join(self.problems), details={"problems": self.problems}
-        )
+        super().__init__(f"{what} is invalid: " + "; ".join(self.problems), details={"problems": self.problems})
 
 
 class PlanInvalid(InputInvalid):
@@ -57,3 +55,11 @@ class StepFailed(FailoverError):
 
 class TransientAwsError(FailoverError):
     """Throttling or a service-side fault that outlasted the SDK's retries: safe to retry the step."""
+
+
+class PollTimeout(FailoverError):
+    """A long operation was not done by the run's deadline (the plan's RTO budget)."""
+
+
+class VerificationFailed(FailoverError):
+    """After every step, the world does not read as a completed failover to the target region."""

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from failover_controller import controller, detect
 from failover_controller.clients import ClientFactory
-from failover_controller.config import StepFunctionConfig
+from failover_controller.config import ControllerConfig, DetectConfig, StepFunctionConfig
 from failover_controller.errors import FailoverError
 from failover_controller.observability import logger, metrics, tracer
 from failover_controller.plan_store import load_plan
-from failover_controller.steps.base import make_request, parse_step_input
+from failover_controller.steps.base import enforce_deadline, make_request, parse_step_input
 from failover_controller.steps.registry import STEPS
 
 
 @tracer.capture_method(capture_response=False)
-def run_step(
-    step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory
-) -> dict[str, Any]:
+def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
     step = STEPS[step_name]
     metrics.add_dimension(name="step", value=step.name)
     try:
@@ -39,6 +40,7 @@ def run_step(
             max_age=config.plan_cache_seconds,
         )
         result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
+        enforce_deadline(step.name, result, step_input.params, time.time())
     except FailoverError as exc:
         metrics.add_metric(name="StepErrors", unit=MetricUnit.Count, value=1)
         logger.warning("step refused or failed", extra={"error": type(exc).__name__, "reason": exc.message})
@@ -56,3 +58,50 @@ def run_step(
         },
     )
     return result.to_dict()
+
+
+CONTROLLER_FUNCTIONS: dict[str, Callable[[Any, ControllerConfig, ClientFactory], dict[str, Any]]] = {
+    "validate_input": controller.validate_input,
+    "request_approval": controller.request_approval,
+    "record": controller.record,
+}
+
+
+@tracer.capture_method(capture_response=False)
+def run_controller(name: str, event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
+    """The state machine's bookkeeping functions: same logging and error contract as the steps."""
+    metrics.add_dimension(name="function", value=name)
+    try:
+        result = CONTROLLER_FUNCTIONS[name](event, config, factory)
+    except FailoverError as exc:
+        metrics.add_metric(name="ControllerErrors", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "refused or failed", extra={"function": name, "error": type(exc).__name__, "reason": exc.message}
+        )
+        raise
+    metrics.add_metric(name="ControllerRuns", unit=MetricUnit.Count, value=1)
+    logger.info("done", extra={"function": name, "outcome": result.get("outcome"), "plan": result.get("plan")})
+    return result
+
+
+@tracer.capture_method(capture_response=False)
+def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict[str, Any]:
+    try:
+        decision = detect.decide(event, config, factory)
+    except FailoverError as exc:
+        metrics.add_metric(name="DetectErrors", unit=MetricUnit.Count, value=1)
+        logger.warning("alarm event refused", extra={"error": type(exc).__name__, "reason": exc.message})
+        raise
+    metrics.add_dimension(name="decision", value=decision.outcome)
+    metrics.add_metric(name="DetectDecisions", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "decision",
+        extra={
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "alarm": decision.alarm,
+            "plan": decision.plan,
+            "execution": decision.execution_name,
+        },
+    )
+    return decision.to_dict()

@@ -47,15 +47,25 @@ class DnsRecord:
 
 
 @dataclass(frozen=True)
+class Signal:
+    """A CloudWatch alarm that says the active region is unhealthy, and the region it lives in."""
+
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
 class RecoveryPlan:
     application: str
     primary_region: str
     standby_region: str
     rto_seconds: int
     rpo_seconds: int
-    alarms: tuple[str, ...]
+    signals: tuple[Signal, ...]
     quorum: int
     cooldown_seconds: int
+    automatic_mode: Literal["graceful", "ungraceful"]
+    automatic_requires_approval: bool
     global_cluster_id: str
     aurora_clusters: dict[str, str]
     dynamodb_tables: tuple[str, ...]
@@ -67,6 +77,10 @@ class RecoveryPlan:
     active_weight: int
     records: tuple[DnsRecord, ...]
     document: dict[str, Any]
+
+    @property
+    def alarm_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.signals)
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -111,10 +125,11 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
         for extra in sorted(keys - pair):
             problems.append(f"{where}.{extra}: is not one of the plan's regions ({', '.join(sorted(pair))})")
     signals = doc["signals"]
+    names = [a["name"] for a in signals["alarms"]]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"signals.alarms: {name} is listed more than once")
     if signals["quorum"] > len(signals["alarms"]):
-        problems.append(
-            f"signals.quorum: {signals['quorum']} exceeds the {len(signals['alarms'])} alarm(s) listed"
-        )
+        problems.append(f"signals.quorum: {signals['quorum']} exceeds the {len(signals['alarms'])} alarm(s) listed")
     seen_records: set[tuple[str, str]] = set()
     for i, record in enumerate(doc["route53"]["records"]):
         key = (record["name"].rstrip(".").lower(), record["type"])
@@ -167,9 +182,11 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         standby_region=doc["regions"]["standby"],
         rto_seconds=doc["objectives"]["rto_seconds"],
         rpo_seconds=doc["objectives"]["rpo_seconds"],
-        alarms=tuple(doc["signals"]["alarms"]),
+        signals=tuple(Signal(name=a["name"], region=a["region"]) for a in doc["signals"]["alarms"]),
         quorum=doc["signals"]["quorum"],
         cooldown_seconds=doc["signals"]["cooldown_seconds"],
+        automatic_mode=doc["signals"].get("mode", "ungraceful"),
+        automatic_requires_approval=doc["signals"].get("require_approval", False),
         global_cluster_id=doc["aurora"]["global_cluster_id"],
         aurora_clusters=dict(doc["aurora"]["clusters"]),
         dynamodb_tables=tuple(doc["dynamodb"]["tables"]),
@@ -191,9 +208,7 @@ def loads_plan(text: str, source: str = "(inline)") -> RecoveryPlan:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlanInvalid(
-            source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
-        ) from exc
+        raise PlanInvalid(source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from exc
     return parse_plan(doc, source)
 
 

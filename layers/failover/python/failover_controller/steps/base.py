@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import InputInvalid, PreconditionFailed
+from failover_controller.errors import InputInvalid, PollTimeout, PreconditionFailed
 from failover_controller.plan import RecoveryPlan
 from failover_controller.results import StepResult
 
@@ -56,9 +56,7 @@ class StepRequest:
         )
 
 
-def parse_step_input(
-    event: Any, *, actions: tuple[str, ...], params: dict[str, type] | None = None
-) -> StepInput:
+def parse_step_input(event: Any, *, actions: tuple[str, ...], params: dict[str, type] | None = None) -> StepInput:
     """Validate a step's event; every problem is named in one InputInvalid, and nothing is done."""
     params = params or {}
     if not isinstance(event, dict):
@@ -98,9 +96,17 @@ def parse_step_input(
     )
 
 
-def make_request(
-    step_input: StepInput, plan: RecoveryPlan, *, home_region: str, clients: ClientFactory
-) -> StepRequest:
+def enforce_deadline(step: str, result: StepResult, params: dict[str, Any], now: float) -> None:
+    """A status poll that is still not done after the run's deadline ends the loop with PollTimeout."""
+    deadline = params.get("deadline")
+    if result.action == "status" and not result.done and deadline is not None and now >= deadline:
+        raise PollTimeout(
+            f"{step} was still not done at the run's deadline ({int(now - deadline)} s past it): {result.message}",
+            details={"step": step, "last_seen": result.after},
+        )
+
+
+def make_request(step_input: StepInput, plan: RecoveryPlan, *, home_region: str, clients: ClientFactory) -> StepRequest:
     """Bind an input to its plan. A controller only fails traffic into the region it runs in."""
     plan.require_region(step_input.target_region)
     if step_input.target_region != home_region:

@@ -19,7 +19,7 @@ from failover_controller.steps.base import StepRequest
 
 STEP = "flip_dns"
 ACTIONS = ("flip", "status")
-PARAMS: dict[str, type] = {"change_id": str}
+PARAMS: dict[str, type] = {"change_id": str, "deadline": int}
 
 
 def record_sets(req: StepRequest, record: DnsRecord) -> dict[str, dict[str, Any]]:
@@ -143,9 +143,9 @@ def status(req: StepRequest) -> StepResult:
         return result
     if "/" in change_id.removeprefix("/change/"):
         raise InputInvalid("step input", [f"change_id: {change_id!r} is not a Route 53 change id"])
-    info = call(
-        f"Route 53 change {change_id}", req.clients.route53(req.target_region).get_change, Id=change_id
-    )["ChangeInfo"]
+    info = call(f"Route 53 change {change_id}", req.clients.route53(req.target_region).get_change, Id=change_id)[
+        "ChangeInfo"
+    ]
     result.before = result.after = {"change_id": change_id, "status": info["Status"]}
     result.done = info["Status"] == "INSYNC"
     result.message = f"change {change_id} is {info['Status']}"

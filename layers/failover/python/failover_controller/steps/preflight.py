@@ -102,9 +102,7 @@ def dynamodb_checks(req: StepRequest) -> list[Check]:
             ok = info["table_status"] == "ACTIVE" and req.source_region in info["replicas"]
             detail = "" if ok else f"needs ACTIVE here and a replica in {req.source_region}"
             observed = {"status": info["table_status"], "replicates_with": sorted(info["replicas"])}
-            return Check(
-                "dynamodb.replica_active", table, observed, "ACTIVE", "pass" if ok else "fail", detail
-            )
+            return Check("dynamodb.replica_active", table, observed, "ACTIVE", "pass" if ok else "fail", detail)
 
         checks.append(_guard("dynamodb.replica_active", table, "ACTIVE", replica))
     name = req.plan.write_region_parameter
@@ -136,12 +134,8 @@ def _model_of(req: StepRequest, region: str) -> dict[str, dict[str, str]]:
     )
     models: dict[str, dict[str, str]] = {}
     for variant in config["ProductionVariants"]:
-        model = call(
-            f"model {variant['ModelName']} in {region}", sm.describe_model, ModelName=variant["ModelName"]
-        )
-        containers = (
-            [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
-        )
+        model = call(f"model {variant['ModelName']} in {region}", sm.describe_model, ModelName=variant["ModelName"])
+        containers = [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
         models[variant["VariantName"]] = {
             "image": ",".join(_ECR_HOST.sub("", c.get("Image", "")) for c in containers),
             "model_data": ",".join(_S3_URL.sub("", c.get("ModelDataUrl", "")) for c in containers),
@@ -204,9 +198,7 @@ def route53_checks(req: StepRequest) -> list[Check]:
     zone = req.plan.hosted_zone_id
 
     def zone_exists() -> Check:
-        found = call(
-            f"Route 53 hosted zone {zone}", req.clients.route53(req.target_region).get_hosted_zone, Id=zone
-        )
+        found = call(f"Route 53 hosted zone {zone}", req.clients.route53(req.target_region).get_hosted_zone, Id=zone)
         return Check("route53.hosted_zone", zone, found["HostedZone"]["Name"], "exists", "pass")
 
     checks = [_guard("route53.hosted_zone", zone, "exists", zone_exists)]

@@ -18,7 +18,7 @@ from failover_controller.steps.base import StepRequest
 
 STEP = "promote_aurora"
 ACTIONS = ("promote", "status")
-PARAMS: dict[str, type] = {"force_beyond_rpo": bool}
+PARAMS: dict[str, type] = {"force_beyond_rpo": bool, "deadline": int}
 
 LAG_NAMESPACE = "AWS/RDS"
 LAG_METRIC = "AuroraGlobalDBReplicationLag"  # milliseconds, published for the secondary in its own region

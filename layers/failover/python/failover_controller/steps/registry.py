@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from failover_controller.results import StepResult
 from failover_controller.steps import (
+    compensate,
     flip_dns,
     preflight,
     promote_aurora,
     shift_sagemaker_traffic,
     switch_dynamodb_writes,
+    verify,
 )
 from failover_controller.steps.base import StepRequest
 
@@ -26,5 +28,13 @@ class Step:
 
 STEPS: dict[str, Step] = {
     m.STEP: Step(m.STEP, m.ACTIONS, m.PARAMS, m.run)
-    for m in (preflight, promote_aurora, switch_dynamodb_writes, shift_sagemaker_traffic, flip_dns)
+    for m in (
+        preflight,
+        promote_aurora,
+        switch_dynamodb_writes,
+        shift_sagemaker_traffic,
+        flip_dns,
+        verify,
+        compensate,
+    )
 }

@@ -1,12 +1,14 @@
 """Make the target region's SageMaker endpoint serve: its variants at the plan's active capacity and weights.
 
-Actions: ``scale_target`` (UpdateEndpointWeightsAndCapacities on the target endpoint), ``status`` (is the
-target endpoint InService at that configuration, for the poll loop), ``drain_source`` (graceful mode and
-``drain_source`` in the plan: the source endpoint back to its standby capacity, after DNS has moved).
+Actions: ``scale_target`` (the target's variants to active capacity, weights untouched), ``status`` (is
+the target InService at active capacity, for the poll loop), ``shift_weights`` (the target at the plan's
+active weights), ``drain_source`` (graceful mode and ``drain_source`` in the plan: the source endpoint back
+to standby capacity, after DNS has moved). All go through UpdateEndpointWeightsAndCapacities.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from failover_controller.aws import call
@@ -16,8 +18,8 @@ from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
 STEP = "shift_sagemaker_traffic"
-ACTIONS = ("scale_target", "status", "drain_source")
-PARAMS: dict[str, type] = {}
+ACTIONS = ("scale_target", "status", "shift_weights", "drain_source")
+PARAMS: dict[str, type] = {"deadline": int}
 
 Desired = dict[str, tuple[float, int]]
 
@@ -41,12 +43,16 @@ def observe(req: StepRequest, region: str) -> dict[str, Any]:
     return {"endpoint": name, "region": region, "status": desc.get("EndpointStatus"), "variants": variants}
 
 
+def _counts(endpoint: Endpoint, *, active: bool) -> dict[str, int]:
+    return {v.variant_name: v.active_instance_count if active else v.standby_instance_count for v in endpoint.variants}
+
+
+def _keep_weights(seen: dict[str, Any], counts: dict[str, int]) -> Desired:
+    return {name: (float(seen["variants"][name]["current_weight"]), count) for name, count in counts.items()}
+
+
 def active_config(endpoint: Endpoint) -> Desired:
     return {v.variant_name: (v.active_weight, v.active_instance_count) for v in endpoint.variants}
-
-
-def standby_config(endpoint: Endpoint) -> Desired:
-    return {v.variant_name: (v.active_weight, v.standby_instance_count) for v in endpoint.variants}
 
 
 def _matches(seen: dict[str, Any], desired: Desired, *, field: str) -> bool:
@@ -63,15 +69,17 @@ def at_config(seen: dict[str, Any], desired: Desired) -> bool:
     return seen["status"] == "InService" and _matches(seen, desired, field="current")
 
 
-def converge(req: StepRequest, region: str, desired: Desired, result: StepResult) -> StepResult:
-    """Check, act, verify one endpoint toward ``desired``; an update already under way is not repeated."""
+def converge(
+    req: StepRequest, region: str, desired_of: Callable[[dict[str, Any]], Desired], result: StepResult
+) -> StepResult:
+    """Check, act, verify one endpoint; an update already under way to the same values is not repeated."""
     seen = observe(req, region)
     result.before = seen
-    missing = sorted(set(desired) - set(seen["variants"]))
+    wanted = {v.variant_name for v in req.plan.endpoints[region].variants}
+    missing = sorted(wanted - set(seen["variants"]))
     if missing:
-        raise PreconditionFailed(
-            f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}"
-        )
+        raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}")
+    desired = desired_of(seen)
     if at_config(seen, desired):
         result.after, result.done = seen, True
         result.message = f"{seen['endpoint']} in {region} already at the desired capacity and weights"
@@ -81,9 +89,7 @@ def converge(req: StepRequest, region: str, desired: Desired, result: StepResult
         result.message = f"{seen['endpoint']} in {region} is already updating to the desired configuration"
         return result
     if seen["status"] != "InService":
-        raise PreconditionFailed(
-            f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService"
-        )
+        raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService")
     params = {
         "EndpointName": seen["endpoint"],
         "DesiredWeightsAndCapacities": [
@@ -110,8 +116,15 @@ def converge(req: StepRequest, region: str, desired: Desired, result: StepResult
 
 
 def scale_target(req: StepRequest) -> StepResult:
-    endpoint = req.plan.endpoints[req.target_region]
-    return converge(req, req.target_region, active_config(endpoint), req.result(STEP))
+    """Capacity first (weights untouched), so the standby can take the load before traffic moves."""
+    counts = _counts(req.plan.endpoints[req.target_region], active=True)
+    return converge(req, req.target_region, lambda seen: _keep_weights(seen, counts), req.result(STEP))
+
+
+def shift_weights(req: StepRequest) -> StepResult:
+    """The target endpoint at the plan's active weights and capacity."""
+    desired = active_config(req.plan.endpoints[req.target_region])
+    return converge(req, req.target_region, lambda _seen: desired, req.result(STEP))
 
 
 def drain_source(req: StepRequest) -> StepResult:
@@ -122,21 +135,29 @@ def drain_source(req: StepRequest) -> StepResult:
     if not req.graceful:
         result.message = f"ungraceful: {req.source_region} is not consulted; its endpoint is left as it is"
         return result
-    endpoint = req.plan.endpoints[req.source_region]
-    return converge(req, req.source_region, standby_config(endpoint), result)
+    counts = _counts(req.plan.endpoints[req.source_region], active=False)
+    return converge(req, req.source_region, lambda seen: _keep_weights(seen, counts), result)
 
 
 def status(req: StepRequest) -> StepResult:
+    """Done when the target endpoint is InService with no update pending and at active capacity."""
     result = req.result(STEP)
-    desired = active_config(req.plan.endpoints[req.target_region])
     seen = observe(req, req.target_region)
-    result.before = result.after = seen
-    result.done = req.dry_run or at_config(seen, desired)
-    result.message = f"{seen['endpoint']} is {seen['status']}" + (
-        " at the active configuration" if at_config(seen, desired) else ""
+    counts = _counts(req.plan.endpoints[req.target_region], active=True)
+    scaled = seen["status"] == "InService" and all(
+        seen["variants"].get(name, {}).get("current_instance_count") == count for name, count in counts.items()
     )
+    result.before = result.after = seen
+    result.done = req.dry_run or scaled
+    result.message = f"{seen['endpoint']} is {seen['status']}" + (" at active capacity" if scaled else "")
     return result
 
 
 def run(req: StepRequest) -> StepResult:
-    return {"scale_target": scale_target, "drain_source": drain_source, "status": status}[req.action](req)
+    actions = {
+        "scale_target": scale_target,
+        "shift_weights": shift_weights,
+        "status": status,
+        "drain_source": drain_source,
+    }
+    return actions[req.action](req)

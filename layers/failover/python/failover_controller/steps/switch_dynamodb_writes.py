@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from failover_controller.aws import call
+from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.plan import RecoveryPlan
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -23,21 +25,26 @@ PARAMS: dict[str, type] = {}
 def table_replica(req: StepRequest, table: str) -> dict[str, Any]:
     """The table as its target-region replica sees it: status and the regions it replicates with."""
     region = req.target_region
-    desc = call(
-        f"DynamoDB table {table} in {region}", req.clients.dynamodb(region).describe_table, TableName=table
-    )["Table"]
+    desc = call(f"DynamoDB table {table} in {region}", req.clients.dynamodb(region).describe_table, TableName=table)[
+        "Table"
+    ]
     replicas = {r["RegionName"]: r.get("ReplicaStatus") for r in desc.get("Replicas", [])}
     return {"table_status": desc.get("TableStatus"), "replicas": replicas}
 
 
-def read_parameter(req: StepRequest, region: str) -> str | None:
-    name = req.plan.write_region_parameter
+def read_parameter_in(plan: RecoveryPlan, region: str, factory: ClientFactory) -> str | None:
+    """The application's write region as the parameter in ``region`` says; None if it does not exist."""
+    name = plan.write_region_parameter
     try:
-        return call(f"SSM parameter {name} in {region}", req.clients.ssm(region).get_parameter, Name=name)[
-            "Parameter"
-        ]["Value"]
+        return call(f"SSM parameter {name} in {region}", factory.ssm(region).get_parameter, Name=name)["Parameter"][
+            "Value"
+        ]
     except PreconditionFailed:
         return None
+
+
+def read_parameter(req: StepRequest, region: str) -> str | None:
+    return read_parameter_in(req.plan, region, req.clients)
 
 
 def parameter_regions(req: StepRequest) -> list[str]:

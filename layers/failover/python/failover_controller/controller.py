@@ -1,0 +1,133 @@
+"""The state machine's bookkeeping: validate the input and take the lock, ask for approval, record and notify."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from failover_controller.clients import ClientFactory
+from failover_controller.config import ControllerConfig
+from failover_controller.errors import InputInvalid, PreconditionFailed
+from failover_controller.ledger import Ledger
+from failover_controller.notify import compose, publish
+from failover_controller.plan_store import load_plan
+from failover_controller.run import Run, new_run, parse_start
+
+OUTCOMES = ("succeeded", "dry_run", "aborted", "rejected", "invalid", "failed")
+# A run with one of these outcomes changed (or tried to change) the world: Detect's cooldown counts from it.
+COOLS_DOWN = ("succeeded", "failed")
+
+
+def _ledger(config: ControllerConfig, factory: ClientFactory) -> Ledger:
+    return Ledger(config.ledger_table, config.region, factory)
+
+
+def validate_input(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
+    """ValidateInput: the first state. Bad input fails here, before anything is read or changed."""
+    if not isinstance(event, dict) or not isinstance(event.get("execution"), str):
+        raise InputInvalid("ValidateInput payload", ["must carry 'input' and 'execution' from the state machine"])
+    start = parse_start(event.get("input"))
+    if start["target_region"] != config.region:
+        raise PreconditionFailed(
+            f"this controller runs in {config.region} and only fails over into {config.region}; "
+            f"start the state machine in {start['target_region']} to fail over there"
+        )
+    plan = load_plan(
+        start["plan"],
+        prefix=config.plan_parameter_prefix,
+        region=config.region,
+        factory=factory,
+        max_age=config.plan_cache_seconds,
+    )
+    run = new_run(start, plan, execution=event["execution"], started_at=str(event.get("started_at", "")))
+    ledger = _ledger(config, factory)
+    if not run.dry_run:
+        lock = ledger.acquire_lock(plan.application, run.execution, run.lock_ttl_seconds)
+        if not lock.acquired:
+            raise PreconditionFailed(
+                f"another run of {plan.application} holds the lock: {lock.owner} (until "
+                f"{datetime.fromtimestamp(lock.expires_at, UTC).isoformat()}); not starting a second one"
+            )
+    return run.to_dict()
+
+
+def request_approval(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
+    """The approval gate: keep the task token where an operator's tool finds it, and ask people."""
+    if not isinstance(event, dict) or not isinstance(event.get("task_token"), str):
+        raise InputInvalid("approval request", ["task_token: is required"])
+    run = Run.from_dict(event.get("run"))
+    _ledger(config, factory).put(
+        run.plan,
+        f"APPROVAL#{run.execution}",
+        {
+            "task_token": event["task_token"],
+            "requested_at": int(time.time()),
+            "execution": run.execution,
+            "target_region": run.target_region,
+            "mode": run.mode,
+            "expires_at": int(time.time()) + 7 * 86400,
+        },
+    )
+    subject = f"[failover-controller] {run.plan}: APPROVAL NEEDED to fail over to {run.target_region}"
+    body = "\n".join(
+        [
+            f"A {run.mode} failover of {run.plan} from {run.source_region} to {run.target_region} waits for approval.",
+            f"Execution: {run.execution}    Trigger: {run.trigger}",
+            f"It times out in {run.approval_timeout_seconds} s.",
+            "",
+            'Approve:  aws stepfunctions send-task-success --task-output \'{"approved_by":"<you>"}\' '
+            "--task-token <token>",
+            "Reject:   aws stepfunctions send-task-failure --error ApprovalRejected --task-token <token>",
+            f"The token is in the ledger table {config.ledger_table}: pk=PLAN#{run.plan}, sk=APPROVAL#{run.execution}.",
+        ]
+    )
+    publish(factory, config.region, config.topic_arn, subject, body)
+    return {"requested": True}
+
+
+def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
+    """Write the run's outcome to the ledger, release the lock, and notify. Runs on every path."""
+    if not isinstance(event, dict) or event.get("outcome") not in OUTCOMES:
+        raise InputInvalid("record request", [f"outcome: must be one of {', '.join(OUTCOMES)}"])
+    outcome: str = event["outcome"]
+    run_doc = event.get("run")
+    summary: dict[str, Any] = dict(run_doc) if isinstance(run_doc, dict) else {}
+    if not summary and isinstance(event.get("input"), dict):
+        summary = {k: event["input"].get(k) for k in ("plan", "target_region", "mode", "dry_run", "trigger")}
+        summary["execution"] = event.get("execution")
+    summary["error"] = event.get("error")
+    compensation = event.get("compensation") or {}
+    summary["needs_attention"] = (compensation.get("after") or {}).get("needs_attention", [])
+    if outcome == "succeeded":
+        summary["traffic_region"] = summary.get("target_region")
+    elif compensation.get("after", {}).get("writer_region"):
+        summary["traffic_region"] = compensation["after"]["writer_region"]
+
+    now = int(time.time())
+    released = False
+    if isinstance(run_doc, dict):
+        run = Run.from_dict(run_doc)
+        ledger = _ledger(config, factory)
+        item = {
+            "execution": run.execution,
+            "outcome": outcome,
+            "target_region": run.target_region,
+            "source_region": run.source_region,
+            "mode": run.mode,
+            "dry_run": run.dry_run,
+            "trigger": run.trigger,
+            "started_at": run.started_at,
+            "finished_at": now,
+            "error": event.get("error"),
+            "steps": event.get("results"),
+            "needs_attention": summary["needs_attention"],
+            "traffic_region": summary.get("traffic_region"),
+        }
+        ledger.put(run.plan, f"RUN#{run.started_at}#{run.execution}", item)
+        if outcome in COOLS_DOWN and not run.dry_run:
+            ledger.put(run.plan, "LAST_RUN", item)
+        released = ledger.release_lock(run.plan, run.execution)
+    subject, body = compose(outcome, summary)
+    message_id = publish(factory, config.region, config.topic_arn, subject, body)
+    return {"outcome": outcome, "lock_released": released, "notification": message_id, "subject": subject}

@@ -1,0 +1,235 @@
+"""Detect: from one "CloudWatch Alarm State Change" event to at most one failover.
+
+Decides in this order, and says why it stopped: the transition is into ALARM; a plan names the alarm (in
+the region the event comes from); this controller is the plan's standby (automatic runs fail *into* the
+standby; failback is a person's decision); the plan's quorum of signals is in ALARM now; writes do not
+already go here; the cooldown since the last run is over; the plan's single-flight lock is free. Then it
+starts the state machine under a name derived from the event, so a retried delivery cannot start twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from botocore.exceptions import ClientError
+
+from failover_controller.aws import call, error_code, mapped
+from failover_controller.clients import ClientFactory
+from failover_controller.config import DetectConfig
+from failover_controller.errors import FailoverError, InputInvalid
+from failover_controller.ledger import Ledger
+from failover_controller.plan import RecoveryPlan
+from failover_controller.plan_store import load_plan
+from failover_controller.run import lock_ttl_seconds
+from failover_controller.steps.switch_dynamodb_writes import read_parameter_in
+
+DETAIL_TYPE = "CloudWatch Alarm State Change"
+STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+MAX_EVENT_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    event_id: str
+    region: str
+    time: str
+    alarm_name: str
+    state: str
+    previous_state: str | None
+    reason: str
+
+
+@dataclass
+class Decision:
+    outcome: Literal["started", "ignored"]
+    reason: str
+    alarm: str
+    plan: str | None = None
+    execution_name: str | None = None
+    execution_arn: str | None = None
+    in_alarm: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_alarm_event(event: Any) -> AlarmChange:
+    """Validate the EventBridge envelope and the alarm detail; every problem is named."""
+    if not isinstance(event, dict):
+        raise InputInvalid("alarm event", [f"must be a JSON object, got {type(event).__name__}"])
+    if len(json.dumps(event, default=str)) > MAX_EVENT_BYTES:
+        raise InputInvalid("alarm event", [f"is larger than {MAX_EVENT_BYTES} bytes"])
+    problems: list[str] = []
+    ev = EventBridgeEvent(event)
+    for key in ("id", "region", "time", "source"):
+        if not isinstance(event.get(key), str) or not event[key]:
+            problems.append(f"{key}: is required and must be a non-empty string")
+    if event.get("detail-type") != DETAIL_TYPE:
+        problems.append(f"detail-type: must be {DETAIL_TYPE!r}, got {event.get('detail-type')!r}")
+    if isinstance(event.get("region"), str) and event["region"] and not _REGION.match(event["region"]):
+        problems.append(f"region: {event['region']!r} is not an AWS region")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        problems.append("detail: is required and must be an object")
+        raise InputInvalid("alarm event", problems)
+    if not isinstance(detail.get("alarmName"), str) or not detail["alarmName"]:
+        problems.append("detail.alarmName: is required and must be a non-empty string")
+    state = detail.get("state")
+    if not isinstance(state, dict):
+        problems.append("detail.state: is required and must be an object")
+    else:
+        if state.get("value") not in STATES:
+            problems.append(f"detail.state.value: must be one of {', '.join(STATES)}, got {state.get('value')!r}")
+        if not isinstance(state.get("timestamp", ""), str):
+            problems.append("detail.state.timestamp: must be a string")
+    previous = detail.get("previousState")
+    if previous is not None and not isinstance(previous, dict):
+        problems.append("detail.previousState: must be an object")
+    if problems:
+        raise InputInvalid("alarm event", problems)
+    return AlarmChange(
+        event_id=ev.get_id,
+        region=ev.region,
+        time=ev.time,
+        alarm_name=detail["alarmName"],
+        state=state["value"],  # type: ignore[index]
+        previous_state=(previous or {}).get("value"),
+        reason=str(state.get("reason", ""))[:500],  # type: ignore[union-attr]
+    )
+
+
+def execution_name(plan: str, change: AlarmChange) -> str:
+    """Deterministic per event: the same delivery retried maps to the same execution."""
+    try:
+        stamp = datetime.fromisoformat(change.time.replace("Z", "+00:00")).strftime("%Y%m%dT%H%M%SZ")
+    except ValueError:
+        stamp = "t"
+    digest = hashlib.sha256(change.event_id.encode()).hexdigest()[:10]
+    return f"{plan}-{stamp}-{digest}"[:80]
+
+
+def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, str]:
+    """Each signal's state now, read with DescribeAlarms in its own region; unreachable is UNKNOWN."""
+    states: dict[str, str] = {}
+    by_region: dict[str, list[str]] = {}
+    for signal in plan.signals:
+        by_region.setdefault(signal.region, []).append(signal.name)
+    for region, names in by_region.items():
+        try:
+            found = call(
+                f"DescribeAlarms in {region}",
+                factory.cloudwatch(region).describe_alarms,
+                AlarmNames=names,
+                AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+            )
+        except FailoverError:
+            states.update(dict.fromkeys(names, "UNKNOWN"))
+            continue
+        seen = {
+            a["AlarmName"]: a["StateValue"] for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
+        }
+        states.update({name: seen.get(name, "MISSING") for name in names})
+    return states
+
+
+def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float | None = None) -> Decision:
+    now = time.time() if now is None else now
+    change = parse_alarm_event(event)
+    if change.state != "ALARM":
+        return Decision("ignored", f"{change.alarm_name} went to {change.state}, not ALARM", change.alarm_name)
+
+    plans = [
+        load_plan(
+            name,
+            prefix=config.plan_parameter_prefix,
+            region=config.region,
+            factory=factory,
+            max_age=config.plan_cache_seconds,
+        )
+        for name in config.plans
+    ]
+    plan = next(
+        (p for p in plans if any(s.name == change.alarm_name and s.region == change.region for s in p.signals)),
+        None,
+    )
+    if plan is None:
+        return Decision("ignored", f"no plan names alarm {change.alarm_name} in {change.region}", change.alarm_name)
+    decision = Decision("ignored", "", change.alarm_name, plan=plan.application)
+    home = config.region
+    if home != plan.standby_region:
+        decision.reason = (
+            f"this controller runs in {home}, not in the plan's standby {plan.standby_region}: "
+            "automatic runs fail into the standby; fail back by hand"
+        )
+        return decision
+
+    states = alarm_states(plan, factory)
+    states[change.alarm_name] = "ALARM"  # the event itself is the freshest reading of its own alarm
+    decision.in_alarm = sorted(n for n, s in states.items() if s == "ALARM")
+    if len(decision.in_alarm) < plan.quorum:
+        others = ", ".join(f"{n}={s}" for n, s in sorted(states.items()))
+        decision.reason = (
+            f"quorum not met: {len(decision.in_alarm)} of {len(states)} in ALARM, {plan.quorum} needed ({others})"
+        )
+        return decision
+
+    if read_parameter_in(plan, home, factory) == home:
+        decision.reason = f"writes already go to {home}: nothing to fail over"
+        return decision
+
+    ledger = Ledger(config.ledger_table, home, factory)
+    last = ledger.get(plan.application, "LAST_RUN")
+    if last and now - float(last.get("finished_at", 0)) < plan.cooldown_seconds:
+        decision.reason = (
+            f"cooldown: the last run {last.get('execution')} ({last.get('outcome')}) finished "
+            f"{int(now - float(last['finished_at']))} s ago; the plan waits {plan.cooldown_seconds} s"
+        )
+        return decision
+
+    name = execution_name(plan.application, change)
+    lock = ledger.acquire_lock(
+        plan.application,
+        name,
+        lock_ttl_seconds(plan, require_approval=plan.automatic_requires_approval),
+        now=now,
+    )
+    if not lock.acquired:
+        decision.reason = f"single-flight: run {lock.owner} holds the lock"
+        return decision
+
+    start = {
+        "plan": plan.application,
+        "target_region": home,
+        "mode": plan.automatic_mode,
+        "dry_run": False,
+        "require_approval": plan.automatic_requires_approval,
+        "trigger": {
+            "type": "alarm",
+            "alarm": change.alarm_name,
+            "alarm_region": change.region,
+            "event_id": change.event_id,
+            "time": change.time,
+            "in_alarm": decision.in_alarm,
+        },
+    }
+    sfn = factory.client("stepfunctions", home)
+    try:
+        arn = sfn.start_execution(stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(start))[
+            "executionArn"
+        ]
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            ledger.release_lock(plan.application, name)
+            raise mapped("StartExecution", exc) from exc
+        arn = f"{config.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+    decision.outcome, decision.execution_name, decision.execution_arn = "started", name, arn
+    decision.reason = f"quorum {len(decision.in_alarm)}/{plan.quorum} in ALARM: failover to {home} started"
+    return decision

@@ -1,0 +1,82 @@
+"""After every step: does the world read as a completed failover to the target region?
+
+Read independently of what the steps reported: the Aurora writer, the write-region parameter, the target
+endpoint's capacity and weights, the DNS records. Any mismatch raises VerificationFailed naming each one.
+"""
+
+from __future__ import annotations
+
+from failover_controller.errors import VerificationFailed
+from failover_controller.results import Check, StepResult
+from failover_controller.steps import (
+    flip_dns,
+    promote_aurora,
+    shift_sagemaker_traffic,
+    switch_dynamodb_writes,
+)
+from failover_controller.steps.base import StepRequest
+
+STEP = "verify"
+ACTIONS = ("check",)
+PARAMS: dict[str, type] = {}
+
+
+def check(req: StepRequest) -> StepResult:
+    result = req.result(STEP)
+    target = req.target_region
+    aurora = promote_aurora.observe(req)
+    writes = switch_dynamodb_writes.read_parameter(req, target)
+    endpoint = shift_sagemaker_traffic.observe(req, target)
+    active = shift_sagemaker_traffic.active_config(req.plan.endpoints[target])
+    dns_pending = flip_dns.planned_changes(req)
+    result.checks = [
+        Check(
+            "aurora.writer",
+            req.plan.global_cluster_id,
+            aurora["writer_arn"],
+            aurora["target_arn"],
+            "pass" if promote_aurora.is_promoted(aurora) else "fail",
+        ),
+        Check(
+            "dynamodb.write_region",
+            req.plan.write_region_parameter,
+            writes,
+            target,
+            "pass" if writes == target else "fail",
+        ),
+        Check(
+            "sagemaker.active",
+            endpoint["endpoint"],
+            endpoint["variants"],
+            active,
+            "pass" if shift_sagemaker_traffic.at_config(endpoint, active) else "fail",
+        ),
+        Check(
+            "route53.routes_to_target",
+            req.plan.hosted_zone_id,
+            len(dns_pending),
+            0,
+            "pass" if not dns_pending else "fail",
+            "" if not dns_pending else f"{len(dns_pending)} record set(s) still route elsewhere",
+        ),
+    ]
+    failing = [
+        f"{c.name} {c.resource}: observed {c.observed!r}, wanted {c.threshold!r}"
+        for c in result.checks
+        if c.verdict == "fail"
+    ]
+    result.before = result.after = {"verdicts": {c.name: c.verdict for c in result.checks}}
+    if req.dry_run:
+        result.message = "dry run: nothing was changed; the checks show the world as it is"
+        return result
+    if failing:
+        raise VerificationFailed(
+            "the failover did not verify: " + "; ".join(failing),
+            details={"checks": [c.__dict__ for c in result.checks]},
+        )
+    result.message = f"verified: {req.plan.application} is served from {target}"
+    return result
+
+
+def run(req: StepRequest) -> StepResult:
+    return check(req)
