@@ -97,8 +97,15 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         summary = {k: event["input"].get(k) for k in ("plan", "target_region", "mode", "dry_run", "trigger")}
         summary["execution"] = event.get("execution")
     summary["error"] = event.get("error")
+    summary["failed_step"] = event.get("failed_step")
     compensation = event.get("compensation") or {}
-    summary["needs_attention"] = (compensation.get("after") or {}).get("needs_attention", [])
+    summary["needs_attention"] = list((compensation.get("after") or {}).get("needs_attention", []))
+    if compensation.get("error"):
+        failure = compensation["error"]
+        summary["needs_attention"].append(
+            f"compensation itself failed ({failure.get('Error')}): writes and DNS may not follow the Aurora writer; "
+            f"{str(failure.get('Cause', ''))[:300]}"
+        )
     if outcome == "succeeded":
         summary["traffic_region"] = summary.get("target_region")
     elif compensation.get("after", {}).get("writer_region"):
@@ -120,6 +127,7 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
             "started_at": run.started_at,
             "finished_at": now,
             "error": event.get("error"),
+            "failed_step": event.get("failed_step"),
             "steps": event.get("results"),
             "needs_attention": summary["needs_attention"],
             "traffic_region": summary.get("traffic_region"),

@@ -42,6 +42,9 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
         result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
         enforce_deadline(step.name, result, step_input.params, time.time())
     except FailoverError as exc:
+        # Lambda reports str(exc) as errorMessage: name the step, since the execution's cause shows only that.
+        exc.message = f"{step.name}: {exc.message}"
+        exc.args = (exc.message,)
         metrics.add_metric(name="StepErrors", unit=MetricUnit.Count, value=1)
         logger.warning("step refused or failed", extra={"error": type(exc).__name__, "reason": exc.message})
         raise

@@ -33,6 +33,8 @@ def compose(outcome: str, summary: dict[str, Any]) -> tuple[str, str]:
         f"Execution:   {summary.get('execution', '?')}",
         f"Trigger:     {summary.get('trigger', {})}",
     ]
+    if summary.get("failed_step"):
+        lines.append(f"Failed step: {summary['failed_step']}")
     if summary.get("error"):
         lines.append(f"Error:       {summary['error'].get('Error')}: {summary['error'].get('Cause', '')[:600]}")
     if summary.get("traffic_region"):

@@ -99,9 +99,9 @@ def planned_changes(req: StepRequest) -> list[dict[str, Any]]:
 def flip(req: StepRequest) -> StepResult:
     result = req.result(STEP)
     result.before = observe(req)
-    changes = planned_changes(req)
+    changes = planned_changes(req)  # "change_id" in after is always present: the state machine reads it
     if not changes:
-        result.after = result.before
+        result.after = {**result.before, "change_id": None}
         result.message = f"DNS already sends traffic to {req.target_region}; nothing to do"
         return result
     batch = {
@@ -115,7 +115,7 @@ def flip(req: StepRequest) -> StepResult:
     )
     result.actions.append(action)
     if req.dry_run:
-        result.after = result.before
+        result.after = {**result.before, "change_id": None}
         result.message = f"dry run: would change {len(changes)} record set(s) toward {req.target_region}"
         return result
     info = call(

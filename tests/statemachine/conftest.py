@@ -1,0 +1,75 @@
+"""A moto world per test: the sample plan in SSM, the ledger table, the topic with a queue subscribed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from failover_controller.clients import clients
+from moto import mock_aws
+
+from tests.statemachine import harness
+from tests.support import world
+
+TABLE = "failover-controller-ledger"
+# moto logs every failed state at ERROR with its whole parse tree; the tests read the failures themselves.
+logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture
+def sfn(monkeypatch: pytest.MonkeyPatch, plan_doc: dict[str, Any]) -> Iterator[harness.Harness]:
+    config: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config):
+        ddb = boto3.client("dynamodb", region_name=harness.REGION)
+        ddb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
+        sns = boto3.client("sns", region_name=harness.REGION)
+        topic = sns.create_topic(Name="failover-controller")["TopicArn"]
+        sqs = boto3.client("sqs", region_name=harness.REGION)
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        boto3.client("ssm", region_name=harness.REGION).put_parameter(
+            Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
+        )
+        monkeypatch.setenv("LEDGER_TABLE", TABLE)
+        monkeypatch.setenv("TOPIC_ARN", topic)
+        monkeypatch.setenv("INBOX_QUEUE_URL", queue)
+        clients.clear()
+        holder: list[harness.Harness] = []
+        with_lambda = harness.install(holder)
+        next(with_lambda)
+        try:
+            holder.append(harness.create())
+            yield holder[0]
+        finally:
+            next(with_lambda, None)
+
+
+def inbox() -> list[dict[str, str]]:
+    """The notifications published so far, as a person subscribed to the topic would get them."""
+    sqs = boto3.client("sqs", region_name=harness.REGION)
+    got = sqs.receive_message(QueueUrl=os.environ["INBOX_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in got]
+
+
+def ledger_item(sk_prefix: str) -> list[dict[str, Any]]:
+    ddb = boto3.client("dynamodb", region_name=harness.REGION)
+    items: list[dict[str, Any]] = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+        ExpressionAttributeValues={":pk": {"S": "PLAN#recsys"}, ":sk": {"S": sk_prefix}},
+    )["Items"]
+    return items

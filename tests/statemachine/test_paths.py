@@ -1,0 +1,252 @@
+"""Every path of statemachines/failover.asl.json, run by moto's interpreter."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.statemachine.conftest import TABLE, inbox, ledger_item
+from tests.statemachine.harness import Harness, Raise, step_result
+
+START = {"plan": "recsys", "target_region": "us-west-2", "mode": "graceful", "dry_run": False, "poll_seconds": 0}
+HAPPY = [
+    "ValidateInput",
+    "Preflight",
+    "IsApprovalRequired",
+    "PromoteAndScale",
+    "SwitchDynamoDBWrites",
+    "ShiftSageMakerWeights",
+    "FlipDns",
+    "IsDnsInSync",
+    "WaitForDns",
+    "CheckDns",
+    "IsDnsDone",
+    "Verify",
+    "DrainSource",
+    "IsDryRun",
+    "RecordSucceeded",
+    "Done",
+]
+
+
+def test_happy_path_enters_every_state_in_order(sfn: Harness) -> None:
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "SUCCEEDED"
+    top_level = [s for s in sfn.entered(arn) if s in set(HAPPY)]
+    assert top_level == HAPPY
+    assert {"PromoteAurora", "ScaleUpStandby"} <= set(sfn.entered(arn))
+    output = json.loads(desc["output"])
+    assert output["record"]["outcome"] == "succeeded"
+    assert output["record"]["lock_released"] is True
+    runs = ledger_item("RUN#")
+    assert [r["outcome"]["S"] for r in runs] == ["succeeded"]
+    assert ledger_item("LOCK") == []
+    assert [m["Subject"] for m in inbox()] == ["[failover-controller] recsys: failover to us-west-2 SUCCEEDED"]
+
+
+def action_states(entered: list[str]) -> list[str]:
+    actions = {
+        "PromoteAurora",
+        "ScaleUpStandby",
+        "SwitchDynamoDBWrites",
+        "ShiftSageMakerWeights",
+        "FlipDns",
+        "DrainSource",
+        "Compensate",
+    }
+    return [s for s in entered if s in actions]
+
+
+def test_not_ready_aborts_before_any_action_and_notifies(sfn: Harness) -> None:
+    sfn.script("Preflight", Raise("NotReady", "preflight: target region is not ready: aurora.replication_lag_ms"))
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "NotReady"
+    assert "nothing was changed" in desc["cause"]
+    assert action_states(sfn.entered(arn)) == []
+    assert "RecordAborted" in sfn.entered(arn)
+    assert [r["outcome"]["S"] for r in ledger_item("RUN#")] == ["aborted"]
+    assert ledger_item("LOCK") == []
+    assert ledger_item("LAST_RUN") == []
+    assert [m["Subject"] for m in inbox()] == ["[failover-controller] recsys: failover to us-west-2 ABORTED"]
+
+
+FAILURES = [
+    ("PromoteAurora", "promote", "PromoteAndScale"),
+    ("ShiftSageMakerTraffic", "scale_target", "PromoteAndScale"),
+    ("SwitchDynamoDBWrites", "switch", "SwitchDynamoDBWrites"),
+    ("ShiftSageMakerTraffic", "shift_weights", "ShiftSageMakerWeights"),
+    ("FlipDns", "flip", "FlipDns"),
+    ("Verify", "check", "Verify"),
+]
+
+
+@pytest.mark.parametrize(("function", "action", "failed_state"), FAILURES)
+def test_a_failing_action_step_is_compensated_recorded_and_fails_the_run(
+    sfn: Harness, function: str, action: str, failed_state: str
+) -> None:
+    sfn.script(function, Raise("StepFailed", f"{function}: scripted permanent failure"), action=action)
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "StepFailed"
+    assert desc["cause"].startswith(f"{failed_state} failed; compensated: ")
+    assert "scripted permanent failure" in desc["cause"]
+    assert len(sfn.called(function, action)) == 1, "a permanent error is not retried"
+    assert "Compensate" in sfn.entered(arn)
+    assert len(sfn.called("Compensate")) == 1
+    runs = ledger_item("RUN#")
+    assert [r["outcome"]["S"] for r in runs] == ["failed"]
+    assert runs[0]["failed_step"]["S"] == failed_state
+    assert ledger_item("LAST_RUN")[0]["outcome"]["S"] == "failed"
+    assert ledger_item("LOCK") == []
+    messages = inbox()
+    assert [m["Subject"] for m in messages] == ["[failover-controller] recsys: failover to us-west-2 FAILED"]
+    assert f"Failed step: {failed_state}" in messages[0]["Message"]
+    assert "Traffic now: us-east-1" in messages[0]["Message"]
+
+
+def test_a_failing_compensation_still_records_and_fails(sfn: Harness) -> None:
+    sfn.script("FlipDns", Raise("StepFailed", "flip_dns: boom"), action="flip")
+    sfn.script("Compensate", Raise("StepFailed", "compensate: also boom"))
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["cause"].startswith("FlipDns failed")
+    runs = ledger_item("RUN#")
+    assert [r["outcome"]["S"] for r in runs] == ["failed"]
+    assert "compensation itself failed" in runs[0]["needs_attention"]["L"][0]["S"]
+    assert ledger_item("LOCK") == []
+    assert "NEEDS ATTENTION: compensation itself failed" in inbox()[0]["Message"]
+
+
+def test_a_transient_error_is_retried_then_succeeds(sfn: Harness) -> None:
+    sfn.script("SwitchDynamoDBWrites", Raise("TransientAwsError", "Throttling"), step_result())
+    arn = sfn.start(START)
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    assert len(sfn.called("SwitchDynamoDBWrites")) == 2
+
+
+def test_lambda_service_errors_are_retried_too(sfn: Harness) -> None:
+    sfn.script("Verify", Raise("Lambda.ServiceException", "service fault"), step_result())
+    arn = sfn.start(START)
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    assert len(sfn.called("Verify")) == 2
+
+
+def test_poll_loops_wait_until_done(sfn: Harness) -> None:
+    sfn.script("PromoteAurora", step_result(done=False), action="promote")
+    sfn.script("PromoteAurora", step_result(done=False, changed=False), step_result(changed=False), action="status")
+    arn = sfn.start(START)
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    assert len(sfn.called("PromoteAurora", "status")) == 2
+    assert all(p["deadline"] > 0 for p in sfn.called("PromoteAurora", "status"))
+    assert sfn.entered(arn).count("CheckAurora") == 2
+
+
+def test_a_poll_past_the_deadline_times_out_and_compensates(sfn: Harness) -> None:
+    sfn.script("ShiftSageMakerTraffic", step_result(done=False), action="scale_target")
+    sfn.script("ShiftSageMakerTraffic", Raise("PollTimeout", "shift_sagemaker_traffic: not done"), action="status")
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "PollTimeout"
+    assert desc["cause"].startswith("PromoteAndScale failed")
+    assert "Compensate" in sfn.entered(arn)
+
+
+def _approval_token(sfn: Harness, arn: str) -> str:
+    """The token RequestApproval stored in the ledger, where an operator's tool finds it."""
+    sfn.wait(arn, until="WaitForApproval")
+    for _ in range(200):
+        items = ledger_item("APPROVAL#")
+        if items:
+            return str(items[0]["task_token"]["S"])
+        time.sleep(0.05)
+    raise AssertionError("no approval request was recorded")
+
+
+def test_approval_granted_continues_the_run(sfn: Harness) -> None:
+    arn = sfn.start({**START, "require_approval": True})
+    token = _approval_token(sfn, arn)
+    assert action_states(sfn.entered(arn)) == []
+    sfn.sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": "oncall"}))
+    desc = sfn.wait(arn)
+    assert desc["status"] == "SUCCEEDED"
+    assert json.loads(desc["output"])["approval"] == {"approved_by": "oncall"}
+    subjects = [m["Subject"] for m in inbox()]
+    assert subjects[0] == "[failover-controller] recsys: APPROVAL NEEDED to fail over to us-west-2"
+    assert subjects[-1].endswith("SUCCEEDED")
+
+
+def test_approval_rejected_changes_nothing(sfn: Harness) -> None:
+    arn = sfn.start({**START, "require_approval": True})
+    token = _approval_token(sfn, arn)
+    sfn.sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause="not during the game")
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "ApprovalRejected"
+    assert action_states(sfn.entered(arn)) == []
+    assert [r["outcome"]["S"] for r in ledger_item("RUN#")] == ["rejected"]
+    assert ledger_item("LOCK") == []
+
+
+def test_dry_run_walks_the_whole_graph_reporting_only(sfn: Harness) -> None:
+    arn = sfn.start({**START, "dry_run": True})
+    desc = sfn.wait(arn)
+    assert desc["status"] == "SUCCEEDED"
+    step_calls = [p for f, p in sfn.calls if f not in {"ValidateInput", "Record", "RequestApproval"}]
+    assert step_calls
+    assert all(p["dry_run"] is True for p in step_calls)
+    assert "RecordDryRun" in sfn.entered(arn)
+    assert [r["outcome"]["S"] for r in ledger_item("RUN#")] == ["dry_run"]
+    assert ledger_item("LAST_RUN") == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"mode": "sideways"}, "mode: must be one of graceful, ungraceful"),
+        ({"dry_run": "yes"}, "dry_run: must be of type bool"),
+        ({"target_region": "us-east-1"}, "only fails over into us-west-2"),
+        ({"plan": "nope"}, "/failover-controller/plans/nope"),
+        ({"surprise": 1}, "surprise: is not a known field"),
+    ],
+)
+def test_bad_input_fails_in_the_first_state_and_changes_nothing(
+    sfn: Harness, bad: dict[str, Any], message: str
+) -> None:
+    arn = sfn.start({**START, **bad})
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] in {"InputInvalid", "PlanInvalid", "PreconditionFailed"}
+    assert message in desc["cause"]
+    assert sfn.entered(arn) == ["ValidateInput", "RecordInvalid", "InputRejected"]
+    target, plan = bad.get("target_region", "us-west-2"), bad.get("plan", "recsys")
+    assert [m["Subject"] for m in inbox()] == [f"[failover-controller] {plan}: failover to {target} INVALID"]
+    assert ledger_item("LOCK") == []
+
+
+def test_a_second_run_while_one_holds_the_lock_is_refused(sfn: Harness) -> None:
+    boto3.client("dynamodb", region_name="us-west-2").put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "PLAN#recsys"},
+            "sk": {"S": "LOCK"},
+            "owner": {"S": "recsys-earlier-run"},
+            "acquired_at": {"N": "1"},
+            "expires_at": {"N": "99999999999"},
+        },
+    )
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "PreconditionFailed"
+    assert "recsys-earlier-run" in desc["cause"]
+    assert ledger_item("LOCK")[0]["owner"]["S"] == "recsys-earlier-run"

@@ -1,0 +1,274 @@
+"""Detect's decisions, each checked against the world afterwards: how many executions were started."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import boto3
+import pytest
+from failover_controller.clients import ClientFactory
+from failover_controller.config import DetectConfig
+from failover_controller.detect import decide, execution_name, parse_alarm_event
+from failover_controller.errors import InputInvalid
+from failover_controller.ledger import Ledger
+from failover_controller.plan import parse_plan
+from moto import mock_aws
+
+from functions.detect.app import lambda_handler
+from tests.conftest import FakeContext
+from tests.support import world
+from tests.support.events import load_event
+
+TABLE = "ledger"
+
+
+def create_ledger_table(region: str, name: str = TABLE) -> None:
+    boto3.client("dynamodb", region_name=region).create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
+
+
+class DetectWorld:
+    def __init__(self, plan_doc: dict[str, Any]) -> None:
+        self.plan = parse_plan(plan_doc)
+        for region in self.plan.regions:
+            boto3.client("ssm", region_name=region).put_parameter(
+                Name=self.plan.write_region_parameter, Value=self.plan.primary_region, Type="String"
+            )
+        boto3.client("ssm", region_name="us-west-2").put_parameter(
+            Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
+        )
+        for signal in self.plan.signals:
+            boto3.client("cloudwatch", region_name=signal.region).put_metric_alarm(
+                AlarmName=signal.name,
+                MetricName="SuccessPercent",
+                Namespace="CloudWatchSynthetics",
+                Statistic="Average",
+                Period=60,
+                EvaluationPeriods=3,
+                Threshold=1.0,
+                ComparisonOperator="LessThanThreshold",
+            )
+        create_ledger_table("us-west-2")
+        sfn = boto3.client("stepfunctions", region_name="us-west-2")
+        role = "arn:aws:iam::123456789012:role/sfn"
+        self.state_machine = sfn.create_state_machine(
+            name="failover",
+            roleArn=role,
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        )["stateMachineArn"]
+        self.sfn = sfn
+        self.config = DetectConfig(
+            region="us-west-2",
+            plan_parameter_prefix=world.PLAN_PREFIX,
+            plan_cache_seconds=0,
+            ledger_table=TABLE,
+            state_machine_arn=self.state_machine,
+            plans=("recsys",),
+        )
+        self.factory = ClientFactory()
+
+    def set_alarm(self, name: str, state: Literal["ALARM", "OK", "INSUFFICIENT_DATA"] = "ALARM") -> None:
+        region = next(s.region for s in self.plan.signals if s.name == name)
+        boto3.client("cloudwatch", region_name=region).set_alarm_state(
+            AlarmName=name, StateValue=state, StateReason="test"
+        )
+
+    def executions(self) -> list[dict[str, Any]]:
+        executions: list[dict[str, Any]] = self.sfn.list_executions(stateMachineArn=self.state_machine)["executions"]
+        return executions
+
+    def decide(self, event: dict[str, Any], now: float | None = None) -> Any:
+        return decide(event, self.config, self.factory, now=now)
+
+
+@pytest.fixture
+def dw(plan_doc: dict[str, Any]) -> Iterator[DetectWorld]:
+    with mock_aws():
+        yield DetectWorld(plan_doc)
+
+
+def alarm_event(name: str = "recsys-api-canary-use1", state: str = "ALARM", **overrides: Any) -> dict[str, Any]:
+    event = load_event("detect_alarm")
+    event["detail"]["alarmName"] = name
+    event["detail"]["state"]["value"] = state
+    event["region"] = "us-east-1" if name.endswith("health-check-use1") else "us-west-2"
+    event.update(overrides)
+    return event
+
+
+def test_quorum_in_alarm_starts_exactly_one_execution(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-health-check-use1")
+    decision = dw.decide(alarm_event())
+    assert decision.outcome == "started", decision.reason
+    assert decision.in_alarm == ["recsys-api-canary-use1", "recsys-health-check-use1"]
+    executions = dw.executions()
+    assert [e["name"] for e in executions] == [decision.execution_name]
+    started = json.loads(dw.sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    assert started["target_region"] == "us-west-2"
+    assert started["mode"] == "ungraceful"
+    assert started["trigger"]["alarm"] == "recsys-api-canary-use1"
+    lock = Ledger(TABLE, "us-west-2", dw.factory).get("recsys", "LOCK")
+    assert lock is not None
+    assert lock["owner"] == decision.execution_name
+
+
+@pytest.mark.parametrize("state", ["OK", "INSUFFICIENT_DATA"])
+def test_transitions_out_of_alarm_start_nothing(dw: DetectWorld, state: str) -> None:
+    decision = dw.decide(alarm_event(state=state))
+    assert (decision.outcome, decision.reason) == ("ignored", f"recsys-api-canary-use1 went to {state}, not ALARM")
+    assert dw.executions() == []
+
+
+def test_an_alarm_no_plan_names_starts_nothing(dw: DetectWorld) -> None:
+    decision = dw.decide(alarm_event("billing-alarm"))
+    assert decision.reason == "no plan names alarm billing-alarm in us-west-2"
+    assert dw.executions() == []
+
+
+def test_the_same_name_in_another_region_is_not_the_plans_alarm(dw: DetectWorld) -> None:
+    decision = dw.decide(alarm_event(region="eu-west-1"))
+    assert decision.reason == "no plan names alarm recsys-api-canary-use1 in eu-west-1"
+
+
+def test_one_signal_of_three_is_not_a_quorum(dw: DetectWorld) -> None:
+    decision = dw.decide(alarm_event())
+    assert decision.outcome == "ignored"
+    assert decision.reason.startswith("quorum not met: 1 of 3 in ALARM, 2 needed")
+    assert dw.executions() == []
+
+
+def test_cooldown_after_the_last_run(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    Ledger(TABLE, "us-west-2", dw.factory).put(
+        "recsys",
+        "LAST_RUN",
+        {"execution": "recsys-earlier", "outcome": "failed", "finished_at": int(time.time()) - 600},
+    )
+    decision = dw.decide(alarm_event())
+    assert decision.reason.startswith("cooldown: the last run recsys-earlier (failed) finished 6")
+    assert dw.executions() == []
+    later = dw.decide(alarm_event(), now=time.time() + 3600)
+    assert later.outcome == "started"
+
+
+def test_a_held_lock_starts_nothing(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    assert Ledger(TABLE, "us-west-2", dw.factory).acquire_lock("recsys", "recsys-manual-run", 3600).acquired
+    decision = dw.decide(alarm_event())
+    assert decision.reason == "single-flight: run recsys-manual-run holds the lock"
+    assert dw.executions() == []
+
+
+def test_an_expired_lock_does_not_block_forever(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    ledger = Ledger(TABLE, "us-west-2", dw.factory)
+    assert ledger.acquire_lock("recsys", "recsys-dead-controller", 60, now=time.time() - 3600).acquired
+    assert dw.decide(alarm_event()).outcome == "started"
+
+
+def test_writes_already_here_start_nothing(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    boto3.client("ssm", region_name="us-west-2").put_parameter(
+        Name=dw.plan.write_region_parameter, Value="us-west-2", Type="String", Overwrite=True
+    )
+    assert dw.decide(alarm_event()).reason == "writes already go to us-west-2: nothing to fail over"
+    assert dw.executions() == []
+
+
+def test_the_primary_regions_controller_does_not_fail_over_by_itself(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    dw.config = DetectConfig(**{**dw.config.__dict__, "region": "us-east-1"})
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(dw.plan.document), Type="String"
+    )
+    decision = dw.decide(alarm_event())
+    assert decision.reason.startswith("this controller runs in us-east-1, not in the plan's standby us-west-2")
+    assert dw.executions() == []
+
+
+def test_a_storm_of_the_same_event_starts_one_execution(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    event = alarm_event()
+    outcomes = [dw.decide(event).outcome for _ in range(20)]
+    assert outcomes.count("started") >= 1
+    assert len(dw.executions()) == 1
+
+
+def test_concurrent_alarms_of_one_plan_start_one_execution(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    dw.set_alarm("recsys-api-canary-use1")
+    events = [alarm_event(id=f"event-{i}") for i in range(16)]
+    events += [alarm_event("recsys-inference-canary-use1", id=f"other-{i}") for i in range(16)]
+    decisions: list[Any] = []
+    threads = [threading.Thread(target=lambda e=e: decisions.append(dw.decide(e))) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(decisions) == 32
+    assert [d.outcome for d in decisions].count("started") == 1
+    assert len(dw.executions()) == 1
+
+
+def test_a_failed_start_releases_the_lock(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    dw.config = DetectConfig(
+        **{**dw.config.__dict__, "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:gone"}
+    )
+    with pytest.raises(Exception, match="StartExecution"):
+        dw.decide(alarm_event())
+    assert Ledger(TABLE, "us-west-2", dw.factory).get("recsys", "LOCK") is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda e: e["detail"].pop("alarmName"), "detail.alarmName: is required"),
+        (lambda e: e.pop("detail"), "detail: is required and must be an object"),
+        (lambda e: e["detail"]["state"].update(value="PANIC"), "detail.state.value: must be one of ALARM"),
+        (lambda e: e.update({"detail-type": "EC2 Instance State-change"}), "detail-type: must be"),
+        (lambda e: e.pop("id"), "id: is required"),
+        (lambda e: e.update(region="moon-1"), "region: 'moon-1' is not an AWS region"),
+        (lambda e: e["detail"].update(state="ALARM"), "detail.state: is required and must be an object"),
+    ],
+)
+def test_malformed_events_are_refused_naming_the_field(dw: DetectWorld, mutate: Any, problem: str) -> None:
+    event = alarm_event()
+    mutate(event)
+    with pytest.raises(InputInvalid, match=problem.replace("(", r"\(")):
+        dw.decide(event)
+    assert dw.executions() == []
+
+
+def test_non_object_events_are_refused() -> None:
+    with pytest.raises(InputInvalid, match="must be a JSON object"):
+        parse_alarm_event(["not", "an", "event"])
+
+
+def test_execution_names_are_deterministic_and_valid() -> None:
+    change = parse_alarm_event(load_event("detect_alarm"))
+    assert execution_name("recsys", change) == execution_name("recsys", change)
+    assert execution_name("recsys", change).startswith("recsys-20261128T030405Z-")
+    assert len(execution_name("x" * 63, change)) <= 80
+
+
+def test_the_handler_returns_its_decision(dw: DetectWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANS", "recsys")
+    monkeypatch.setenv("LEDGER_TABLE", TABLE)
+    monkeypatch.setenv("STATE_MACHINE_ARN", dw.state_machine)
+    monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
+    result = lambda_handler(load_event("detect_alarm", detail={**load_event("detect_alarm")["detail"]}), FakeContext())
+    assert result["outcome"] == "ignored"
+    assert result["reason"].startswith("quorum not met")
