@@ -8,9 +8,15 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	&& { echo $$p; break; }; done)
 VENV := .venv
 EMULATOR_VENV := .venv-ministack
+SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+# sam build needs the functions' runtime, python3.13, on PATH (pyenv's shim alone is not enough).
+SAM_PYTHON_DIR ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	$$p -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null && break; done)
+REGION ?= us-west-2
 
-.PHONY: help venv emulator test test-unit lint format clean
+.PHONY: help venv emulator sam test test-unit lint format build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed on PATH (or pass PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 $(EMULATOR_VENV)/.installed: requirements-emulator.txt
@@ -28,9 +34,17 @@ $(EMULATOR_VENV)/.installed: requirements-emulator.txt
 	$(EMULATOR_VENV)/bin/python -m pip install --quiet -r requirements-emulator.txt
 	@touch $@
 
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed on PATH (or pass PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@touch $@
+
 venv: $(VENV)/.installed ## create .venv with the project's pinned dependencies
 
 emulator: $(EMULATOR_VENV)/.installed ## create .venv-ministack with the local AWS emulator
+
+sam: $(SAM_VENV)/.installed ## create .venv-sam with the SAM CLI and cfn-lint
 
 test: venv emulator ## run every test: unit (moto) and emulator-backed (ministack + moto_server)
 	MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack $(VENV)/bin/pytest
@@ -38,14 +52,26 @@ test: venv emulator ## run every test: unit (moto) and emulator-backed (ministac
 test-unit: venv ## run the fast unit tests only (no emulator)
 	$(VENV)/bin/pytest tests/unit
 
-lint: venv ## ruff (lint and format check) and mypy --strict
+lint: venv sam ## ruff, mypy --strict, cfn-lint and sam validate --lint on the template
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region $(REGION)
+
+build: sam ## sam build (the layer and every function, for arm64 / python3.13)
+	@test -n "$(SAM_PYTHON_DIR)" || { echo "error: sam build needs python3.13 (the functions' runtime) on PATH"; exit 1; }
+	SAM_CLI_TELEMETRY=0 PATH="$(SAM_PYTHON_DIR):$$PATH" $(SAM) build --region $(REGION)
+
+PLAN ?= plans/recsys.json
+
+deploy: build ## deploy the stack of REGION (a samconfig.toml profile) with the parameters of PLAN
+	$(VENV)/bin/failoverctl plan params $(PLAN) --region $(REGION) --output .aws-sam/params-$(REGION).json
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(REGION) --parameter-overrides file://.aws-sam/params-$(REGION).json
 
 format: venv ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean: ## remove the virtual environments and caches
-	rm -rf $(VENV) $(EMULATOR_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(EMULATOR_VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
+
 from failover_controller import config as function_config
 from failover_controller import plan_store
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.observability import metrics
-
 from tests.support.events import sample_plan_doc
 
 HOME_REGION = "us-west-2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from failover_controller.clients import clients
 from failover_controller.config import detect_config
 from failover_controller.handler import run_detect

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.plan import RecoveryPlan
-
 from tests.support import emulators, world
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import switch_dynamodb_writes as step
-
 from tests.support import world
 from tests.support.requests import request
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
-from failover_controller.clients import clients
 from moto import mock_aws
 
+from failover_controller.clients import clients
 from tests.statemachine import harness
 from tests.support import world
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from failover_controller.errors import FailoverError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from failover_controller.errors import FailoverError
 from tests.conftest import FakeContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +152,7 @@ def _real(function: str) -> Callable[[dict[str, Any]], Any]:
 
 
 def definition() -> str:
-    text = ASL.read_text(encoding="utf-8").replace("${AWS::Partition}", "aws")
+    text = ASL.read_text(encoding="utf-8").replace("${Partition}", "aws")
     for name in FUNCTIONS:
         text = text.replace(f"${{{name}FunctionArn}}", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fc-{name}")
     return text

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from failover_controller.clients import ClientFactory
-from failover_controller.plan import RecoveryPlan, parse_plan
 from moto import mock_aws
 
+from failover_controller.clients import ClientFactory
+from failover_controller.plan import RecoveryPlan, parse_plan
 from tests.support import world
 
 

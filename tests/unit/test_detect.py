@@ -10,14 +10,14 @@ from typing import Any, Literal
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
 from failover_controller.detect import decide, execution_name, parse_alarm_event
 from failover_controller.errors import InputInvalid
 from failover_controller.ledger import Ledger
 from failover_controller.plan import parse_plan
-from moto import mock_aws
-
 from functions.detect.app import lambda_handler
 from tests.conftest import FakeContext
 from tests.support import world
@@ -85,8 +85,7 @@ class DetectWorld:
         )
 
     def executions(self) -> list[dict[str, Any]]:
-        executions: list[dict[str, Any]] = self.sfn.list_executions(stateMachineArn=self.state_machine)["executions"]
-        return executions
+        return [dict(e) for e in self.sfn.list_executions(stateMachineArn=self.state_machine)["executions"]]
 
     def decide(self, event: dict[str, Any], now: float | None = None) -> Any:
         return decide(event, self.config, self.factory, now=now)

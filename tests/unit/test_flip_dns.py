@@ -4,11 +4,11 @@ import re
 from typing import Any
 
 import pytest
+
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import flip_dns
-
 from tests.support import world
 from tests.support.requests import request
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ConfigError, StepFunctionConfig
 from failover_controller.errors import InputInvalid, PlanInvalid, PreconditionFailed
@@ -11,7 +12,6 @@ from failover_controller.run import new_run, parse_start
 from failover_controller.steps import flip_dns, promote_aurora
 from failover_controller.steps.base import make_request, parse_step_input
 from failover_controller.steps.registry import STEPS
-
 from tests.support.events import EVENTS, SAMPLE_PLAN, load_event
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from failover_controller.errors import PlanInvalid
 from failover_controller.plan import SCHEMA_PATH, load_plan_file, loads_plan, parse_plan
 from failover_controller.schema import SchemaValidator
-
 from tests.support.events import SAMPLE_PLAN
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import shift_sagemaker_traffic as step
-
 from tests.support import world
 from tests.support.requests import request
 
@@ -94,3 +94,16 @@ def _without(doc: dict[str, Any]) -> dict[str, Any]:
         "endpoint_name": "recsys-ranker-usw2",
     }
     return doc
+
+
+def test_scale_keeps_weights_and_shift_sets_them(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    world.create_sagemaker(parse_plan(plan_doc), moto)
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["active_weight"] = 0.5
+    plan = parse_plan(plan_doc)
+    step.run(request(plan, moto, "scale_target"))
+    assert world.endpoint_config(plan, moto, "us-west-2") == {"ranker": (1.0, 4)}
+    assert step.run(request(plan, moto, "status")).done
+    shifted = step.run(request(plan, moto, "shift_weights"))
+    assert shifted.changed
+    assert world.endpoint_config(plan, moto, "us-west-2") == {"ranker": (0.5, 4)}
+    assert not step.run(request(plan, moto, "shift_weights")).changed

@@ -1,0 +1,1 @@
+"""failoverctl: the operators' command line for failover-controller."""

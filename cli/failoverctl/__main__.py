@@ -1,0 +1,68 @@
+"""failoverctl: validate plans and derive their stack parameters (more sub-commands come with the drill)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from failover_controller.errors import PlanInvalid
+from failover_controller.plan import load_plan_file
+from failoverctl.stack import stack_parameters
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 2, 64
+
+
+def _plan_validate(args: argparse.Namespace) -> int:
+    try:
+        plan = load_plan_file(args.file)
+    except PlanInvalid as exc:
+        print(f"{args.file}: invalid plan, {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.file}: valid plan for {plan.application} ({plan.primary_region} -> {plan.standby_region})")
+    return EXIT_OK
+
+
+def _plan_params(args: argparse.Namespace) -> int:
+    try:
+        plan = load_plan_file(args.file)
+        params = stack_parameters(plan, args.region, alarm_event_source=args.alarm_event_source)
+    except PlanInvalid as exc:
+        print(f"{args.file}: {exc.message}", file=sys.stderr)
+        return EXIT_INVALID
+    text = json.dumps(params, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="failoverctl", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="recovery plans").add_subparsers(dest="plan_command", required=True)
+    validate = plan.add_parser("validate", help="validate a plan file; every problem is named")
+    validate.add_argument("file")
+    validate.set_defaults(func=_plan_validate)
+    params = plan.add_parser("params", help="the stack parameters of a plan for one region (JSON)")
+    params.add_argument("file")
+    params.add_argument("--region", required=True, help="the region of the stack (one of the plan's two)")
+    params.add_argument("--alarm-event-source", default="aws.cloudwatch")
+    params.add_argument("--output", "-o", help="write to this file instead of standard output")
+    params.set_defaults(func=_plan_params)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main
+from tests.support.events import SAMPLE_PLAN
+
+
+def test_plan_validate_accepts_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "validate", str(SAMPLE_PLAN)]) == EXIT_OK
+    assert "valid plan for recsys (us-east-1 -> us-west-2)" in capsys.readouterr().out
+
+
+def test_plan_validate_names_every_problem(
+    tmp_path: Path, plan_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_doc["objectives"]["rto_seconds"] = 1
+    del plan_doc["route53"]["records"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(plan_doc))
+    assert main(["plan", "validate", str(bad)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err
+    assert "  - objectives.rto_seconds: must be >= 60, got 1" in err
+    assert "  - route53: is missing required field 'records'" in err
+
+
+def test_plan_params_derive_the_stack_parameters(tmp_path: Path) -> None:
+    out = tmp_path / "params.json"
+    assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "us-west-2", "-o", str(out)]) == EXIT_OK
+    params = json.loads(out.read_text())
+    assert params["PeerRegion"] == "us-east-1"
+    assert params["AuroraClusterIds"] == "recsys-metadata-use1,recsys-metadata-usw2"
+    assert params["WriteRegionParameterName"] == "recsys/write-region"
+    assert params["AlarmNames"].split(",") == [
+        "recsys-api-canary-use1",
+        "recsys-inference-canary-use1",
+        "recsys-health-check-use1",
+    ]
+    assert json.loads(params["PlanDocument"]) == json.loads(SAMPLE_PLAN.read_text())
+
+
+def test_plan_params_for_a_region_outside_the_plan_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "eu-west-1"]) == EXIT_INVALID
+    assert "eu-west-1" in capsys.readouterr().err
