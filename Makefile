@@ -66,8 +66,8 @@ build: sam ## sam build (the layer and every function, for arm64 / python3.13)
 PLAN ?= plans/recsys.json
 
 deploy: build ## deploy the stack of REGION (a samconfig.toml profile) with the parameters of PLAN
-	$(VENV)/bin/failoverctl plan params $(PLAN) --region $(REGION) --output .aws-sam/params-$(REGION).json
-	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(REGION) --parameter-overrides file://.aws-sam/params-$(REGION).json
+	$(VENV)/bin/failoverctl plan params $(PLAN) --region $(REGION) --output .aws-sam/params-$(REGION).yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(REGION) --parameter-overrides file://.aws-sam/params-$(REGION).yaml
 
 format: venv ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

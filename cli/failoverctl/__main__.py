@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import boto3
+
 from failover_controller.errors import PlanInvalid
 from failover_controller.plan import load_plan_file
 from failoverctl.stack import stack_parameters
@@ -30,7 +32,8 @@ def _plan_validate(args: argparse.Namespace) -> int:
 def _plan_params(args: argparse.Namespace) -> int:
     try:
         plan = load_plan_file(args.file)
-        params = stack_parameters(plan, args.region, alarm_event_source=args.alarm_event_source)
+        account = args.account or caller_account(args.region)
+        params = stack_parameters(plan, args.region, account, alarm_event_source=args.alarm_event_source)
     except PlanInvalid as exc:
         print(f"{args.file}: {exc.message}", file=sys.stderr)
         return EXIT_INVALID
@@ -40,6 +43,10 @@ def _plan_params(args: argparse.Namespace) -> int:
     else:
         print(text)
     return EXIT_OK
+
+
+def caller_account(region: str) -> str:
+    return str(boto3.client("sts", region_name=region).get_caller_identity()["Account"])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     params = plan.add_parser("params", help="the stack parameters of a plan for one region (JSON)")
     params.add_argument("file")
     params.add_argument("--region", required=True, help="the region of the stack (one of the plan's two)")
+    params.add_argument("--account", help="the AWS account id (default: the caller's, from STS)")
     params.add_argument("--alarm-event-source", default="aws.cloudwatch")
     params.add_argument("--output", "-o", help="write to this file instead of standard output")
     params.set_defaults(func=_plan_params)

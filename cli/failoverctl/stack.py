@@ -8,20 +8,40 @@ from typing import Any
 from failover_controller.plan import RecoveryPlan
 
 
-def stack_parameters(plan: RecoveryPlan, region: str, *, alarm_event_source: str = "aws.cloudwatch") -> dict[str, str]:
-    """Parameter values for the stack in ``region`` (one of the plan's two)."""
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def stack_parameters(
+    plan: RecoveryPlan, region: str, account: str, *, alarm_event_source: str = "aws.cloudwatch"
+) -> dict[str, str]:
+    """Parameter values for the stack in ``region`` (one of the plan's two), in ``account``.
+
+    The ARN lists are built here because CloudFormation cannot prefix each item of a list parameter.
+    """
     plan.require_region(region)
+
+    def arn(service: str, where: str, resource: str) -> str:
+        return f"arn:{partition_of(region)}:{service}:{where}:{account}:{resource}"
+
     return {
         "PlanName": plan.application,
         "PlanDocument": json.dumps(plan.document, separators=(",", ":")),
         "PeerRegion": plan.other_region(region),
         "AlarmNames": ",".join(plan.alarm_names),
+        "AlarmArns": ",".join(arn("cloudwatch", s.region, f"alarm:{s.name}") for s in plan.signals),
         "AlarmEventSource": alarm_event_source,
         "AuroraGlobalClusterId": plan.global_cluster_id,
-        "AuroraClusterIds": ",".join(plan.aurora_clusters[r] for r in plan.regions),
-        "DynamoDBTableNames": ",".join(plan.dynamodb_tables),
+        "AuroraClusterArns": ",".join(arn("rds", r, f"cluster:{plan.aurora_clusters[r]}") for r in plan.regions),
+        "DynamoDBTableArns": ",".join(arn("dynamodb", region, f"table/{t}") for t in plan.dynamodb_tables),
         "WriteRegionParameterName": plan.write_region_parameter.lstrip("/"),
-        "SageMakerEndpointNames": ",".join(plan.endpoints[r].endpoint_name for r in plan.regions),
+        "SageMakerEndpointArns": ",".join(
+            arn("sagemaker", r, f"endpoint/{plan.endpoints[r].endpoint_name.lower()}") for r in plan.regions
+        ),
         "HostedZoneId": plan.hosted_zone_id,
     }
 

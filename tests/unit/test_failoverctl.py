@@ -31,10 +31,21 @@ def test_plan_validate_names_every_problem(
 
 def test_plan_params_derive_the_stack_parameters(tmp_path: Path) -> None:
     out = tmp_path / "params.json"
-    assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "us-west-2", "-o", str(out)]) == EXIT_OK
+    argv = ["plan", "params", str(SAMPLE_PLAN), "--region", "us-west-2", "--account", "123456789012", "-o", str(out)]
+    assert main(argv) == EXIT_OK
     params = json.loads(out.read_text())
     assert params["PeerRegion"] == "us-east-1"
-    assert params["AuroraClusterIds"] == "recsys-metadata-use1,recsys-metadata-usw2"
+    assert params["AuroraClusterArns"] == (
+        "arn:aws:rds:us-east-1:123456789012:cluster:recsys-metadata-use1,"
+        "arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2"
+    )
+    assert params["DynamoDBTableArns"].split(",") == [
+        "arn:aws:dynamodb:us-west-2:123456789012:table/recsys-features",
+        "arn:aws:dynamodb:us-west-2:123456789012:table/recsys-sessions",
+    ]
+    assert (
+        params["AlarmArns"].split(",")[2] == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:recsys-health-check-use1"
+    )
     assert params["WriteRegionParameterName"] == "recsys/write-region"
     assert params["AlarmNames"].split(",") == [
         "recsys-api-canary-use1",
@@ -45,5 +56,5 @@ def test_plan_params_derive_the_stack_parameters(tmp_path: Path) -> None:
 
 
 def test_plan_params_for_a_region_outside_the_plan_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "eu-west-1"]) == EXIT_INVALID
+    assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "eu-west-1", "--account", "1"]) == EXIT_INVALID
     assert "eu-west-1" in capsys.readouterr().err
