@@ -169,3 +169,21 @@ def test_the_ledger_table_and_topic_are_encrypted_and_recoverable() -> None:
 def test_the_sample_plan_fits_in_the_plan_document_parameter() -> None:
     compact = json.dumps(json.loads((ROOT / "plans" / "recsys.json").read_text()), separators=(",", ":"))
     assert len(compact) <= yaml_parse(template_text())["Parameters"]["PlanDocument"]["MaxLength"]
+
+
+def _walk(node: Any) -> list[Any]:
+    found = [node]
+    if isinstance(node, dict):
+        for value in node.values():
+            found += _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _walk(value)
+    return found
+
+
+def test_no_join_takes_a_function_as_its_delimiter() -> None:
+    """CloudFormation rejects it (cfn-lint does not say so): seen failing a stack in the emulator."""
+    joins = [n["Fn::Join"] for n in _walk(yaml_parse(template_text())) if isinstance(n, dict) and "Fn::Join" in n]
+    assert joins
+    assert all(isinstance(join[0], str) for join in joins)
