@@ -16,7 +16,7 @@ SAM_PYTHON_DIR ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/p
 	$$p -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null && break; done)
 REGION ?= us-west-2
 
-.PHONY: help venv emulator sam test test-unit lint format build deploy clean
+.PHONY: help venv emulator sam drill test test-unit lint format build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,10 @@ emulator: $(EMULATOR_VENV)/.installed ## create .venv-ministack with the local A
 
 sam: $(SAM_VENV)/.installed ## create .venv-sam with the SAM CLI and cfn-lint
 
-test: venv emulator ## run every test: unit (moto) and emulator-backed (ministack + moto_server)
+drill: venv emulator sam ## a whole failover on the local emulators (DRILL_ARGS="--scenario ungraceful --failback")
+	MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack $(VENV)/bin/failoverctl drill $(DRILL_ARGS)
+
+test: venv emulator sam ## run every test: unit (moto) and emulator-backed (ministack + moto_server)
 	MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack $(VENV)/bin/pytest
 
 test-unit: venv ## run the fast unit tests only (no emulator)

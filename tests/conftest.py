@@ -13,6 +13,7 @@ from failover_controller import config as function_config
 from failover_controller import plan_store
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.observability import metrics
+from failoverctl import emulators
 from tests.support.events import sample_plan_doc
 
 HOME_REGION = "us-west-2"
@@ -43,6 +44,16 @@ def _reset_caches() -> None:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     metrics.clear_metrics()
     metrics.clear_default_dimensions()
+
+
+@pytest.fixture(scope="session")
+def emulator_pair() -> Iterator[emulators.Emulators]:
+    """One ministack + moto_server for the whole session, on 127.0.0.1, stopped at the end."""
+    pair = emulators.start()
+    try:
+        yield pair
+    finally:
+        pair.stop()
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import boto3
 
 from failover_controller.errors import PlanInvalid
 from failover_controller.plan import load_plan_file
+from failoverctl import drill
 from failoverctl.stack import stack_parameters
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 2, 64
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_DRILL_BROKEN = 0, 1, 2, 3
 
 
 def _plan_validate(args: argparse.Namespace) -> int:
@@ -45,6 +46,19 @@ def _plan_params(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _drill(args: argparse.Namespace) -> int:
+    if args.stop:
+        print(drill.stop_kept())
+        return EXIT_OK
+    options = drill.Options(scenario=args.scenario, failback=args.failback, report=Path(args.report), keep=args.keep)
+    try:
+        report = drill.run(options)
+    except drill.DrillError as exc:
+        print(f"drill could not run: {exc}", file=sys.stderr)
+        return EXIT_DRILL_BROKEN
+    return EXIT_OK if report.get("passed") else EXIT_FAILED
+
+
 def caller_account(region: str) -> str:
     return str(boto3.client("sts", region_name=region).get_caller_identity()["Account"])
 
@@ -63,6 +77,25 @@ def parser() -> argparse.ArgumentParser:
     params.add_argument("--alarm-event-source", default="aws.cloudwatch")
     params.add_argument("--output", "-o", help="write to this file instead of standard output")
     params.set_defaults(func=_plan_params)
+
+    run = sub.add_parser(
+        "drill",
+        help="a whole failover of the sample application on the local emulators (no AWS account, no docker)",
+        description="Starts ministack and moto_server on 127.0.0.1, deploys template.yaml into the standby region, "
+        "creates the application, fires the plan's alarms, follows the run Detect starts, verifies the world and "
+        "writes a JSON report. Exit 0 only when the outcome is the scenario's and the world verified.",
+    )
+    run.add_argument(
+        "--scenario",
+        choices=sorted(drill.SCENARIOS),
+        default="graceful",
+        help="graceful (default), ungraceful, not-ready or step-failure",
+    )
+    run.add_argument("--failback", action="store_true", help="then fail back from the primary region and verify")
+    run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")
+    run.add_argument("--keep", action="store_true", help="leave the emulators running and print their endpoints")
+    run.add_argument("--stop", action="store_true", help="stop the emulators a --keep drill left running")
+    run.set_defaults(func=_drill)
     return top
 
 

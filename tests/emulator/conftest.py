@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.plan import RecoveryPlan
-from tests.support import emulators, world
-
-
-@pytest.fixture(scope="session")
-def emulator_pair() -> Iterator[emulators.Emulators]:
-    pair = emulators.start()
-    try:
-        yield pair
-    finally:
-        pair.stop()
+from failoverctl import emulators, world
 
 
 @pytest.fixture(scope="session")

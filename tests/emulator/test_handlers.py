@@ -11,8 +11,8 @@ import pytest
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, NotReady, PlanInvalid, PreconditionFailed
 from failover_controller.plan import RecoveryPlan
+from failoverctl import world
 from tests.conftest import FakeContext
-from tests.support import world
 from tests.support.events import load_event
 
 pytestmark = pytest.mark.emulator

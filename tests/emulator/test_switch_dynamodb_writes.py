@@ -10,13 +10,13 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import switch_dynamodb_writes as step
-from tests.support import world
+from failoverctl import world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator
 
 
-def write_regions(plan: RecoveryPlan, f: ClientFactory) -> dict[str, str]:
+def write_regions(plan: RecoveryPlan, f: ClientFactory) -> dict[str, str | None]:
     return {r: world.write_region(plan, f, r) for r in plan.regions}
 
 

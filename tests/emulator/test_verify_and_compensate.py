@@ -15,7 +15,7 @@ from failover_controller.steps import (
     switch_dynamodb_writes,
     verify,
 )
-from tests.support import world
+from failoverctl import world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator

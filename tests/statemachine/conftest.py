@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 
 from failover_controller.clients import clients
+from failoverctl import world
 from tests.statemachine import harness
-from tests.support import world
 
 TABLE = "failover-controller-ledger"
 # moto logs every failed state at ERROR with its whole parse tree; the tests read the failures themselves.

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
-from tests.support import world
+from failoverctl import world
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from failover_controller.detect import decide, execution_name, parse_alarm_event
 from failover_controller.errors import InputInvalid
 from failover_controller.ledger import Ledger
 from failover_controller.plan import parse_plan
+from failoverctl import world
 from functions.detect.app import lambda_handler
 from tests.conftest import FakeContext
-from tests.support import world
 from tests.support.events import load_event
 
 TABLE = "ledger"

@@ -9,7 +9,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import flip_dns
-from tests.support import world
+from failoverctl import world
 from tests.support.requests import request
 
 BEFORE = {"us-east-1": 100, "us-west-2": 0}

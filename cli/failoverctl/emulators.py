@@ -1,12 +1,16 @@
 """Start and stop the local emulators: ministack (most services) and moto's server (SageMaker).
 
-Both bind 127.0.0.1 on a free port, keep their state in a private directory, and are stopped at the end.
+Both bind 127.0.0.1 on a free port and keep their state in a private directory. ministack runs Lambda
+functions as local subprocesses that inherit its environment: it is started with AWS_ENDPOINT_URL_SAGEMAKER
+pointing at moto, so the functions' SageMaker calls reach moto with no change in the code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +43,26 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; log:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def stop_pids(pids: list[int]) -> None:
+    """Stop emulators started by another process (``failoverctl drill --keep``, then ``--stop``)."""
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 10
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
 def _post(url: str) -> None:
     req = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback URL we built
     with urllib.request.urlopen(req, timeout=30):  # noqa: S310
@@ -51,6 +75,7 @@ class Emulators:
     moto_url: str
     workdir: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
 
     def endpoint_env(self) -> dict[str, str]:
         """boto3's per-service endpoint settings that route every client to the right emulator."""
@@ -61,6 +86,8 @@ class Emulators:
         _post(f"{self.moto_url}/moto-api/reset")
 
     def stop(self) -> None:
+        if not self.procs:
+            stop_pids(self.pids)
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -73,15 +100,20 @@ class Emulators:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start(ministack_bin: str | None = None) -> Emulators:
+def ministack_binary(ministack_bin: str | None = None) -> Path:
     binary = Path(ministack_bin or os.environ.get("MINISTACK_BIN") or DEFAULT_MINISTACK)
     if not binary.exists():
-        raise RuntimeError(
-            f"ministack not found at {binary}: run `make emulator` (or set MINISTACK_BIN) before these tests"
-        )
+        raise RuntimeError(f"ministack not found at {binary}: run `make emulator` (or set MINISTACK_BIN)")
+    return binary
+
+
+def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulators:
+    """Start moto_server, then ministack. ``detach`` starts them in their own session (for --keep)."""
+    binary = ministack_binary(ministack_bin)
     workdir = Path(tempfile.mkdtemp(prefix="failover-emulators-"))
     ms_port, moto_port = free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    emulators = Emulators(f"http://127.0.0.1:{ms_port}", f"http://127.0.0.1:{moto_port}", workdir)
     ms_env = base_env | {
         "BIND_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(ms_port),
@@ -91,14 +123,12 @@ def start(ministack_bin: str | None = None) -> Emulators:
         "SFN_WAIT_SCALE": "0",
         "TMPDIR": str(workdir),
         "LOG_LEVEL": "WARNING",
+        "AWS_ENDPOINT_URL_SAGEMAKER": emulators.moto_url,
+        "AWS_ACCESS_KEY_ID": base_env.get("AWS_ACCESS_KEY_ID", "test"),
+        "AWS_SECRET_ACCESS_KEY": base_env.get("AWS_SECRET_ACCESS_KEY", "test"),
     }
-    emulators = Emulators(f"http://127.0.0.1:{ms_port}", f"http://127.0.0.1:{moto_port}", workdir)
     ms_log, moto_log = workdir / "ministack.log", workdir / "moto.log"
     try:
-        with ms_log.open("wb") as out:
-            emulators.procs.append(
-                subprocess.Popen([str(binary)], env=ms_env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)  # noqa: S603
-            )
         with moto_log.open("wb") as out:
             emulators.procs.append(
                 subprocess.Popen(  # noqa: S603
@@ -107,11 +137,24 @@ def start(ministack_bin: str | None = None) -> Emulators:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     cwd=workdir,
+                    start_new_session=detach,
                 )
             )
-        _wait_http(f"{emulators.ministack_url}/_ministack/health", emulators.procs[0], ms_log)
-        _wait_http(f"{emulators.moto_url}/moto-api/", emulators.procs[1], moto_log)
+        with ms_log.open("wb") as out:
+            emulators.procs.append(
+                subprocess.Popen(  # noqa: S603
+                    [str(binary)],
+                    env=ms_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    start_new_session=detach,
+                )
+            )
+        _wait_http(f"{emulators.moto_url}/moto-api/", emulators.procs[0], moto_log)
+        _wait_http(f"{emulators.ministack_url}/_ministack/health", emulators.procs[1], ms_log)
     except BaseException:
         emulators.stop()
         raise
+    emulators.pids = [p.pid for p in emulators.procs]
     return emulators

@@ -1,4 +1,4 @@
-"""The simulated AI application of a plan, built in emulated AWS, and read back for assertions.
+"""The simulated AI application of a plan, built in emulated AWS (drills, tests), and read back independently.
 
 The primary region serves: Aurora writer, write-region parameter, endpoint at active capacity, DNS weight.
 The standby is warm: Aurora secondary, DynamoDB replicas, endpoint at standby capacity, DNS weight 0.
@@ -147,7 +147,12 @@ def with_zone(doc: dict[str, Any], zone_id: str) -> dict[str, Any]:
 
 
 def build(
-    doc: dict[str, Any], f: ClientFactory, *, lag_ms: float | None = 120.0, standby_model_tag: str = MODEL_TAG
+    doc: dict[str, Any],
+    f: ClientFactory,
+    *,
+    lag_ms: float | None = 120.0,
+    standby_model_tag: str = MODEL_TAG,
+    store: bool = True,
 ) -> RecoveryPlan:
     """The whole application of ``doc`` (the sample plan by default), returning the plan as deployed."""
     plan = parse_plan(doc)
@@ -159,7 +164,8 @@ def build(
     create_sagemaker(plan, f, standby_tag=standby_model_tag)
     if lag_ms is not None:
         put_replication_lag(plan, f, plan.standby_region, lag_ms)
-    store_plan(plan, f)
+    if store:
+        store_plan(plan, f)
     return plan
 
 
@@ -169,8 +175,11 @@ def aurora_writer_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> s
     return writer.split(":")[3] if writer else None
 
 
-def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
-    return f.ssm(region).get_parameter(Name=plan.write_region_parameter)["Parameter"]["Value"]
+def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
+    try:
+        return f.ssm(region).get_parameter(Name=plan.write_region_parameter)["Parameter"]["Value"]
+    except f.ssm(region).exceptions.ParameterNotFound:
+        return None
 
 
 def endpoint_config(plan: RecoveryPlan, f: ClientFactory, region: str) -> dict[str, tuple[float, int]]:

@@ -1,0 +1,598 @@
+"""The local drill: a whole failover of the sample application on the embedded emulators.
+
+Starts ministack and moto_server on 127.0.0.1, builds and deploys the real template.yaml into the standby
+region with `sam build` / `sam deploy`, creates the application in both regions, sets the plan's alarms to
+ALARM and delivers the same "CloudWatch Alarm State Change" event through the deployed EventBridge rule
+(the emulator does not emit it by itself), follows the execution Detect starts, verifies the world
+independently, and writes a JSON report. Nothing in it touches real AWS: every client points at the
+emulators, with test credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from failover_controller.clients import ClientFactory
+from failover_controller.plan import RecoveryPlan
+from failoverctl import emulators as emu
+from failoverctl import world
+from failoverctl.stack import stack_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "failover-controller"
+EVENT_SOURCE = "failoverctl.drill"
+ACCOUNT = "000000000000"  # ministack's account
+STATE_FILE = ROOT / ".emulators" / "drill.json"
+FOLLOW_TIMEOUT = 180.0
+
+
+class DrillError(RuntimeError):
+    """The drill itself could not run (a tool missing, a deploy failed); not a failover outcome."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    mode: str
+    expected_outcome: str
+    story: str
+    standby_model_tag: str = world.MODEL_TAG
+    after_build: Callable[[RecoveryPlan, ClientFactory], None] | None = None
+
+
+def _delete_primary_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
+    f.ssm(plan.primary_region).delete_parameter(Name=plan.write_region_parameter)
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("graceful", "graceful", "succeeded", "planned switchover: both regions up, no data loss"),
+        Scenario(
+            "ungraceful",
+            "ungraceful",
+            "succeeded",
+            "the primary is treated as unreachable: Aurora failover with data loss allowed within the RPO; "
+            "no call goes to the primary region",
+        ),
+        Scenario(
+            "not-ready",
+            "graceful",
+            "aborted",
+            "the standby endpoint serves an older model than the primary: preflight refuses, nothing changes",
+            standby_model_tag="2026-10-01",
+        ),
+        Scenario(
+            "step-failure",
+            "graceful",
+            "failed",
+            "the primary's write-region parameter is missing, so switch_dynamodb_writes fails after Aurora was "
+            "promoted: compensation aligns writes and DNS with the new writer",
+            after_build=_delete_primary_write_region_parameter,
+        ),
+    )
+}
+
+
+@dataclass
+class Options:
+    scenario: str = "graceful"
+    failback: bool = False
+    report: Path = Path("drill-report.json")
+    keep: bool = False
+    plan_file: Path = ROOT / "plans" / "recsys.json"
+
+
+@dataclass
+class Run:
+    """One execution, followed to its end."""
+
+    execution_arn: str
+    status: str
+    outcome: str | None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+
+
+class Printer:
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.t0 = time.monotonic()
+
+    def __call__(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def step(self, text: str) -> None:
+        self(f"[{time.monotonic() - self.t0:6.1f}s] {text}")
+
+
+@contextlib.contextmanager
+def emulated_env(pair: emu.Emulators) -> Iterator[None]:
+    """Every boto3 client of this process talks to the emulators, with test credentials."""
+    values = {
+        **pair.endpoint_env(),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SESSION_TOKEN": "",
+        "AWS_PROFILE": "",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    for key in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(key, None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def python313_dir() -> str:
+    """sam build needs the functions' runtime (python3.13) on PATH; pyenv's shim alone is not enough."""
+    candidates = [
+        shutil.which("python3.13") or "",
+        *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")),
+    ]
+    for candidate in filter(None, candidates):
+        try:
+            found = subprocess.run(  # noqa: S603
+                [candidate, "-c", "import os, sys; print(os.path.dirname(sys.executable))"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return found.stdout.strip()
+    raise DrillError("sam build needs python3.13 (the functions' runtime) on PATH; install it and run again")
+
+
+def sam_binary() -> str:
+    sam = os.environ.get("SAM_BIN") or str(ROOT / ".venv-sam" / "bin" / "sam")
+    if not Path(sam).exists():
+        raise DrillError(f"the SAM CLI is not at {sam}: run `make sam` (or set SAM_BIN)")
+    return sam
+
+
+def _run_tool(args: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
+    with log.open("ab") as out:
+        done = subprocess.run(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, check=False, timeout=600)  # noqa: S603
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace")[-4000:]
+        raise DrillError(f"{what} failed (exit {done.returncode}); the end of {log}:\n{tail}")
+
+
+def build(log: Path) -> None:
+    env = {**os.environ, "PATH": f"{python313_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
+    _run_tool([sam_binary(), "build", "--region", "us-west-2"], log, "sam build", env)
+
+
+def deploy(plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientFactory) -> dict[str, str]:
+    """`sam deploy` of the built template into ``region`` of the emulator; returns the stack's outputs."""
+    params = workdir / f"params-{region}.yaml"
+    params.write_text(json.dumps(stack_parameters(plan, region, ACCOUNT, alarm_event_source=EVENT_SOURCE)))
+    _run_tool(
+        [
+            sam_binary(),
+            "deploy",
+            "--region",
+            region,
+            "--stack-name",
+            STACK,
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "--resolve-s3",
+            "--no-confirm-changeset",
+            "--no-fail-on-empty-changeset",
+            "--no-progressbar",
+            "--parameter-overrides",
+            f"file://{params}",
+        ],
+        log,
+        f"sam deploy to {region}",
+        dict(os.environ),
+    )
+    stack = f.client("cloudformation", region).describe_stacks(StackName=STACK)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def fire_alarms(plan: RecoveryPlan, f: ClientFactory) -> tuple[str, float]:
+    """Put the plan's alarms in place, a quorum of them in ALARM, and deliver the event Detect listens for.
+
+    The standby's own observers go first (they are what still answers when the primary region is down).
+    """
+    for signal in plan.signals:
+        f.cloudwatch(signal.region).put_metric_alarm(
+            AlarmName=signal.name,
+            Namespace="CloudWatchSynthetics",
+            MetricName="SuccessPercent",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=1.0,
+            ComparisonOperator="LessThanThreshold",
+        )
+    ordered = sorted(plan.signals, key=lambda s: s.region != plan.standby_region)
+    firing = ordered[: plan.quorum]
+    for signal in firing:
+        f.cloudwatch(signal.region).set_alarm_state(AlarmName=signal.name, StateValue="ALARM", StateReason="drill")
+    trigger = firing[0]
+    now = datetime.now(UTC)
+    detail = {
+        "alarmName": trigger.name,
+        "state": {"value": "ALARM", "reason": "failoverctl drill", "timestamp": now.isoformat()},
+        "previousState": {"value": "OK", "reason": "", "timestamp": now.isoformat()},
+        "configuration": {"description": "failoverctl drill"},
+    }
+    sent = time.time()
+    result = f.client("events", trigger.region).put_events(
+        Entries=[
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": "CloudWatch Alarm State Change",
+                "Detail": json.dumps(detail),
+                "Resources": [f"arn:aws:cloudwatch:{trigger.region}:{ACCOUNT}:alarm:{trigger.name}"],
+                "Time": now,
+            }
+        ]
+    )
+    if result.get("FailedEntryCount"):
+        raise DrillError(f"EventBridge refused the alarm event: {result['Entries']}")
+    return trigger.name, sent
+
+
+def wait_for_execution(f: ClientFactory, region: str, state_machine: str, timeout: float = 30.0) -> str:
+    sfn = f.client("stepfunctions", region)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+        if executions:
+            return str(executions[0]["executionArn"])
+        time.sleep(0.1)
+    raise DrillError(f"no execution started within {timeout:.0f}s: Detect did not start a run (see its logs)")
+
+
+def follow(f: ClientFactory, region: str, execution_arn: str, say: Printer, timeout: float = FOLLOW_TIMEOUT) -> Run:
+    """Print one line per state as it finishes, with its duration; return when the execution ends."""
+    sfn = f.client("stepfunctions", region)
+    seen: set[int] = set()
+    entered: dict[str, datetime] = {}
+    timeline: list[dict[str, Any]] = []
+    started: datetime | None = None
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sfn.describe_execution(executionArn=execution_arn)
+        started = started or desc["startDate"]
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events:
+            if event["id"] in seen:
+                continue
+            seen.add(event["id"])
+            if "stateEnteredEventDetails" in event:
+                entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+            elif "stateExitedEventDetails" in event:
+                name = event["stateExitedEventDetails"]["name"]
+                begin = entered.pop(name, event["timestamp"])
+                duration = (event["timestamp"] - begin).total_seconds()
+                offset = (begin - started).total_seconds()
+                timeline.append(
+                    {
+                        "state": name,
+                        "entered": begin.isoformat(),
+                        "exited": event["timestamp"].isoformat(),
+                        "duration_s": round(duration, 3),
+                    }
+                )
+                say(f"    +{offset:6.2f}s  {name:<28} {duration:6.2f}s")
+        if desc["status"] != "RUNNING":
+            for name, begin in entered.items():  # a Fail state is entered, never exited
+                timeline.append({"state": name, "entered": begin.isoformat(), "exited": None, "duration_s": 0.0})
+                say(f"    +{(begin - started).total_seconds():6.2f}s  {name:<28} (ended the run)")
+            return Run(execution_arn, desc["status"], None, timeline, desc.get("error"), desc.get("cause"))
+        if time.monotonic() > deadline:
+            raise DrillError(f"{execution_arn} still RUNNING after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def ledger_outcome(f: ClientFactory, region: str, table: str, plan: RecoveryPlan, execution_arn: str) -> str | None:
+    name = execution_arn.rsplit(":", 1)[-1]
+    items = f.dynamodb(region).query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+        ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan.application}"}, ":run": {"S": "RUN#"}},
+    )["Items"]
+    for item in items:
+        if item.get("execution", {}).get("S") == name:
+            return str(item["outcome"]["S"])
+    return None
+
+
+def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any]) -> dict[str, Any]:
+    """What the world must read after the scenario, field by field."""
+    primary, standby = plan.primary_region, plan.standby_region
+    if scenario.expected_outcome == "aborted":
+        return copy.deepcopy(before)
+    routed = {r.fqdn: {primary: 0, standby: plan.active_weight} for r in plan.records}
+    active = {v.variant_name: (v.active_weight, v.active_instance_count) for v in plan.endpoints[standby].variants}
+    expected: dict[str, Any] = {"aurora_writer": standby, "dns": routed}
+    if scenario.expected_outcome == "failed":  # compensation: writes and DNS follow the writer
+        expected["write_region"] = {primary: None, standby: standby}
+        return expected
+    expected["endpoints"] = {standby: active}
+    if scenario.mode == "graceful":
+        expected["write_region"] = {primary: standby, standby: standby}
+        expected["endpoints"][primary] = {
+            v.variant_name: (v.active_weight, v.standby_instance_count) for v in plan.endpoints[primary].variants
+        }
+    else:
+        expected["write_region"] = {primary: primary, standby: standby}
+        expected["endpoints"][primary] = before["endpoints"][primary]
+    return expected
+
+
+def verify_world(expected: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    checks = []
+    for key, want in expected.items():
+        if isinstance(want, dict):
+            for sub, value in want.items():
+                got = after.get(key, {}).get(sub)
+                checks.append({"check": f"{key} {sub}", "expected": value, "observed": got, "ok": got == value})
+        else:
+            got = after.get(key)
+            checks.append({"check": key, "expected": want, "observed": got, "ok": got == want})
+    return checks
+
+
+def table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    rows = [("", "before", "after")]
+    rows.append(("Aurora writer", before["aurora_writer"], after["aurora_writer"]))
+    for region in before["write_region"]:
+        rows.append((f"write region ({region})", before["write_region"][region], after["write_region"].get(region)))
+    for region in before["endpoints"]:
+        rows.append(
+            (
+                f"endpoint {region}",
+                _fmt_endpoint(before["endpoints"][region]),
+                _fmt_endpoint(after["endpoints"].get(region, {})),
+            )
+        )
+    for name in before["dns"]:
+        for region in before["dns"][name]:
+            rows.append(
+                (f"{name.split('.')[0]} DNS {region}", before["dns"][name][region], after["dns"][name].get(region))
+            )
+    width = max(len(str(r[0])) for r in rows) + 2
+    return [f"    {a!s:<{width}}{b!s:<22}{c}" for a, b, c in rows]
+
+
+def _fmt_endpoint(variants: dict[str, Any]) -> str:
+    return ", ".join(f"{name} weight {w:g} x{n}" for name, (w, n) in variants.items()) or "-"
+
+
+def scenario_plan_doc(options: Options, scenario: Scenario) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(options.plan_file.read_text(encoding="utf-8"))
+    doc["signals"]["mode"] = scenario.mode
+    doc["signals"]["require_approval"] = False
+    return doc
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+
+
+def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.stdout) -> dict[str, Any]:
+    """The drill. ``pair``: emulators to reuse (reset first); else they are started, and stopped unless keep."""
+    if options.scenario not in SCENARIOS:
+        raise DrillError(f"unknown scenario {options.scenario!r}: one of {', '.join(SCENARIOS)}")
+    scenario = SCENARIOS[options.scenario]
+    say = Printer(out)
+    wall = time.monotonic()
+    own = pair is None
+    say(f"failoverctl drill: scenario {scenario.name}: {scenario.story}")
+    if pair is None:
+        say.step("starting ministack and moto_server on 127.0.0.1 ...")
+        pair = emu.start(detach=options.keep)
+    else:
+        pair.reset()
+    report: dict[str, Any] = {
+        "scenario": scenario.name,
+        "expected_outcome": scenario.expected_outcome,
+        "emulators": {"ministack": pair.ministack_url, "moto_sagemaker": pair.moto_url},
+    }
+    log = pair.workdir / "drill-tools.log"
+    try:
+        with emulated_env(pair):
+            report |= _drill(options, scenario, pair, say, log)
+    finally:
+        report["wall_s"] = round(time.monotonic() - wall, 2)
+        if own and options.keep:
+            STATE_FILE.parent.mkdir(exist_ok=True)
+            STATE_FILE.write_text(
+                json.dumps(
+                    {
+                        "pids": pair.pids,
+                        "ministack": pair.ministack_url,
+                        "moto": pair.moto_url,
+                        "workdir": str(pair.workdir),
+                    }
+                )
+            )
+            say(f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}")
+            say("    stop them with: failoverctl drill --stop")
+        elif own:
+            pair.stop()
+        options.report.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+    say(
+        f"report: {options.report}   wall time {report['wall_s']:.1f}s   "
+        f"{'PASSED' if report.get('passed') else 'FAILED'}"
+    )
+    return report
+
+
+def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, log: Path) -> dict[str, Any]:
+    f = ClientFactory()
+    say.step(
+        "creating the application in both regions (Aurora global cluster, DynamoDB global tables, "
+        "SageMaker endpoints, Route 53 records) ..."
+    )
+    plan = world.build(
+        scenario_plan_doc(options, scenario), f, standby_model_tag=scenario.standby_model_tag, store=False
+    )
+    if scenario.after_build is not None:
+        scenario.after_build(plan, f)
+    before = world.snapshot(plan, f)
+
+    say.step("sam build ...")
+    build(log)
+    t = time.monotonic()
+    say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
+    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f)
+    deploy_s = time.monotonic() - t
+    say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
+
+    alarm, sent = fire_alarms(plan, f)
+    say.step(
+        f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
+        f"to EventBridge in {plan.standby_region}"
+    )
+    execution = wait_for_execution(f, plan.standby_region, outputs["StateMachineArn"])
+    say.step(f"Detect started {execution.rsplit(':', 1)[-1]}")
+    run_ = follow(f, plan.standby_region, execution, say)
+    run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
+    after = world.snapshot(plan, f)
+    checks = verify_world(expected_world(scenario, plan, before), after)
+    timings = _timings(run_, sent)
+    timings["deploy_s"] = round(deploy_s, 2)
+    say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
+    if run_.cause:
+        say(f"  why: {why(run_.cause)}")
+    say("  the world, read back independently:")
+    for line in table(before, after):
+        say(line)
+    bad = [c for c in checks if not c["ok"]]
+    say(
+        f"  verified {len(checks) - len(bad)}/{len(checks)} expectations"
+        + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
+    )
+    if "dns_s" in timings:
+        say(
+            f"  controller time: alarm event -> DNS flipped {timings['dns_s']:.2f}s, -> verified "
+            f"{timings['verified_s']:.2f}s (emulated dependencies answer at once)"
+        )
+    result: dict[str, Any] = {
+        "outcome": run_.outcome,
+        "execution_status": run_.status,
+        "execution_arn": execution,
+        "error": run_.error,
+        "cause": run_.cause,
+        "timeline": run_.timeline,
+        "world_before": before,
+        "world_after": after,
+        "verification": checks,
+        "timings": timings,
+    }
+    passed = run_.outcome == scenario.expected_outcome and not bad
+    if options.failback and passed:
+        result["failback"] = _failback(plan, pair, before, say, log=log, f=f)
+        passed = passed and bool(result["failback"]["passed"])
+    result["passed"] = passed
+    return result
+
+
+def why(cause: str) -> str:
+    """The readable part of a Fail state's cause: its prefix and the Lambda error's message."""
+    head, _, payload = cause.partition("{")
+    try:
+        message = json.loads("{" + payload).get("errorMessage", "")
+    except ValueError:
+        return cause[:400]
+    return f"{head}{message}"[:600]
+
+
+def _timings(run_: Run, sent: float) -> dict[str, float]:
+    """Seconds from the alarm event: to the run's start, to DNS flipped (Verify entered), to verified."""
+    out: dict[str, float] = {}
+    for key, state, edge in (
+        ("started_s", "ValidateInput", "entered"),
+        ("dns_s", "Verify", "entered"),
+        ("verified_s", "Verify", "exited"),
+    ):
+        stamp = next((t[edge] for t in run_.timeline if t["state"] == state and t[edge]), None)
+        if stamp:
+            out[key] = round(datetime.fromisoformat(stamp).timestamp() - sent, 3)
+    return out
+
+
+def _failback(
+    plan: RecoveryPlan, pair: emu.Emulators, original: dict[str, Any], say: Printer, *, log: Path, f: ClientFactory
+) -> dict[str, Any]:
+    """The same runbook in the other direction, started by hand in the primary region, graceful."""
+    primary = plan.primary_region
+    say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
+    outputs = deploy(plan, primary, pair.workdir, log, f)
+    # The emulator publishes no replication lag: supply the (now secondary) primary cluster's, as Aurora would.
+    world.put_replication_lag(plan, f, primary, 80.0)
+    sfn = f.client("stepfunctions", primary)
+    name = f"{plan.application}-failback-{int(time.time())}"
+    execution = sfn.start_execution(
+        stateMachineArn=outputs["StateMachineArn"],
+        name=name,
+        input=json.dumps(
+            {
+                "plan": plan.application,
+                "target_region": primary,
+                "mode": "graceful",
+                "trigger": {"type": "manual", "by": "failoverctl drill --failback"},
+            }
+        ),
+    )["executionArn"]
+    run_ = follow(f, primary, execution, say)
+    run_.outcome = ledger_outcome(f, primary, outputs["LedgerTableName"], plan, execution)
+    after = world.snapshot(plan, f)
+    checks = verify_world(original, after)
+    bad = [c for c in checks if not c["ok"]]
+    say.step(
+        f"failback {run_.status}, outcome {run_.outcome}; the original state restored: "
+        f"{len(checks) - len(bad)}/{len(checks)} checks"
+        + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
+    )
+    return {
+        "outcome": run_.outcome,
+        "execution_arn": execution,
+        "timeline": run_.timeline,
+        "world_after": after,
+        "verification": checks,
+        "passed": run_.outcome == "succeeded" and not bad,
+    }
+
+
+def stop_kept() -> str:
+    """`failoverctl drill --stop`: stop the emulators a `--keep` drill left running."""
+    if not STATE_FILE.exists():
+        return "no kept emulators to stop"
+    state = json.loads(STATE_FILE.read_text())
+    emu.stop_pids([int(p) for p in state["pids"]])
+    shutil.rmtree(state.get("workdir", ""), ignore_errors=True)
+    STATE_FILE.unlink()
+    return f"stopped ministack {state['ministack']} and moto {state['moto']}"
