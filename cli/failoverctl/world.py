@@ -106,10 +106,30 @@ def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str =
         sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
 
 
+def create_health_checks(doc: dict[str, Any], f: ClientFactory, region: str) -> dict[str, str]:
+    """One HTTPS health check of each region's API, as the records' health checks; by region."""
+    checks = {}
+    for rg in (doc["regions"]["primary"], doc["regions"]["standby"]):
+        created = f.route53(region).create_health_check(
+            CallerReference=f"recsys-api-{rg}",
+            HealthCheckConfig={
+                "Type": "HTTPS",
+                "FullyQualifiedDomainName": f"api.{rg}.recsys.internal",
+                "Port": 443,
+                "ResourcePath": "/health",
+                "RequestInterval": 10,
+                "FailureThreshold": 3,
+            },
+        )
+        checks[rg] = created["HealthCheck"]["Id"]
+    return checks
+
+
 def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
-    """Create the zone and the records; returns the zone id the emulator assigned."""
+    """Create the zone, the health checks and the records; returns the zone id the emulator assigned."""
     zone = f.route53(region).create_hosted_zone(Name="recsys.example.com.", CallerReference="recsys-drill")
     zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
+    health_checks = create_health_checks(doc, f, region)
     primary = doc["regions"]["primary"]
     changes: list[Any] = []
     for record in doc["route53"]["records"]:
@@ -120,6 +140,7 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
                 "SetIdentifier": set_id,
                 "TTL": 60,
                 "ResourceRecords": [{"Value": f"{record['name'].split('.')[0]}.{rg}.recsys.internal"}],
+                "HealthCheckId": health_checks[rg],
             }
             if doc["route53"]["routing_policy"] == "weighted":
                 rrs["Weight"] = doc["route53"].get("active_weight", 100) if rg == primary else 0
@@ -128,6 +149,16 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
             changes.append({"Action": "CREATE", "ResourceRecordSet": rrs})
     f.route53(region).change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
     return zone_id
+
+
+def health_check_of(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
+    """The health check attached to ``region``'s record set of the plan's first record."""
+    record = plan.records[0]
+    sets = f.route53(plan.standby_region).list_resource_record_sets(HostedZoneId=plan.hosted_zone_id)
+    for rrs in sets["ResourceRecordSets"]:
+        if rrs["Name"] == record.fqdn and rrs.get("SetIdentifier") == record.set_identifiers[region]:
+            return rrs.get("HealthCheckId")
+    return None
 
 
 def store_plan(plan: RecoveryPlan, f: ClientFactory) -> None:

@@ -34,6 +34,8 @@ def test_flip_sends_every_record_to_the_target_and_keeps_its_values(
     usw2 = next(r for r in sets["ResourceRecordSets"] if r.get("SetIdentifier") == "recsys-api-usw2")
     assert usw2["ResourceRecords"] == [{"Value": "api.us-west-2.recsys.internal"}]
     assert usw2["TTL"] == 60
+    assert usw2["HealthCheckId"]
+    assert usw2["HealthCheckId"] == world.health_check_of(dns_plan, moto, "us-west-2")
 
     status = flip_dns.run(request(dns_plan, moto, "status", change_id=result.after["change_id"]))
     assert status.done
