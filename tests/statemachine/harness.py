@@ -16,6 +16,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,11 @@ Answer = dict[str, Any] | Raise | Callable[[dict[str, Any]], Any]
 
 
 def step_result(done: bool = True, changed: bool = True, **extra: Any) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat()
     return {
+        "started_at": now,
+        "finished_at": now,
+        "before": {"replication_lag_ms": 250.0, "data_loss_allowed": False},
         "changed": changed,
         "done": done,
         "message": "scripted",

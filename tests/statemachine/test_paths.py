@@ -46,7 +46,29 @@ def test_happy_path_enters_every_state_in_order(sfn: Harness) -> None:
     runs = ledger_item("RUN#")
     assert [r["outcome"]["S"] for r in runs] == ["succeeded"]
     assert ledger_item("LOCK") == []
-    assert [m["Subject"] for m in inbox()] == ["[failover-controller] recsys: failover to us-west-2 SUCCEEDED"]
+    messages = inbox()
+    assert [m["Subject"] for m in messages] == ["[failover-controller] recsys: failover to us-west-2 SUCCEEDED"]
+    assert "Traffic now: us-west-2" in messages[0]["Message"]
+    assert "within the 900 s RTO" in messages[0]["Message"]
+    assert "Data lost:   none: a graceful switchover waits for replication" in messages[0]["Message"]
+    run = runs[0]
+    assert float(run["achieved_rto_s"]["N"]) >= 0
+    assert run["rto_target_s"]["N"] == "900"
+    assert run["rpo_exposure_ms"]["N"] == "0.0"
+    timings = run["step_timings"]["M"]
+    assert {"preflight", "promote_aurora", "scale_up_standby", "switch_dynamodb_writes", "flip_dns", "verify"} <= set(
+        timings
+    )
+
+
+def test_an_ungraceful_run_records_the_replication_lag_as_its_rpo_exposure(sfn: Harness) -> None:
+    promoted = step_result(before={"replication_lag_ms": 750.0, "data_loss_allowed": True})
+    sfn.script("PromoteAurora", promoted, action="promote")
+    arn = sfn.start({**START, "mode": "ungraceful"})
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    run = ledger_item("RUN#")[0]
+    assert run["rpo_exposure_ms"]["N"] == "750.0"
+    assert "up to 750 ms of writes" in inbox()[0]["Message"]
 
 
 def action_states(entered: list[str]) -> list[str]:

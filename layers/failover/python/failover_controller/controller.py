@@ -6,11 +6,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig
 from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.ledger import Ledger
 from failover_controller.notify import compose, publish
+from failover_controller.observability import metrics
 from failover_controller.plan_store import load_plan
 from failover_controller.run import Run, new_run, parse_start
 
@@ -86,6 +89,69 @@ def request_approval(event: Any, config: ControllerConfig, factory: ClientFactor
     return {"requested": True}
 
 
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        return round((_instant(end) - _instant(start)).total_seconds(), 3)
+    except ValueError:
+        return None
+
+
+def _instant(stamp: str) -> datetime:
+    value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def recovery_figures(run: Run, results: dict[str, Any]) -> dict[str, Any]:
+    """Achieved RTO (first alarm, or the start of a manual run, to DNS flipped and verified), the RPO exposure at
+    promotion (what an ungraceful promotion may have lost: the replication lag just before it), and each
+    step's timing."""
+    steps: dict[str, Any] = {}
+    flat = dict(results)
+    flat.update({k: v for k, v in (results.get("promote_and_scale") or {}).items() if isinstance(v, dict)})
+    for name, step in flat.items():
+        if isinstance(step, dict) and step.get("started_at"):
+            steps[name] = {
+                "started_at": step["started_at"],
+                "finished_at": step.get("finished_at"),
+                "duration_s": _seconds_between(step["started_at"], step.get("finished_at")),
+                "changed": step.get("changed"),
+            }
+    clock_start = str(run.trigger.get("time") or run.started_at)
+    verified = (results.get("verify") or {}).get("finished_at")
+    promote = flat.get("promote_aurora") or {}
+    lag = promote.get("replication_lag_ms")
+    if not promote:
+        exposure, loss = None, "no promotion took place"
+    elif not promote.get("data_loss_allowed"):
+        exposure, loss = 0.0, "none: a graceful switchover waits for replication"
+    elif lag is None:
+        exposure, loss = None, "unknown: no replication lag datapoint before the promotion"
+    else:
+        exposure, loss = float(lag), f"up to {float(lag):.0f} ms of writes (replication lag at promotion)"
+    return {
+        "achieved_rto_s": _seconds_between(clock_start, verified) if verified else None,
+        "rto_target_s": run.rto_seconds,
+        "rpo_exposure_ms": exposure,
+        "rpo_target_ms": run.rpo_seconds * 1000,
+        "data_loss": loss,
+        "clock_started_at": clock_start,
+        "step_timings": steps,
+    }
+
+
+def _emit_metrics(run: Run, outcome: str, figures: dict[str, Any]) -> None:
+    metrics.add_dimension(name="plan", value=run.plan)
+    metrics.add_metric(name="FailoverRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="FailoverSucceeded", unit=MetricUnit.Count, value=1 if outcome == "succeeded" else 0)
+    metrics.add_metric(name="FailoverFailed", unit=MetricUnit.Count, value=1 if outcome == "failed" else 0)
+    if figures.get("achieved_rto_s") is not None:
+        metrics.add_metric(name="AchievedRTO", unit=MetricUnit.Seconds, value=figures["achieved_rto_s"])
+    if figures.get("rpo_exposure_ms") is not None:
+        metrics.add_metric(name="RPOExposure", unit=MetricUnit.Milliseconds, value=figures["rpo_exposure_ms"])
+
+
 def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
     """Write the run's outcome to the ledger, release the lock, and notify. Runs on every path."""
     if not isinstance(event, dict) or event.get("outcome") not in OUTCOMES:
@@ -113,8 +179,13 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
 
     now = int(time.time())
     released = False
+    figures: dict[str, Any] = {}
     if isinstance(run_doc, dict):
         run = Run.from_dict(run_doc)
+        if not run.dry_run:
+            figures = recovery_figures(run, event.get("results") or {})
+            summary.update(figures)
+            _emit_metrics(run, outcome, figures)
         ledger = _ledger(config, factory)
         item = {
             "execution": run.execution,
@@ -131,6 +202,7 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
             "steps": event.get("results"),
             "needs_attention": summary["needs_attention"],
             "traffic_region": summary.get("traffic_region"),
+            **figures,
         }
         ledger.put(run.plan, f"RUN#{run.started_at}#{run.execution}", item)
         if outcome in COOLS_DOWN and not run.dry_run:
@@ -138,4 +210,11 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         released = ledger.release_lock(run.plan, run.execution)
     subject, body = compose(outcome, summary)
     message_id = publish(factory, config.region, config.topic_arn, subject, body)
-    return {"outcome": outcome, "lock_released": released, "notification": message_id, "subject": subject}
+    return {
+        "outcome": outcome,
+        "lock_released": released,
+        "notification": message_id,
+        "subject": subject,
+        "achieved_rto_s": figures.get("achieved_rto_s"),
+        "rpo_exposure_ms": figures.get("rpo_exposure_ms"),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,7 +40,9 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
             factory=factory,
             max_age=config.plan_cache_seconds,
         )
+        started = datetime.now(UTC)
         result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
+        result.started_at, result.finished_at = started.isoformat(), datetime.now(UTC).isoformat()
         enforce_deadline(step.name, result, step_input.params, time.time())
     except FailoverError as exc:
         # Lambda reports str(exc) as errorMessage: name the step, since the execution's cause shows only that.

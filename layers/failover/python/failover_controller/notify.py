@@ -39,6 +39,12 @@ def compose(outcome: str, summary: dict[str, Any]) -> tuple[str, str]:
         lines.append(f"Error:       {summary['error'].get('Error')}: {summary['error'].get('Cause', '')[:600]}")
     if summary.get("traffic_region"):
         lines.append(f"Traffic now: {summary['traffic_region']}")
+    if summary.get("achieved_rto_s") is not None:
+        rto, target = summary["achieved_rto_s"], summary.get("rto_target_s")
+        verdict = "within" if target is None or rto <= target else "OVER"
+        lines.append(f"Recovery:    {rto:.0f} s from the first alarm to DNS verified ({verdict} the {target} s RTO)")
+    if summary.get("data_loss"):
+        lines.append(f"Data lost:   {summary['data_loss']} (RPO {summary.get('rpo_target_ms')} ms)")
     for item in summary.get("needs_attention", []):
         lines.append(f"NEEDS ATTENTION: {item}")
     lines += ["", "Next: " + NEXT_STEPS.get(outcome, "").format(target=target, source=source)]

@@ -47,6 +47,8 @@ class StepResult:
     done: bool = True
     message: str = ""
     checks: list[Check] = field(default_factory=list)
+    started_at: str = ""
+    finished_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -88,7 +88,7 @@ def is_promoted(seen: dict[str, Any]) -> bool:
 
 def _rpo_guard(req: StepRequest, result: StepResult) -> None:
     """Ungraceful promotion loses what has not replicated: measure it, and stop past the RPO unless forced."""
-    lag = replication_lag_ms(req)
+    lag = result.before["replication_lag_ms"]
     budget_ms = req.plan.rpo_seconds * 1000
     result.before["rpo_exposure_ms"] = lag
     result.before["rpo_budget_ms"] = budget_ms
@@ -109,7 +109,8 @@ def _rpo_guard(req: StepRequest, result: StepResult) -> None:
 def promote(req: StepRequest) -> StepResult:
     result = req.result(STEP)
     seen = observe(req)
-    result.before = dict(seen)
+    # Always present (the state machine reads them): what this promotion may lose, measured just before it.
+    result.before = {**seen, "replication_lag_ms": None, "data_loss_allowed": not req.graceful}
     if not seen["target_is_member"]:
         raise PreconditionFailed(
             f"cluster {req.plan.aurora_clusters[req.target_region]} is not a member of global cluster "
@@ -129,6 +130,7 @@ def promote(req: StepRequest) -> StepResult:
         raise PreconditionFailed(
             f"target cluster {seen['target_arn']} is {seen['target_cluster_status']}, not available"
         )
+    result.before["replication_lag_ms"] = replication_lag_ms(req)
     if not req.graceful:
         _rpo_guard(req, result)
 
