@@ -43,6 +43,10 @@ def stack_parameters(
             arn("sagemaker", r, f"endpoint/{plan.endpoints[r].endpoint_name.lower()}") for r in plan.regions
         ),
         "HostedZoneId": plan.hosted_zone_id,
+        "RtoTargetSeconds": str(plan.rto_seconds),
+        "RpoTargetMilliseconds": str(plan.rpo_seconds * 1000),
+        "ArtifactBucketNames": ",".join(plan.artifact_buckets[r] for r in plan.regions),
+        "ImageRepositoryArn": arn("ecr", region, f"repository/{plan.image_repository}"),
     }
 
 

@@ -57,6 +57,27 @@ def put_replication_lag(plan: RecoveryPlan, f: ClientFactory, region: str, lag_m
     )
 
 
+def put_replication_latency(plan: RecoveryPlan, f: ClientFactory, receiving_region: str, latency_ms: float) -> None:
+    """DynamoDB's ReplicationLatency toward ``receiving_region``, published in the other (sending) region."""
+    sending = plan.other_region(receiving_region)
+    f.cloudwatch(sending).put_metric_data(
+        Namespace="AWS/DynamoDB",
+        MetricData=[
+            {
+                "MetricName": "ReplicationLatency",
+                "Dimensions": [
+                    {"Name": "TableName", "Value": table},
+                    {"Name": "ReceivingRegion", "Value": receiving_region},
+                ],
+                "Value": latency_ms,
+                "Unit": "Milliseconds",
+                "Timestamp": datetime.now(UTC),
+            }
+            for table in plan.dynamodb_tables
+        ],
+    )
+
+
 def create_dynamodb(plan: RecoveryPlan, f: ClientFactory) -> None:
     ddb = f.dynamodb(plan.primary_region)
     for table in plan.dynamodb_tables:
@@ -77,6 +98,57 @@ def create_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
         )
 
 
+def artifact_bucket(region: str) -> str:
+    return f"recsys-models-{region}"
+
+
+def model_data_url(region: str) -> str:
+    return f"s3://{artifact_bucket(region)}/ranker/{MODEL_TAG}/model.tar.gz"
+
+
+def create_model_artifacts(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str = MODEL_TAG) -> None:
+    """Each region's artifact bucket (replicating to the other one) with the model, and its ECR repository
+    with the images its endpoint serves: what the standby needs from its own region on the day."""
+    for region in plan.regions:
+        s3 = f.client("s3", region)
+        bucket = artifact_bucket(region)
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket=bucket, Key=model_data_url(region).split("/", 3)[3], Body=b"model weights")
+        ecr = f.client("ecr", region)
+        ecr.create_repository(repositoryName="recsys-ranker")
+        tags = {MODEL_TAG} | ({standby_tag} if region == plan.standby_region else set())
+        for tag in sorted(tags):
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"digest": f"sha256:{tag.replace('-', '') * 8}"[:71], "size": 1},
+                "layers": [],
+            }
+            ecr.put_image(repositoryName="recsys-ranker", imageManifest=json.dumps(manifest), imageTag=tag)
+    for region in plan.regions:
+        other = plan.other_region(region)
+        f.client("s3", region).put_bucket_replication(
+            Bucket=artifact_bucket(region),
+            ReplicationConfiguration={
+                "Role": f"arn:aws:iam::{ACCOUNT}:role/recsys-artifact-replication",
+                "Rules": [
+                    {
+                        "ID": f"to-{other}",
+                        "Status": "Enabled",
+                        "Priority": 1,
+                        "Filter": {"Prefix": ""},
+                        "DeleteMarkerReplication": {"Status": "Disabled"},
+                        "Destination": {"Bucket": f"arn:aws:s3:::{artifact_bucket(other)}"},
+                    }
+                ],
+            },
+        )
+
+
 def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str = MODEL_TAG) -> None:
     for region, endpoint in plan.endpoints.items():
         sm = f.sagemaker(region)
@@ -86,7 +158,7 @@ def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str =
             ModelName=model,
             PrimaryContainer={
                 "Image": image_uri(region, MODEL_TAG if active else standby_tag),
-                "ModelDataUrl": f"s3://recsys-models-{region}/ranker/{MODEL_TAG}/model.tar.gz",
+                "ModelDataUrl": model_data_url(region),
             },
             ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/recsys-sagemaker",
         )
@@ -192,9 +264,11 @@ def build(
     create_aurora(plan, f)
     create_dynamodb(plan, f)
     create_write_region_parameter(plan, f)
+    create_model_artifacts(plan, f, standby_tag=standby_model_tag)
     create_sagemaker(plan, f, standby_tag=standby_model_tag)
     if lag_ms is not None:
         put_replication_lag(plan, f, plan.standby_region, lag_ms)
+        put_replication_latency(plan, f, plan.standby_region, 350.0)
     if store:
         store_plan(plan, f)
     return plan

@@ -27,14 +27,25 @@ def test_a_ready_standby_passes_every_check_and_nothing_changes(app: RecoveryPla
     assert {c.name for c in result.checks} == {
         "aurora.cluster_available",
         "aurora.global_member",
+        "aurora.synchronized",
         "aurora.replication_lag_ms",
         "dynamodb.replica_active",
         "dynamodb.write_region_parameter",
+        "dynamodb.replication_latency_ms",
         "sagemaker.endpoint_in_service",
         "sagemaker.same_model_as_source",
+        "ecr.image_in_target_region",
+        "s3.model_artifacts_present",
+        "s3.artifacts_replicate_to_target",
         "route53.hosted_zone",
         "route53.record_sets",
     }
+    by_name = {c.name: c for c in result.checks}
+    assert by_name["dynamodb.replication_latency_ms"].observed == 350.0
+    assert by_name["ecr.image_in_target_region"].resource.endswith("us-west-2.amazonaws.com/recsys-ranker:2026-11-01")
+    assert (
+        by_name["s3.model_artifacts_present"].resource == "s3://recsys-models-us-west-2/ranker/2026-11-01/model.tar.gz"
+    )
     lag = next(c for c in result.checks if c.name == "aurora.replication_lag_ms")
     assert (lag.observed, lag.threshold) == (120.0, 60_000)
     assert "AuroraGlobalDBReplicationLag" in lag.resource
@@ -79,7 +90,7 @@ def test_ungraceful_mode_reports_unknown_lag_and_does_not_consult_the_source(
     by_name = {c.name: c for c in result.checks}
     assert by_name["aurora.replication_lag_ms"].verdict == "unknown"
     assert by_name["sagemaker.same_model_as_source"].verdict == "skipped"
-    assert result.before["verdicts"] == {"pass": 9, "fail": 0, "unknown": 1, "skipped": 1}
+    assert result.before["verdicts"] == {"pass": 12, "fail": 0, "unknown": 1, "skipped": 4}
 
 
 def test_ungraceful_lag_beyond_rpo_blocks_unless_forced(emulated: ClientFactory, plan_doc: dict[str, Any]) -> None:
@@ -106,3 +117,73 @@ def test_a_missing_hosted_zone_fails_without_record_checks(
     with pytest.raises(NotReady) as info:
         preflight.run(request(plan, emulated, "check"))
     assert [f.split(":")[0] for f in info.value.failing] == ["route53.hosted_zone Z0000000000NOTHERE"]
+
+
+def test_what_the_standby_needs_from_its_own_region_is_checked(app: RecoveryPlan, emulated: ClientFactory) -> None:
+    emulated.client("s3", "us-west-2").delete_object(
+        Bucket="recsys-models-us-west-2", Key="ranker/2026-11-01/model.tar.gz"
+    )
+    emulated.client("ecr", "us-west-2").batch_delete_image(
+        repositoryName="recsys-ranker", imageIds=[{"imageTag": "2026-11-01"}]
+    )
+    emulated.client("s3", "us-east-1").delete_bucket_replication(Bucket="recsys-models-us-east-1")
+    with pytest.raises(NotReady) as info:
+        preflight.run(request(app, emulated, "check"))
+    failing = {f.split(" ")[0] for f in info.value.failing}
+    assert failing == {"ecr.image_in_target_region", "s3.model_artifacts_present", "s3.artifacts_replicate_to_target"}
+
+
+def test_an_image_pulled_from_the_other_region_fails(emulated: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    app = world.build(plan_doc, emulated)
+    sm = emulated.sagemaker("us-west-2")
+    image = world.image_uri("us-east-1")
+    sm.create_model(
+        ModelName="cross-region",
+        ExecutionRoleArn=f"arn:aws:iam::{world.ACCOUNT}:role/x",
+        PrimaryContainer={"Image": image, "ModelDataUrl": world.model_data_url("us-west-2")},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="cross-region",
+        ProductionVariants=[
+            {
+                "VariantName": "ranker",
+                "ModelName": "cross-region",
+                "InstanceType": "ml.g4dn.xlarge",
+                "InitialInstanceCount": 1,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="recsys-ranker-usw2-cross", EndpointConfigName="cross-region")
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-ranker-usw2-cross"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    with pytest.raises(NotReady) as info:
+        preflight.run(request(plan, emulated, "check"))
+    assert [f for f in info.value.failing if f.startswith("ecr.")] == [
+        f"ecr.image_in_target_region {image}: "
+        "the image is pulled from us-east-1's registry, which fails with that region"
+    ]
+
+
+def test_no_replication_latency_data_is_unknown_and_does_not_block(
+    app: RecoveryPlan, emulated: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    ddb = emulated.dynamodb("us-east-1")
+    ddb.create_table(
+        TableName="recsys-extra",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    ddb.update_table(TableName="recsys-extra", ReplicaUpdates=[{"Create": {"RegionName": "us-west-2"}}])
+    plan_doc["dynamodb"]["tables"].append("recsys-extra")
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    result = preflight.run(request(plan, emulated, "check"))
+    latency = {
+        c.resource.split(" ")[0]: (c.verdict, c.detail)
+        for c in result.checks
+        if c.name == "dynamodb.replication_latency_ms"
+    }
+    assert latency["recsys-features"] == ("pass", "")
+    assert latency["recsys-extra"] == ("unknown", "no datapoint in the last 5 minutes")

@@ -100,7 +100,7 @@ def test_the_state_machine_invokes_only_the_template_functions() -> None:
         for k, v in machine["Properties"]["DefinitionSubstitutions"].items()
         if k.endswith("FunctionArn")
     }
-    assert invoked == substituted == functions - {"DetectFunction"}
+    assert invoked == substituted == functions - {"DetectFunction", "ReadinessFunction"}
 
 
 def test_each_function_has_its_own_role() -> None:
@@ -112,12 +112,17 @@ def test_each_function_has_its_own_role() -> None:
 
 
 def _statements() -> list[tuple[str, dict[str, Any]]]:
+    """Every statement of every role's inline policies and of the template's managed policies."""
     out = []
     for name, resource in translated()["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents = [resource["Properties"]["PolicyDocument"]]
+        else:
             continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
+        for document in documents:
+            for statement in document["Statement"]:
                 out.append((name, statement))
     return out
 
@@ -187,3 +192,27 @@ def test_no_join_takes_a_function_as_its_delimiter() -> None:
     joins = [n["Fn::Join"] for n in _walk(yaml_parse(template_text())) if isinstance(n, dict) and "Fn::Join" in n]
     assert joins
     assert all(isinstance(join[0], str) for join in joins)
+
+
+def test_the_not_ready_alarm_watches_the_readiness_metric_and_notifies() -> None:
+    doc = yaml_parse(template_text())["Resources"]
+    alarm = doc["NotReadyAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["ComparisonOperator"]) == (
+        "FailoverController",
+        "Ready",
+        "LessThanThreshold",
+    )
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    schedule = doc["ReadinessFunction"]["Properties"]["Events"]["Schedule"]["Properties"]["Schedule"]
+    assert schedule == {"Ref": "ReadinessSchedule"}
+    assert yaml_parse(template_text())["Parameters"]["ReadinessSchedule"]["Default"] == "rate(10 minutes)"
+
+
+def test_the_dashboard_body_is_json_with_the_targets_drawn() -> None:
+    body = translated()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(body.replace("${Rto}", "900").replace("${Rpo}", "60000"))["widgets"]
+    titles = [w["properties"]["title"] for w in widgets]
+    assert any(t.startswith("Ready to fail over") for t in titles)
+    assert any(t.startswith("Achieved RTO") for t in titles)
+    assert any(t.startswith("RPO exposure") for t in titles)

@@ -122,6 +122,29 @@ class DetectConfig(StepFunctionConfig):
         return config
 
 
+@dataclass(frozen=True)
+class ReadinessConfig(StepFunctionConfig):
+    """Readiness: the plans it assesses for a failover into this region."""
+
+    plans: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReadinessConfig:
+        r = _Reader(env)
+        plans = tuple(p.strip() for p in r.text("PLANS").split(",") if p.strip())
+        for plan in plans:
+            if not _PLAN.match(plan):
+                r.problems.append(f"PLANS has an invalid plan name: {plan!r}")
+        config = cls(r.region(), r.prefix(), r.seconds("PLAN_CACHE_SECONDS", "300"), plans)
+        r.done()
+        return config
+
+
+@cache
+def readiness_config() -> ReadinessConfig:
+    return ReadinessConfig.from_env()
+
+
 @cache
 def step_function_config() -> StepFunctionConfig:
     return StepFunctionConfig.from_env()
@@ -141,3 +164,4 @@ def clear() -> None:
     step_function_config.cache_clear()
     controller_config.cache_clear()
     detect_config.cache_clear()
+    readiness_config.cache_clear()

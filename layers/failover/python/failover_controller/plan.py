@@ -72,6 +72,8 @@ class RecoveryPlan:
     write_region_parameter: str
     endpoints: dict[str, Endpoint]
     drain_source: bool
+    artifact_buckets: dict[str, str]
+    image_repository: str
     hosted_zone_id: str
     routing_policy: RoutingPolicy
     active_weight: int
@@ -113,6 +115,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     per_region = {
         "aurora.clusters": doc["aurora"]["clusters"],
         "sagemaker.endpoints": doc["sagemaker"]["endpoints"],
+        "sagemaker.artifact_buckets": doc["sagemaker"]["artifact_buckets"],
     }
     for i, record in enumerate(doc["route53"]["records"]):
         per_region[f"route53.records[{i}].set_identifiers"] = record["set_identifiers"]
@@ -193,6 +196,8 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         write_region_parameter=doc["dynamodb"]["write_region_parameter"],
         endpoints=endpoints,
         drain_source=doc["sagemaker"].get("drain_source", False),
+        artifact_buckets=dict(doc["sagemaker"]["artifact_buckets"]),
+        image_repository=doc["sagemaker"]["image_repository"],
         hosted_zone_id=route53["hosted_zone_id"].removeprefix("/hostedzone/"),
         routing_policy=route53["routing_policy"],
         active_weight=route53.get("active_weight", 100),

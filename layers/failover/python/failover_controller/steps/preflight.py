@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from failover_controller.aws import call
@@ -26,11 +28,17 @@ _ECR_HOST = re.compile(r"^[0-9]{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.co
 _S3_URL = re.compile(r"^s3://[^/]+/")
 
 
+_UNANSWERED = ("NotImplemented", "not implemented", "InvalidAction", "UnknownOperation", "UnsupportedOperation")
+
+
 def _guard(name: str, resource: str, threshold: Any, fn: Callable[[], Check]) -> Check:
-    """A check whose resource is missing or whose call fails is a failing check, not a crash."""
+    """A check whose resource is missing or whose call fails is a failing check, not a crash; one whose
+    service cannot answer the call at all (an emulator, a partition without the API) is unknown, never passed."""
     try:
         return fn()
     except (PreconditionFailed, StepFailed) as exc:
+        if any(marker in exc.message for marker in _UNANSWERED):
+            return Check(name, resource, None, threshold, "unknown", f"the service cannot answer: {exc.message}")
         return Check(name, resource, observed=None, threshold=threshold, verdict="fail", detail=exc.message)
 
 
@@ -86,9 +94,28 @@ def aurora_checks(req: StepRequest) -> list[Check]:
             return Check(name, metric, value, budget, "pass", "over the RPO, accepted by force_beyond_rpo")
         return Check(name, metric, value, budget, "fail", "replication lag exceeds the plan's RPO")
 
+    def synchronized() -> Check:
+        name = "aurora.synchronized"
+        if not seen:
+            return Check(name, cluster_id, None, "connected", "fail", "the cluster could not be read")
+        if seen["target_is_writer"]:
+            return Check(name, cluster_id, None, "connected", "skipped", "the target already is the writer")
+        status = seen.get("target_sync_status")
+        if status is None:
+            return Check(name, cluster_id, None, "connected", "unknown", "the global cluster reports no status")
+        return Check(
+            name,
+            cluster_id,
+            status,
+            "connected",
+            "pass" if status == "connected" else "fail",
+            "" if status == "connected" else "the secondary is not replicating from the writer",
+        )
+
     return [
         _guard("aurora.cluster_available", cluster_id, "available", cluster),
         membership(),
+        synchronized(),
         _guard("aurora.replication_lag_ms", metric, budget, lag),
     ]
 
@@ -120,27 +147,35 @@ def dynamodb_checks(req: StepRequest) -> list[Check]:
     return checks
 
 
-def _model_of(req: StepRequest, region: str) -> dict[str, dict[str, str]]:
-    """Per variant: the container image (without its regional registry) and model data (without bucket)."""
+def _containers_of(req: StepRequest, region: str) -> dict[str, list[dict[str, str]]]:
+    """Per variant of the region's endpoint: its model's containers (image URI, model data URL)."""
     sm = req.clients.sagemaker(region)
     name = req.plan.endpoints[region].endpoint_name
     config_name = call(f"SageMaker endpoint {name} in {region}", sm.describe_endpoint, EndpointName=name)[
         "EndpointConfigName"
     ]
     config = call(
-        f"endpoint config {config_name} in {region}",
-        sm.describe_endpoint_config,
-        EndpointConfigName=config_name,
+        f"endpoint config {config_name} in {region}", sm.describe_endpoint_config, EndpointConfigName=config_name
     )
-    models: dict[str, dict[str, str]] = {}
+    out: dict[str, list[dict[str, str]]] = {}
     for variant in config["ProductionVariants"]:
         model = call(f"model {variant['ModelName']} in {region}", sm.describe_model, ModelName=variant["ModelName"])
         containers = [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
-        models[variant["VariantName"]] = {
-            "image": ",".join(_ECR_HOST.sub("", c.get("Image", "")) for c in containers),
-            "model_data": ",".join(_S3_URL.sub("", c.get("ModelDataUrl", "")) for c in containers),
+        out[variant["VariantName"]] = [
+            {"image": c.get("Image", ""), "model_data": c.get("ModelDataUrl", "")} for c in containers
+        ]
+    return out
+
+
+def _model_of(req: StepRequest, region: str) -> dict[str, dict[str, str]]:
+    """Per variant: the container image (without its regional registry) and model data (without bucket)."""
+    return {
+        variant: {
+            "image": ",".join(_ECR_HOST.sub("", c["image"]) for c in containers),
+            "model_data": ",".join(_S3_URL.sub("", c["model_data"]) for c in containers),
         }
-    return models
+        for variant, containers in _containers_of(req, region).items()
+    }
 
 
 def sagemaker_checks(req: StepRequest) -> list[Check]:
@@ -194,6 +229,184 @@ def sagemaker_checks(req: StepRequest) -> list[Check]:
     ]
 
 
+_ECR_URI = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
+    r"(?P<repo>[^:@]+)(:(?P<tag>[^@]+))?(@(?P<digest>.+))?$"
+)
+
+
+def artifact_checks(req: StepRequest) -> list[Check]:
+    """What the standby endpoint needs from its own region: its model image in that region's ECR, its model
+    artifacts in that region's bucket, and (graceful) the source's artifact bucket replicating there."""
+    region = req.target_region
+    try:
+        containers = _containers_of(req, region)
+    except (PreconditionFailed, StepFailed) as exc:
+        return [
+            Check("model.artifacts", req.plan.endpoints[region].endpoint_name, None, "readable", "fail", exc.message)
+        ]
+    checks: list[Check] = []
+    for items in containers.values():
+        for item in items:
+            checks.append(_guard("ecr.image_in_target_region", item["image"], region, partial(_image, req, item)))
+            if item["model_data"]:
+                checks.append(
+                    _guard("s3.model_artifacts_present", item["model_data"], "exists", partial(_artifact, req, item))
+                )
+    if req.graceful:
+        checks.append(
+            _guard(
+                "s3.artifacts_replicate_to_target",
+                req.plan.endpoints[req.source_region].endpoint_name,
+                "replication rule to the target bucket",
+                partial(_replication, req, containers),
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "s3.artifacts_replicate_to_target",
+                req.plan.endpoints[req.source_region].endpoint_name,
+                None,
+                "replication rule",
+                "skipped",
+                f"ungraceful: {req.source_region} is not consulted",
+            )
+        )
+    return checks
+
+
+def _image(req: StepRequest, item: dict[str, str]) -> Check:
+    name, image = "ecr.image_in_target_region", item["image"]
+    match = _ECR_URI.match(image)
+    if not match:
+        return Check(name, image, None, req.target_region, "skipped", "not an ECR image")
+    if match["region"] != req.target_region:
+        return Check(
+            name,
+            image,
+            match["region"],
+            req.target_region,
+            "fail",
+            f"the image is pulled from {match['region']}'s registry, which fails with that region",
+        )
+    image_id = {"imageDigest": match["digest"]} if match["digest"] else {"imageTag": match["tag"] or "latest"}
+    found = call(
+        f"ECR image {image}",
+        req.clients.client("ecr", req.target_region).describe_images,
+        repositoryName=match["repo"],
+        imageIds=[image_id],
+    )
+    ok = bool(found.get("imageDetails"))
+    return Check(name, image, "present" if ok else "absent", "present", "pass" if ok else "fail")
+
+
+def _artifact(req: StepRequest, item: dict[str, str]) -> Check:
+    bucket, _, key = item["model_data"].removeprefix("s3://").partition("/")
+    head = call(
+        f"model artifact {item['model_data']}",
+        req.clients.client("s3", req.target_region).head_object,
+        Bucket=bucket,
+        Key=key,
+    )
+    return Check("s3.model_artifacts_present", item["model_data"], head.get("ContentLength"), "exists", "pass")
+
+
+def _replication(req: StepRequest, target_containers: dict[str, list[dict[str, str]]]) -> Check:
+    name = "s3.artifacts_replicate_to_target"
+    target_buckets = {
+        c["model_data"].removeprefix("s3://").partition("/")[0]
+        for items in target_containers.values()
+        for c in items
+        if c["model_data"]
+    }
+    source_buckets = {
+        c["model_data"].removeprefix("s3://").partition("/")[0]
+        for items in _containers_of(req, req.source_region).values()
+        for c in items
+        if c["model_data"]
+    }
+    missing = []
+    for bucket in sorted(source_buckets):
+        config = call(
+            f"replication of s3://{bucket}",
+            req.clients.client("s3", req.source_region).get_bucket_replication,
+            Bucket=bucket,
+        )["ReplicationConfiguration"]
+        destinations = {
+            r["Destination"]["Bucket"].rsplit(":", 1)[-1]
+            for r in config.get("Rules", [])
+            if r.get("Status") == "Enabled"
+        }
+        missing += [f"s3://{bucket} -> s3://{t}" for t in sorted(target_buckets - destinations)]
+    return Check(
+        name,
+        ",".join(sorted(source_buckets)),
+        sorted(target_buckets),
+        "replicated",
+        "fail" if missing else "pass",
+        f"no enabled replication rule: {', '.join(missing)}" if missing else "",
+    )
+
+
+def replication_latency_checks(req: StepRequest) -> list[Check]:
+    """DynamoDB's ReplicationLatency toward the target, read in the source region; bound: the plan's RPO."""
+    budget = req.plan.rpo_seconds * 1000
+    checks = []
+    for table in req.plan.dynamodb_tables:
+        resource = f"{table} (AWS/DynamoDB ReplicationLatency, ReceivingRegion={req.target_region})"
+        if not req.graceful:
+            checks.append(
+                Check(
+                    "dynamodb.replication_latency_ms",
+                    resource,
+                    None,
+                    budget,
+                    "skipped",
+                    f"ungraceful: {req.source_region} is not consulted",
+                )
+            )
+            continue
+
+        def latency(table: str = table, resource: str = resource) -> Check:
+            now = datetime.now(UTC)
+            points = call(
+                f"ReplicationLatency of {table}",
+                req.clients.cloudwatch(req.source_region).get_metric_statistics,
+                Namespace="AWS/DynamoDB",
+                MetricName="ReplicationLatency",
+                Dimensions=[
+                    {"Name": "TableName", "Value": table},
+                    {"Name": "ReceivingRegion", "Value": req.target_region},
+                ],
+                StartTime=now - timedelta(minutes=5),
+                EndTime=now + timedelta(minutes=1),
+                Period=60,
+                Statistics=["Maximum"],
+            )["Datapoints"]
+            if not points:
+                return Check(
+                    "dynamodb.replication_latency_ms",
+                    resource,
+                    None,
+                    budget,
+                    "unknown",
+                    "no datapoint in the last 5 minutes",
+                )
+            value = float(max(points, key=lambda p: p["Timestamp"])["Maximum"])
+            return Check(
+                "dynamodb.replication_latency_ms",
+                resource,
+                value,
+                budget,
+                "pass" if value <= budget else "fail",
+                "" if value <= budget else "replication to the target is behind by more than the RPO",
+            )
+
+        checks.append(_guard("dynamodb.replication_latency_ms", resource, budget, latency))
+    return checks
+
+
 def route53_checks(req: StepRequest) -> list[Check]:
     zone = req.plan.hosted_zone_id
 
@@ -225,7 +438,14 @@ def route53_checks(req: StepRequest) -> list[Check]:
 
 def check(req: StepRequest) -> StepResult:
     result: StepResult = req.result(STEP)
-    result.checks = aurora_checks(req) + dynamodb_checks(req) + sagemaker_checks(req) + route53_checks(req)
+    result.checks = (
+        aurora_checks(req)
+        + dynamodb_checks(req)
+        + replication_latency_checks(req)
+        + sagemaker_checks(req)
+        + artifact_checks(req)
+        + route53_checks(req)
+    )
     failing = [
         f"{c.name} {c.resource}: {c.detail or f'observed {c.observed!r}, wanted {c.threshold!r}'}"
         for c in result.checks

@@ -51,6 +51,7 @@ def observe(req: StepRequest) -> dict[str, Any]:
         "target_cluster_status": cluster.get("Status"),
         "target_is_member": target_arn in members,
         "target_is_writer": bool(members.get(target_arn, {}).get("IsWriter")),
+        "target_sync_status": members.get(target_arn, {}).get("SynchronizationStatus"),
         "in_progress": in_progress,
         "in_progress_to": state.get("ToDbClusterArn") if in_progress else None,
     }
