@@ -1,18 +1,31 @@
-"""failoverctl: validate plans and derive their stack parameters (more sub-commands come with the drill)."""
+"""failoverctl: the operators' command line of failover-controller.
+
+  plan validate FILE          every problem of a plan, named
+  plan params FILE --region   the stack parameters of a plan
+  readiness PLAN              would a failover into --region work now?
+  failover PLAN --to REGION   start the runbook there and follow it live
+  approve RUN / reject RUN    answer a run's approval gate
+  status                      recent runs: outcome, achieved RTO, RPO exposure
+  drill                       a whole failover on the local emulators
+
+Against AWS with the normal credential chain and --region, or the local emulators with --local.
+Exit codes: 0 done (ready, succeeded), 1 not ready or the run failed, 2 invalid input, 3 could not run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import boto3
 
 from failover_controller.errors import PlanInvalid
 from failover_controller.plan import load_plan_file
-from failoverctl import drill
+from failoverctl import drill, operate
 from failoverctl.stack import stack_parameters
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_DRILL_BROKEN = 0, 1, 2, 3
@@ -59,12 +72,22 @@ def _drill(args: argparse.Namespace) -> int:
     return EXIT_OK if report.get("passed") else EXIT_FAILED
 
 
+def _operate(command: Callable[[argparse.Namespace, IO[str]], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return operate.run_command(command, args, sys.stdout, sys.stderr)
+
+    run.operation = command  # type: ignore[attr-defined]  # tests call it with their own streams
+    return run
+
+
 def caller_account(region: str) -> str:
     return str(boto3.client("sts", region_name=region).get_caller_identity()["Account"])
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="failoverctl", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="failoverctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = top.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="recovery plans").add_subparsers(dest="plan_command", required=True)
     validate = plan.add_parser("validate", help="validate a plan file; every problem is named")
@@ -96,7 +119,56 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--keep", action="store_true", help="leave the emulators running and print their endpoints")
     run.add_argument("--stop", action="store_true", help="stop the emulators a --keep drill left running")
     run.set_defaults(func=_drill)
+    _add_operator_commands(sub)
     return top
+
+
+def _add_operator_commands(sub: Any) -> None:
+    check = sub.add_parser("readiness", help="would a failover of PLAN into --region work now? (the checks as a table)")
+    check.add_argument("plan")
+    check.add_argument("--json", action="store_true", help="the full report as JSON")
+    operate.add_target_options(check)
+    check.set_defaults(func=_operate(operate.readiness))
+
+    start = sub.add_parser("failover", help="start the runbook into --to REGION and follow it live")
+    start.add_argument("plan")
+    start.add_argument("--to", required=True, help="the region to fail over into (its controller runs the runbook)")
+    start.add_argument("--mode", choices=["graceful", "ungraceful"], default="graceful")
+    start.add_argument("--dry-run", action="store_true", help="every step reports what it would do; nothing changes")
+    start.add_argument(
+        "--approve",
+        "--require-approval",
+        dest="require_approval",
+        action="store_true",
+        help="wait for `failoverctl approve RUN` (or reject) before the first change",
+    )
+    start.add_argument("--force-beyond-rpo", action="store_true", help="ungraceful: accept losing more than the RPO")
+    start.add_argument("--reason", help="recorded in the ledger and the notifications")
+    start.add_argument("--name", help="the execution name (default: PLAN-manual-<UTC time>)")
+    start.add_argument("--poll-seconds", type=int, help="wait between status polls (default 15)")
+    start.add_argument("--no-follow", action="store_true", help="start it and print its ARN")
+    start.add_argument("--timeout", type=float, default=3600.0, help="stop following after this many seconds")
+    operate.add_target_options(start)
+    start.set_defaults(func=_operate(operate.failover), region=None)
+
+    for verb, helptext in (
+        ("approve", "approve a run waiting at its approval gate"),
+        ("reject", "reject a run waiting at its approval gate (nothing changes)"),
+    ):
+        gate = sub.add_parser(verb, help=helptext)
+        gate.add_argument("run", help="the execution name or ARN")
+        gate.add_argument("--by", help="who decides (default: your user name)")
+        if verb == "reject":
+            gate.add_argument("--reason")
+        operate.add_target_options(gate)
+        gate.set_defaults(func=_operate(operate.approve if verb == "approve" else operate.reject))
+
+    runs = sub.add_parser("status", help="recent runs from the ledger: outcome, achieved RTO, RPO exposure")
+    runs.add_argument("--plan", help="the plan (default: the stack's)")
+    runs.add_argument("--limit", type=int, default=10)
+    runs.add_argument("--json", action="store_true")
+    operate.add_target_options(runs)
+    runs.set_defaults(func=_operate(operate.status))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from failover_controller.clients import ClientFactory
+from failover_controller.ledger import Ledger
 from failover_controller.plan import RecoveryPlan
 from failoverctl import emulators as emu
 from failoverctl import world
@@ -315,17 +316,53 @@ def follow(f: ClientFactory, region: str, execution_arn: str, say: Printer, time
         time.sleep(0.1)
 
 
-def ledger_outcome(f: ClientFactory, region: str, table: str, plan: RecoveryPlan, execution_arn: str) -> str | None:
+def ledger_run(f: ClientFactory, region: str, table: str, plan: RecoveryPlan, execution_arn: str) -> dict[str, Any]:
+    """The run's ledger entry, as Record wrote it ({} if it wrote none)."""
     name = execution_arn.rsplit(":", 1)[-1]
-    items = f.dynamodb(region).query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
-        ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan.application}"}, ":run": {"S": "RUN#"}},
-    )["Items"]
-    for item in items:
-        if item.get("execution", {}).get("S") == name:
-            return str(item["outcome"]["S"])
-    return None
+    for run in Ledger(table, region, f).runs(plan.application, limit=50):
+        if run.get("execution") == name:
+            return run
+    return {}
+
+
+def ledger_outcome(f: ClientFactory, region: str, table: str, plan: RecoveryPlan, execution_arn: str) -> str | None:
+    outcome = ledger_run(f, region, table, plan, execution_arn).get("outcome")
+    return str(outcome) if outcome else None
+
+
+def invoke_readiness(f: ClientFactory, region: str, function: str) -> dict[str, Any]:
+    """Invoke the deployed Readiness function (what its schedule does) and summarise its report."""
+    event = json.loads((ROOT / "events" / "readiness_schedule.json").read_text())
+    response = f.client("lambda", region).invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    body = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise DrillError(f"the Readiness function failed: {body}")
+    report = body["plans"][0]
+    return {
+        "ready": report["ready"],
+        "failing": report["failing"],
+        "unknown": report["unknown"],
+        "passed": sum(c["verdict"] == "pass" for c in report["checks"]),
+        "failing_checks": [
+            f"{c['name']} {c['resource']}: {c['detail']}" for c in report["checks"] if c["verdict"] == "fail"
+        ],
+    }
+
+
+def emitted_metrics(f: ClientFactory, region: str, record_function: str) -> dict[str, Any]:
+    """The run's figures as the Record function emitted them (embedded metric format, in its log)."""
+    names = ("FailoverRuns", "FailoverSucceeded", "FailoverFailed", "AchievedRTO", "RPOExposure")
+    try:
+        events = f.client("logs", region).filter_log_events(
+            logGroupName=f"/aws/lambda/{record_function}", filterPattern="FailoverRuns"
+        )["events"]
+    except Exception:  # noqa: BLE001 - the log is evidence, not a condition of the drill
+        return {}
+    for event in reversed(events):
+        with contextlib.suppress(ValueError):
+            doc = json.loads(event["message"])
+            return {n: doc[n][0] if isinstance(doc.get(n), list) else doc.get(n) for n in names if n in doc}
+    return {}
 
 
 def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any]) -> dict[str, Any]:
@@ -471,6 +508,13 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     deploy_s = time.monotonic() - t
     say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
 
+    readiness = invoke_readiness(f, plan.standby_region, outputs["ReadinessFunctionName"])
+    verdict = "READY" if readiness["ready"] else "NOT READY"
+    say.step(
+        f"scheduled readiness, invoked now: {plan.application} into {plan.standby_region} is {verdict} "
+        f"({readiness['passed']} checks pass, {readiness['failing']} failing, {readiness['unknown']} unknown)"
+        + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
+    )
     alarm, sent = fire_alarms(plan, f)
     say.step(
         f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
@@ -487,6 +531,15 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
+    ledger = ledger_run(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
+    emf = emitted_metrics(f, plan.standby_region, outputs["RecordFunctionName"])
+    figures = ("outcome", "achieved_rto_s", "rto_target_s", "rpo_exposure_ms", "rpo_target_ms")
+    say("  the ledger: " + ", ".join(f"{k}={ledger.get(k)}" for k in figures))
+    if emf:
+        say(
+            "  metrics (EMF in the Record function's log; the emulator does not turn EMF into metrics): "
+            + ", ".join(f"{k}={v}" for k, v in emf.items())
+        )
     say("  the world, read back independently:")
     for line in table(before, after):
         say(line)
@@ -501,6 +554,9 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
             f"{timings['verified_s']:.2f}s (emulated dependencies answer at once)"
         )
     result: dict[str, Any] = {
+        "readiness": readiness,
+        "ledger": ledger,
+        "metrics": emf,
         "outcome": run_.outcome,
         "execution_status": run_.status,
         "execution_arn": execution,
@@ -551,8 +607,15 @@ def _failback(
     primary = plan.primary_region
     say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
     outputs = deploy(plan, primary, pair.workdir, log, f)
-    # The emulator publishes no replication lag: supply the (now secondary) primary cluster's, as Aurora would.
+    # The emulator publishes no replication figures: supply the (now secondary) primary's, as AWS would.
     world.put_replication_lag(plan, f, primary, 80.0)
+    world.put_replication_latency(plan, f, primary, 300.0)
+    readiness = invoke_readiness(f, primary, outputs["ReadinessFunctionName"])
+    say.step(
+        f"readiness of a failback into {primary} (old primary rejoined as secondary, replication caught up): "
+        f"{'READY' if readiness['ready'] else 'NOT READY'} ({readiness['passed']} pass, {readiness['failing']} failing)"
+        + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
+    )
     sfn = f.client("stepfunctions", primary)
     name = f"{plan.application}-failback-{int(time.time())}"
     execution = sfn.start_execution(
@@ -568,7 +631,12 @@ def _failback(
         ),
     )["executionArn"]
     run_ = follow(f, primary, execution, say)
-    run_.outcome = ledger_outcome(f, primary, outputs["LedgerTableName"], plan, execution)
+    ledger = ledger_run(f, primary, outputs["LedgerTableName"], plan, execution)
+    run_.outcome = ledger.get("outcome")
+    say(
+        f"  the ledger in {primary}: achieved_rto_s={ledger.get('achieved_rto_s')}, "
+        f"rpo_exposure_ms={ledger.get('rpo_exposure_ms')}"
+    )
     after = world.snapshot(plan, f)
     checks = verify_world(original, after)
     bad = [c for c in checks if not c["ok"]]
@@ -578,6 +646,8 @@ def _failback(
         + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
     )
     return {
+        "readiness": readiness,
+        "ledger": ledger,
         "outcome": run_.outcome,
         "execution_arn": execution,
         "timeline": run_.timeline,

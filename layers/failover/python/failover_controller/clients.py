@@ -31,9 +31,16 @@ DEFAULT_CONFIG = Config(
 class ClientFactory:
     """Caches one client per (service, region). Pass a session or config to inject test doubles."""
 
-    def __init__(self, session: boto3.Session | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        endpoints: dict[str, str] | None = None,
+    ) -> None:
+        """``endpoints``: service name (or "*") to endpoint URL, for tools pointed at an emulator explicitly."""
         self._session = session
         self._config = config or DEFAULT_CONFIG
+        self._endpoints = endpoints or {}
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -45,8 +52,9 @@ class ClientFactory:
             if key not in self._clients:
                 if self._session is None:
                     self._session = boto3.Session()
+                endpoint = self._endpoints.get(service, self._endpoints.get("*"))
                 self._clients[key] = self._session.client(  # type: ignore[call-overload]
-                    service, region_name=region, config=self._config
+                    service, region_name=region, config=self._config, endpoint_url=endpoint
                 )
             return self._clients[key]
 

@@ -1,0 +1,264 @@
+"""failoverctl's operator commands against a deployed controller: readiness, failover, approve, reject, status.
+
+They talk to real AWS through the normal credential chain and ``--region``, or to the local emulators
+(``--local``: the endpoints a ``failoverctl drill --keep`` left running; or explicit ``--endpoint-url``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from failover_controller.clients import ClientFactory
+from failover_controller.errors import FailoverError, InputInvalid
+from failover_controller.ledger import Ledger
+from failover_controller.plan import RecoveryPlan
+from failover_controller.plan_store import load_plan
+from failover_controller.readiness import assess
+from failover_controller.run import parse_start
+from failoverctl import drill
+
+PLAN_PREFIX = "/failover-controller/plans"
+
+
+class CommandError(RuntimeError):
+    """The command could not do its job (no stack, no such run, AWS refused): exit 3 with this message."""
+
+
+@dataclass(frozen=True)
+class Controller:
+    """A deployed stack in one region: where its state machine, ledger and plans are."""
+
+    region: str
+    stack: str
+    state_machine_arn: str
+    ledger_table: str
+    plan_name: str
+    factory: ClientFactory
+
+    def plan(self, name: str | None = None) -> RecoveryPlan:
+        return load_plan(
+            name or self.plan_name, prefix=PLAN_PREFIX, region=self.region, factory=self.factory, max_age=0
+        )
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.ledger_table, self.region, self.factory)
+
+
+def factory_for(args: argparse.Namespace) -> ClientFactory:
+    """--local / --endpoint-url: clients of the emulators, with test credentials; else the normal chain."""
+    endpoints: dict[str, str] = {}
+    if getattr(args, "local", False):
+        if not drill.STATE_FILE.exists():
+            raise CommandError("no local emulators are running: start them with `failoverctl drill --keep`")
+        state = json.loads(drill.STATE_FILE.read_text())
+        endpoints = {"*": state["ministack"], "sagemaker": state["moto"]}
+    elif getattr(args, "endpoint_url", None):
+        endpoints = {"*": args.endpoint_url}
+        if args.sagemaker_endpoint_url:
+            endpoints["sagemaker"] = args.sagemaker_endpoint_url
+    if not endpoints:
+        return ClientFactory()
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test")  # noqa: S106 - emulator
+    return ClientFactory(session=session, endpoints=endpoints)
+
+
+def controller(args: argparse.Namespace, region: str | None = None) -> Controller:
+    region = region or args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise CommandError("no region: pass --region (the region of the controller to talk to)")
+    factory = factory_for(args)
+    try:
+        stack = factory.client("cloudformation", region).describe_stacks(StackName=args.stack)["Stacks"][0]
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(f"cannot read stack {args.stack} in {region}: {exc}") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    missing = [k for k in ("StateMachineArn", "LedgerTableName") if k not in outputs]
+    if missing:
+        raise CommandError(f"stack {args.stack} in {region} has no output {', '.join(missing)}: is it deployed?")
+    return Controller(
+        region, args.stack, outputs["StateMachineArn"], outputs["LedgerTableName"], params.get("PlanName", ""), factory
+    )
+
+
+def _table(rows: list[list[Any]], out: IO[str]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def readiness(args: argparse.Namespace, out: IO[str]) -> int:
+    """The preflight checks of a failover of PLAN into --region, as a table; exit 0 ready, 1 not ready."""
+    ctl = controller(args)
+    report = assess(ctl.plan(args.plan), ctl.region, ctl.factory)
+    if args.json:
+        out.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        rows = [["VERDICT", "CHECK", "RESOURCE", "OBSERVED", "WANTED", "DETAIL"]]
+        rows += [
+            [
+                c["verdict"].upper(),
+                c["name"],
+                _short(c["resource"], 48),
+                _short(c["observed"]),
+                _short(c["threshold"], 24),
+                c["detail"],
+            ]
+            for c in report["checks"]
+        ]
+        _table(rows, out)
+        out.write(
+            f"\n{report['plan']} -> {report['region']}: {'READY' if report['ready'] else 'NOT READY'} "
+            f"({report['failing']} failing, {report['unknown']} unknown)\n"
+        )
+    return 0 if report["ready"] else 1
+
+
+def failover(args: argparse.Namespace, out: IO[str]) -> int:
+    """Start the runbook in the --to region with validated input, and follow it live."""
+    start: dict[str, Any] = {
+        "plan": args.plan,
+        "target_region": args.to,
+        "mode": args.mode,
+        "dry_run": args.dry_run,
+        "require_approval": args.require_approval,
+        "force_beyond_rpo": args.force_beyond_rpo,
+        "trigger": {"type": "manual", "by": _who(), "reason": args.reason or "failoverctl failover"},
+    }
+    if args.poll_seconds is not None:
+        start["poll_seconds"] = args.poll_seconds
+    parse_start(start)
+    ctl = controller(args, region=args.to)
+    ctl.plan(args.plan).require_region(args.to)
+    name = args.name or f"{args.plan}-manual-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    sfn = ctl.factory.client("stepfunctions", ctl.region)
+    try:
+        arn = sfn.start_execution(stateMachineArn=ctl.state_machine_arn, name=name, input=json.dumps(start))[
+            "executionArn"
+        ]
+    except ClientError as exc:
+        raise CommandError(f"StartExecution refused: {exc}") from exc
+    say = drill.Printer(out)
+    say(f"started {name} in {ctl.region} ({args.mode}{', dry run' if args.dry_run else ''})")
+    if args.require_approval:
+        say(f"it will wait for approval: failoverctl approve {name} --region {ctl.region}")
+    if args.no_follow:
+        say(arn)
+        return 0
+    run = drill.follow(ctl.factory, ctl.region, arn, say, timeout=args.timeout)
+    outcome = drill.ledger_outcome(ctl.factory, ctl.region, ctl.ledger_table, ctl.plan(args.plan), arn)
+    say(f"{run.status}: outcome {outcome}")
+    if run.cause:
+        say(f"why: {drill.why(run.cause)}")
+    return 0 if outcome in {"succeeded", "dry_run"} else 1
+
+
+def _who() -> str:
+    with contextlib.suppress(Exception):
+        return getpass.getuser()
+    return "unknown"
+
+
+def _approval(ctl: Controller, run: str) -> tuple[str, str, str]:
+    """(plan, execution name, task token) of a run waiting for approval."""
+    name = run.rsplit(":", 1)[-1]
+    arn = f"{ctl.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+    sfn = ctl.factory.client("stepfunctions", ctl.region)
+    try:
+        desc = sfn.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        raise CommandError(f"no run {name} in {ctl.region}: {exc}") from exc
+    plan = json.loads(desc.get("input") or "{}").get("plan", ctl.plan_name)
+    item = ctl.ledger.get(plan, f"APPROVAL#{name}")
+    if desc["status"] != "RUNNING" or item is None:
+        raise CommandError(f"run {name} is {desc['status']} and is not waiting for approval")
+    return plan, name, str(item["task_token"])
+
+
+def approve(args: argparse.Namespace, out: IO[str]) -> int:
+    ctl = controller(args)
+    _, name, token = _approval(ctl, args.run)
+    who = args.by or _who()
+    ctl.factory.client("stepfunctions", ctl.region).send_task_success(
+        taskToken=token, output=json.dumps({"approved_by": who, "approved_at": datetime.now(UTC).isoformat()})
+    )
+    out.write(f"approved {name} as {who}\n")
+    return 0
+
+
+def reject(args: argparse.Namespace, out: IO[str]) -> int:
+    ctl = controller(args)
+    _, name, token = _approval(ctl, args.run)
+    ctl.factory.client("stepfunctions", ctl.region).send_task_failure(
+        taskToken=token, error="ApprovalRejected", cause=f"rejected by {args.by or _who()}: {args.reason or ''}"
+    )
+    out.write(f"rejected {name}\n")
+    return 0
+
+
+def status(args: argparse.Namespace, out: IO[str]) -> int:
+    """Recent runs of the plan from the ledger of --region's controller: outcome, RTO, RPO exposure."""
+    ctl = controller(args)
+    runs = ctl.ledger.runs(args.plan or ctl.plan_name, limit=args.limit)
+    if args.json:
+        out.write(json.dumps(runs, indent=2, default=str) + "\n")
+        return 0
+    rows = [["STARTED", "RUN", "OUTCOME", "MODE", "TO", "RTO s (target)", "RPO ms (target)", "TRAFFIC"]]
+    for r in runs:
+        rto = "-" if r.get("achieved_rto_s") is None else f"{r['achieved_rto_s']:.1f} ({r.get('rto_target_s')})"
+        rpo = "-" if r.get("rpo_exposure_ms") is None else f"{r['rpo_exposure_ms']:.0f} ({r.get('rpo_target_ms')})"
+        rows.append(
+            [
+                r.get("started_at", ""),
+                r.get("execution", ""),
+                r.get("outcome", ""),
+                f"{r.get('mode', '')}{' dry' if r.get('dry_run') else ''}",
+                r.get("target_region", ""),
+                rto,
+                rpo,
+                r.get("traffic_region") or "-",
+            ]
+        )
+    if len(rows) == 1:
+        out.write(f"no runs of {args.plan or ctl.plan_name} in the ledger of {ctl.region}\n")
+        return 0
+    _table(rows, out)
+    return 0
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", help="the controller's region (default: AWS_REGION)")
+    parser.add_argument("--stack", default=drill.STACK, help="the controller's stack name (default: %(default)s)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the emulators a `failoverctl drill --keep` left running")
+    where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (an emulator)")
+    parser.add_argument("--sagemaker-endpoint-url", help="with --endpoint-url: SageMaker's endpoint")
+
+
+def run_command(func: Any, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Run an operator command with its target environment; map failures onto exit codes."""
+    try:
+        code: int = func(args, out)
+    except InputInvalid as exc:
+        err.write(f"invalid: {exc.message}\n")
+        return 2
+    except (CommandError, FailoverError) as exc:
+        err.write(f"error: {exc}\n")
+        return 3
+    return code

@@ -1,0 +1,131 @@
+"""failoverctl's operator commands against controllers deployed in both regions of the emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from failover_controller.clients import ClientFactory
+from failover_controller.ledger import Ledger
+from failover_controller.plan import parse_plan
+from failoverctl import drill, emulators, operate, world
+from failoverctl.__main__ import parser
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(scope="module")
+def deployed(emulator_pair: emulators.Emulators, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A drill with failback: both regions' controllers deployed, the world back where it started."""
+    path: Path = tmp_path_factory.mktemp("drill") / "report.json"
+    report = drill.run(drill.Options(scenario="graceful", failback=True, report=path), emulator_pair, io.StringIO())
+    assert report["passed"]
+    return report
+
+
+def cli(pair: emulators.Emulators, *argv: str) -> tuple[int, str]:
+    """failoverctl with its own output stream (tests run commands from several threads at once)."""
+    args = parser().parse_args([*argv, "--endpoint-url", pair.ministack_url, "--sagemaker-endpoint-url", pair.moto_url])
+    out = io.StringIO()
+    code = operate.run_command(args.func.operation, args, out, out)
+    return code, out.getvalue()
+
+
+def in_background(pair: emulators.Emulators, *argv: str) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["code"], result["text"] = cli(pair, *argv)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    return runner, result
+
+
+def snapshot(pair: emulators.Emulators, report: dict[str, Any]) -> dict[str, Any]:
+    with drill.emulated_env(pair):
+        f = ClientFactory()
+        plan = parse_plan(json.loads(Path(drill.ROOT / "plans" / "recsys.json").read_text()))
+        zone = f.route53("us-west-2").list_hosted_zones()["HostedZones"][0]["Id"].rsplit("/", 1)[-1]
+        plan = parse_plan(world.with_zone(plan.document, zone))
+        return world.snapshot(plan, f)
+
+
+def test_status_lists_each_regions_runs_with_their_figures(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    code, text = cli(emulator_pair, "status", "--region", "us-west-2")
+    assert code == 0
+    assert "succeeded" in text
+    assert "(900)" in text
+    code, raw = cli(emulator_pair, "status", "--region", "us-east-1", "--json")
+    runs = json.loads(raw)
+    assert [(r["outcome"], r["target_region"], r["mode"]) for r in runs] == [("succeeded", "us-east-1", "graceful")]
+    assert runs[0]["achieved_rto_s"] > 0
+
+
+def test_readiness_prints_every_check(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    code, text = cli(emulator_pair, "readiness", "recsys", "--region", "us-west-2")
+    assert code == 0, text
+    assert "recsys -> us-west-2: READY (0 failing" in text
+    assert "ecr.image_in_target_region" in text
+    code, raw = cli(emulator_pair, "readiness", "recsys", "--region", "us-west-2", "--json")
+    assert json.loads(raw)["ready"] is True
+
+
+def test_a_dry_run_failover_changes_nothing(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    before = snapshot(emulator_pair, deployed)
+    code, text = cli(emulator_pair, "failover", "recsys", "--to", "us-west-2", "--dry-run", "--name", "dry-1")
+    assert code == 0, text
+    assert "outcome dry_run" in text
+    assert snapshot(emulator_pair, deployed) == before
+
+
+def _wait_for_approval_request(pair: emulators.Emulators, region: str, name: str) -> None:
+    with drill.emulated_env(pair):
+        f = ClientFactory()
+        table = f.client("cloudformation", region).describe_stacks(StackName=drill.STACK)["Stacks"][0]["Outputs"]
+        ledger = Ledger(next(o["OutputValue"] for o in table if o["OutputKey"] == "LedgerTableName"), region, f)
+        for _ in range(300):
+            if ledger.get("recsys", f"APPROVAL#{name}"):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{name} never asked for approval")
+
+
+def test_a_rejected_failover_changes_nothing(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    before = snapshot(emulator_pair, deployed)
+    runner, result = in_background(
+        emulator_pair, "failover", "recsys", "--to", "us-west-2", "--approve", "--name", "gate-reject"
+    )
+    _wait_for_approval_request(emulator_pair, "us-west-2", "gate-reject")
+    code, text = cli(emulator_pair, "reject", "gate-reject", "--region", "us-west-2", "--reason", "not now")
+    assert (code, text.strip()) == (0, "rejected gate-reject")
+    runner.join(timeout=60)
+    assert result["code"] == 1
+    assert "outcome rejected" in result["text"]
+    assert snapshot(emulator_pair, deployed) == before
+
+
+def test_an_approved_failover_runs_to_the_end(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    runner, result = in_background(
+        emulator_pair, "failover", "recsys", "--to", "us-west-2", "--approve", "--name", "gate-approve"
+    )
+    _wait_for_approval_request(emulator_pair, "us-west-2", "gate-approve")
+    code, text = cli(emulator_pair, "approve", "gate-approve", "--region", "us-west-2", "--by", "oncall")
+    assert (code, text.strip()) == (0, "approved gate-approve as oncall")
+    runner.join(timeout=60)
+    assert result["code"] == 0, result["text"]
+    after = snapshot(emulator_pair, deployed)
+    assert after["aurora_writer"] == "us-west-2"
+    assert set(after["write_region"].values()) == {"us-west-2"}
+
+
+def test_answering_a_run_that_waits_for_nothing_is_an_error(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    code, text = cli(emulator_pair, "approve", "no-such-run", "--region", "us-west-2")
+    assert code == 3
+    assert "no run no-such-run in us-west-2" in text
