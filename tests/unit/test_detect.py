@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any, Literal
 
 import boto3
@@ -118,6 +119,16 @@ def test_quorum_in_alarm_starts_exactly_one_execution(dw: DetectWorld) -> None:
     assert started["target_region"] == "us-west-2"
     assert started["mode"] == "ungraceful"
     assert started["trigger"]["alarm"] == "recsys-api-canary-use1"
+    # The recovery clock starts at the earliest alarm of the quorum: here the two set to ALARM just now, not the
+    # sample event's later timestamp.
+    health = boto3.client("cloudwatch", region_name="us-east-1").describe_alarms(
+        AlarmNames=["recsys-health-check-use1"]
+    )["MetricAlarms"][0]["StateUpdatedTimestamp"]
+    canary = boto3.client("cloudwatch", region_name="us-west-2").describe_alarms(AlarmNames=["recsys-api-canary-use1"])[
+        "MetricAlarms"
+    ][0]["StateUpdatedTimestamp"]
+    assert started["trigger"]["first_alarm_at"] == min(health, canary).astimezone(UTC).isoformat()
+    assert started["trigger"]["first_alarm_at"] < "2026-11-28T03:04:05"
     lock = Ledger(TABLE, "us-west-2", dw.factory).get("recsys", "LOCK")
     assert lock is not None
     assert lock["owner"] == decision.execution_name

@@ -118,7 +118,7 @@ def recovery_figures(run: Run, results: dict[str, Any]) -> dict[str, Any]:
                 "duration_s": _seconds_between(step["started_at"], step.get("finished_at")),
                 "changed": step.get("changed"),
             }
-    clock_start = str(run.trigger.get("time") or run.started_at)
+    clock_start = str(run.trigger.get("first_alarm_at") or run.trigger.get("time") or run.started_at)
     verified = (results.get("verify") or {}).get("finished_at")
     promote = flat.get("promote_aurora") or {}
     lag = promote.get("replication_lag_ms")

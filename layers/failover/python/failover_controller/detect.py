@@ -9,12 +9,13 @@ starts the state machine under a name derived from the event, so a retried deliv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
@@ -116,9 +117,15 @@ def execution_name(plan: str, change: AlarmChange) -> str:
     return f"{plan}-{stamp}-{digest}"[:80]
 
 
-def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, str]:
+@dataclass(frozen=True)
+class SignalState:
+    value: str
+    since: str | None = None  # when the alarm entered its state (ISO), when DescribeAlarms said
+
+
+def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, SignalState]:
     """Each signal's state now, read with DescribeAlarms in its own region; unreachable is UNKNOWN."""
-    states: dict[str, str] = {}
+    states: dict[str, SignalState] = {}
     by_region: dict[str, list[str]] = {}
     for signal in plan.signals:
         by_region.setdefault(signal.region, []).append(signal.name)
@@ -131,13 +138,27 @@ def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, str]:
                 AlarmTypes=["MetricAlarm", "CompositeAlarm"],
             )
         except FailoverError:
-            states.update(dict.fromkeys(names, "UNKNOWN"))
+            states.update(dict.fromkeys(names, SignalState("UNKNOWN")))
             continue
         seen = {
-            a["AlarmName"]: a["StateValue"] for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
+            a["AlarmName"]: SignalState(a["StateValue"], _iso(a.get("StateUpdatedTimestamp")))
+            for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
         }
-        states.update({name: seen.get(name, "MISSING") for name in names})
+        states.update({name: seen.get(name, SignalState("MISSING")) for name in names})
     return states
+
+
+def first_alarm_at(stamps: list[str], default: str) -> str:
+    """The earliest of ISO timestamps (any offset notation); ``default`` when none parses."""
+    parsed = []
+    for stamp in stamps:
+        with contextlib.suppress(ValueError):
+            parsed.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+    return min(parsed).astimezone(UTC).isoformat() if parsed else default
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else None
 
 
 def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float | None = None) -> Decision:
@@ -172,10 +193,13 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         return decision
 
     states = alarm_states(plan, factory)
-    states[change.alarm_name] = "ALARM"  # the event itself is the freshest reading of its own alarm
-    decision.in_alarm = sorted(n for n, s in states.items() if s == "ALARM")
+    # The event itself is the freshest reading of its own alarm.
+    states[change.alarm_name] = SignalState(
+        "ALARM", states.get(change.alarm_name, SignalState("")).since or change.time
+    )
+    decision.in_alarm = sorted(n for n, s in states.items() if s.value == "ALARM")
     if len(decision.in_alarm) < plan.quorum:
-        others = ", ".join(f"{n}={s}" for n, s in sorted(states.items()))
+        others = ", ".join(f"{n}={s.value}" for n, s in sorted(states.items()))
         decision.reason = (
             f"quorum not met: {len(decision.in_alarm)} of {len(states)} in ALARM, {plan.quorum} needed ({others})"
         )
@@ -218,6 +242,8 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
             "event_id": change.event_id,
             "time": change.time,
             "in_alarm": decision.in_alarm,
+            # The recovery clock starts at the first of the quorum's alarms, not at the one that completed it.
+            "first_alarm_at": first_alarm_at([states[n].since or change.time for n in decision.in_alarm], change.time),
         },
     }
     sfn = factory.client("stepfunctions", home)
