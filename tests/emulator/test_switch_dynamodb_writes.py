@@ -9,6 +9,7 @@ import pytest
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
+from failover_controller.steps import promote_aurora
 from failover_controller.steps import switch_dynamodb_writes as step
 from failoverctl import world
 from tests.support.requests import request
@@ -21,6 +22,7 @@ def write_regions(plan: RecoveryPlan, f: ClientFactory) -> dict[str, str | None]
 
 
 def test_graceful_switch_points_both_regions_at_the_target(app: RecoveryPlan, emulated: ClientFactory) -> None:
+    promote_aurora.run(request(app, emulated, "promote"))
     result = step.run(request(app, emulated, "switch"))
     assert result.changed
     assert [(a.region, a.params["previous"]) for a in result.actions] == [
@@ -31,6 +33,7 @@ def test_graceful_switch_points_both_regions_at_the_target(app: RecoveryPlan, em
 
 
 def test_second_switch_changes_nothing(app: RecoveryPlan, emulated: ClientFactory) -> None:
+    promote_aurora.run(request(app, emulated, "promote"))
     step.run(request(app, emulated, "switch"))
     versions = emulated.ssm("us-west-2").get_parameter(Name=app.write_region_parameter)["Parameter"]["Version"]
     again = step.run(request(app, emulated, "switch"))
@@ -41,6 +44,7 @@ def test_second_switch_changes_nothing(app: RecoveryPlan, emulated: ClientFactor
 
 
 def test_a_crash_between_the_two_writes_is_finished_by_the_rerun(app: RecoveryPlan, emulated: ClientFactory) -> None:
+    promote_aurora.run(request(app, emulated, "promote"))
     emulated.ssm("us-west-2").put_parameter(Name=app.write_region_parameter, Value="us-west-2", Overwrite=True)
     result = step.run(request(app, emulated, "switch"))
     assert [a.region for a in result.actions] == ["us-east-1"]
@@ -48,6 +52,7 @@ def test_a_crash_between_the_two_writes_is_finished_by_the_rerun(app: RecoveryPl
 
 
 def test_ungraceful_switch_touches_only_the_target_region(app: RecoveryPlan, emulated: ClientFactory) -> None:
+    promote_aurora.run(request(app, emulated, "promote"))
     result = step.run(request(app, emulated, "switch", mode="ungraceful"))
     assert [a.region for a in result.actions] == ["us-west-2"]
     assert "was not touched" in result.message
@@ -84,4 +89,12 @@ def test_a_missing_write_region_parameter_fails_and_changes_nothing(
     plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
     with pytest.raises(PreconditionFailed, match="/recsys/nope does not exist in us-west-2, us-east-1"):
         step.run(request(plan, emulated, "switch"))
+    assert write_regions(app, emulated) == {"us-east-1": "us-east-1", "us-west-2": "us-east-1"}
+
+
+def test_writes_are_never_sent_to_a_region_whose_database_is_read_only(
+    app: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    with pytest.raises(PreconditionFailed, match="writes must follow the database: the Aurora writer is in us-east-1"):
+        step.run(request(app, emulated, "switch"))
     assert write_regions(app, emulated) == {"us-east-1": "us-east-1", "us-west-2": "us-east-1"}

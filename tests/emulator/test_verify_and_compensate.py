@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from failover_controller.clients import ClientFactory
@@ -61,9 +63,15 @@ def test_failure_before_promotion_rolls_writes_and_dns_back_to_the_source(
     app: RecoveryPlan, emulated: ClientFactory
 ) -> None:
     before = world.snapshot(app, emulated)
-    # A run that switched writes and flipped DNS while the database stayed in the source (the failed step).
-    switch_dynamodb_writes.run(request(app, emulated, "switch"))
-    flip_dns.run(request(app, emulated, "flip"))
+    # The mixed state a compensation must repair: writes and DNS sent to us-west-2 while the database stayed
+    # in us-east-1 (the steps themselves refuse this now; a person, or an older controller, could do it).
+    for region in app.regions:
+        emulated.ssm(region).put_parameter(Name=app.write_region_parameter, Value="us-west-2", Overwrite=True)
+    changes: Any = flip_dns.planned_changes(request(app, emulated, "flip"))
+    emulated.route53("us-west-2").change_resource_record_sets(
+        HostedZoneId=app.hosted_zone_id, ChangeBatch={"Changes": changes}
+    )
+    assert world.snapshot(app, emulated)["dns"]["api.recsys.example.com."] == {"us-east-1": 0, "us-west-2": 100}
     result = compensate.run(request(app, emulated, "align"))
     assert result.after == {"writer_region": "us-east-1", "needs_attention": []}
     assert result.changed
@@ -95,7 +103,7 @@ def test_compensation_of_a_consistent_world_changes_nothing(app: RecoveryPlan, e
 def test_ungraceful_compensation_leaves_the_unreachable_source_alone(
     app: RecoveryPlan, emulated: ClientFactory
 ) -> None:
-    switch_dynamodb_writes.run(request(app, emulated, "switch", mode="ungraceful"))
+    emulated.ssm("us-west-2").put_parameter(Name=app.write_region_parameter, Value="us-west-2", Overwrite=True)
     compensate.run(request(app, emulated, "align", mode="ungraceful"))
     assert world.snapshot(app, emulated)["write_region"] == {"us-east-1": "us-east-1", "us-west-2": "us-east-1"}
     assert [a.region for a in compensate.run(request(app, emulated, "align", mode="ungraceful")).actions] == []

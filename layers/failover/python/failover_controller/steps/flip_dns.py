@@ -16,6 +16,7 @@ from failover_controller.errors import InputInvalid, PreconditionFailed, StepFai
 from failover_controller.plan import DnsRecord
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
+from failover_controller.steps.promote_aurora import require_writer
 
 STEP = "flip_dns"
 ACTIONS = ("flip", "status")
@@ -104,6 +105,8 @@ def flip(req: StepRequest) -> StepResult:
         result.after = {**result.before, "change_id": None}
         result.message = f"DNS already sends traffic to {req.target_region}; nothing to do"
         return result
+    if not req.dry_run:
+        require_writer(req, "DNS")
     batch = {
         "Comment": f"failover-controller: {req.plan.application} to {req.target_region} ({req.mode})",
         "Changes": changes,

@@ -57,6 +57,22 @@ def observe(req: StepRequest) -> dict[str, Any]:
     }
 
 
+def require_writer(req: StepRequest, what: str) -> None:
+    """The split-brain guard: writes and DNS go only to the region whose Aurora cluster is the writer.
+
+    Two controllers started at once (each seeing the other region as down) can both run; the global
+    cluster has one writer at a time, so whichever region is not it refuses to point writes or DNS at itself.
+    """
+    seen = observe(req)
+    if not is_promoted(seen):
+        writer = seen["writer_arn"].split(":")[3] if seen["writer_arn"] else "none"
+        raise PreconditionFailed(
+            f"{what} must follow the database: the Aurora writer is in {writer}"
+            f"{' (a promotion is under way)' if seen['in_progress'] else ''}, not {req.target_region}; "
+            f"refusing to send {what} to a region whose database is read-only"
+        )
+
+
 def replication_lag_ms(req: StepRequest) -> float | None:
     """The newest replication lag datapoint of the target (secondary) cluster, or None without data."""
     cluster_id = req.plan.aurora_clusters[req.target_region]

@@ -16,6 +16,7 @@ from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
+from failover_controller.steps.promote_aurora import require_writer
 
 STEP = "switch_dynamodb_writes"
 ACTIONS = ("switch",)
@@ -94,6 +95,8 @@ def switch(req: StepRequest) -> StepResult:
         result.after = seen
         result.message = f"writes already go to {req.target_region}; nothing to do"
         return _note_source(req, result)
+    if not req.dry_run:
+        require_writer(req, "writes")
     if req.dry_run:
         result.after = seen
         result.message = f"dry run: would set {name} to {req.target_region} in " + ", ".join(
