@@ -129,3 +129,36 @@ def test_answering_a_run_that_waits_for_nothing_is_an_error(emulator_pair: emula
     code, text = cli(emulator_pair, "approve", "no-such-run", "--region", "us-west-2")
     assert code == 3
     assert "no run no-such-run in us-west-2" in text
+
+
+def _consistent(snap: dict[str, Any]) -> None:
+    """No split brain: one region takes writes and traffic, and it is the one whose database is the writer."""
+    writer = snap["aurora_writer"]
+    for record, weights in snap["dns"].items():
+        routed = [region for region, weight in weights.items() if weight]
+        assert routed == [writer], f"{record} routes to {routed}, the Aurora writer is {writer}"
+    assert snap["write_region"][writer] == writer
+
+
+def test_both_controllers_at_once_never_split_the_brain(emulator_pair: emulators.Emulators, deployed: Any) -> None:
+    """Each controller sees the other region as down and fails into its own, at the same moment."""
+    for round_ in range(3):
+        runners = [
+            in_background(
+                emulator_pair,
+                "failover",
+                "recsys",
+                "--to",
+                region,
+                "--mode",
+                "ungraceful",
+                "--name",
+                f"split-{round_}-{region}",
+            )
+            for region in ("us-west-2", "us-east-1")
+        ]
+        for runner, _ in runners:
+            runner.join(timeout=120)
+        codes = [result["code"] for _, result in runners]
+        assert 0 in codes, [result["text"][-800:] for _, result in runners]
+        _consistent(snapshot(emulator_pair, deployed))
