@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from failoverctl import drill, emulators
+from failover_controller.clients import ClientFactory
+from failover_controller.ledger import Ledger
+from failoverctl import drill, emulators, operate
+from failoverctl.__main__ import parser
 
 pytestmark = pytest.mark.emulator
 
@@ -85,3 +88,45 @@ def test_failback_restores_the_original_state(emulator_pair: emulators.Emulators
 def test_an_unknown_scenario_is_refused(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
     with pytest.raises(drill.DrillError, match="unknown scenario 'chaos'"):
         drill.run(drill.Options(scenario="chaos", report=tmp_path / "r.json"), emulator_pair, io.StringIO())
+
+
+def test_rerunning_after_a_step_failure_converges_without_acting_twice(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    run_drill(emulator_pair, tmp_path, "step-failure")
+    with drill.emulated_env(emulator_pair):
+        f = ClientFactory()
+        # The operator restores what was missing, then starts the failover again by hand.
+        f.ssm("us-east-1").put_parameter(Name="/recsys/write-region", Value="us-east-1", Type="String")
+    args = parser().parse_args(
+        [
+            "failover",
+            "recsys",
+            "--to",
+            "us-west-2",
+            "--name",
+            "rerun-1",
+            "--endpoint-url",
+            emulator_pair.ministack_url,
+            "--sagemaker-endpoint-url",
+            emulator_pair.moto_url,
+        ]
+    )
+    out = io.StringIO()
+    assert operate.run_command(args.func.operation, args, out, out) == 0, out.getvalue()
+    with drill.emulated_env(emulator_pair):
+        f = ClientFactory()
+        table = next(
+            o["OutputValue"]
+            for o in f.client("cloudformation", "us-west-2").describe_stacks(StackName=drill.STACK)["Stacks"][0][
+                "Outputs"
+            ]
+            if o["OutputKey"] == "LedgerTableName"
+        )
+        rerun = next(r for r in Ledger(table, "us-west-2", f).runs("recsys") if r["execution"] == "rerun-1")
+    assert rerun["outcome"] == "succeeded"
+    steps = rerun["steps"]
+    assert steps["promote_and_scale"]["promote_aurora"]["changed"] is False, "Aurora was promoted once, before"
+    assert steps["promote_and_scale"]["scale_up_standby"]["changed"] is False
+    assert steps["flip_dns"]["changed"] is False, "compensation had already aligned DNS with the writer"
+    assert steps["switch_dynamodb_writes"]["changed"] is True, "only the primary's restored parameter was left"

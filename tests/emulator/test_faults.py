@@ -176,9 +176,7 @@ def test_throttling_is_retried_by_the_sdk_and_the_step_succeeds(app: RecoveryPla
             return None
         left[0] -= 1
         body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
-        return AWSResponse(
-            "https://ssm.us-west-2.amazonaws.com/", 400, HTTPHeaders(), _Body(body)
-        )
+        return AWSResponse("https://ssm.us-west-2.amazonaws.com/", 400, HTTPHeaders(), _Body(body))
 
     hook: Any = throttle
     ssm.meta.events.register("before-send.ssm.PutParameter", hook)
