@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any, Literal
 
@@ -282,3 +283,58 @@ def test_the_handler_returns_its_decision(dw: DetectWorld, monkeypatch: pytest.M
     result = lambda_handler(load_event("detect_alarm", detail={**load_event("detect_alarm")["detail"]}), FakeContext())
     assert result["outcome"] == "ignored"
     assert result["reason"].startswith("quorum not met")
+
+
+def test_a_storm_of_1000_identical_events_delivered_concurrently_starts_exactly_one(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-inference-canary-use1")
+    dw.config = DetectConfig(**{**dw.config.__dict__, "plan_cache_seconds": 300})
+    event = alarm_event()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        decisions = list(pool.map(lambda _: dw.decide(event), range(1000)))
+    assert len(decisions) == 1000
+    executions = dw.executions()
+    assert len(executions) == 1
+    started = {d.execution_name for d in decisions if d.outcome == "started"}
+    assert started == {executions[0]["name"]}, "redeliveries of the one event all name the one execution"
+
+
+def test_every_signal_of_a_plan_firing_at_once_starts_one(dw: DetectWorld) -> None:
+    for name in ("recsys-api-canary-use1", "recsys-inference-canary-use1", "recsys-health-check-use1"):
+        dw.set_alarm(name)
+    events = [
+        alarm_event(name, id=f"{name}-{i}")
+        for i in range(20)
+        for name in ("recsys-api-canary-use1", "recsys-inference-canary-use1", "recsys-health-check-use1")
+    ]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        decisions = list(pool.map(dw.decide, events))
+    assert [d.outcome for d in decisions].count("started") == 1
+    assert len(dw.executions()) == 1
+
+
+def test_a_flapping_alarm_within_the_cooldown_starts_none(dw: DetectWorld) -> None:
+    Ledger(TABLE, "us-west-2", dw.factory).put(
+        "recsys",
+        "LAST_RUN",
+        {"execution": "recsys-earlier", "outcome": "succeeded", "finished_at": int(time.time()) - 60},
+    )
+    dw.set_alarm("recsys-inference-canary-use1")
+    outcomes = []
+    for i in range(25):
+        for state in ("ALARM", "OK"):
+            outcomes.append(dw.decide(alarm_event(state=state, id=f"flap-{i}-{state}")).outcome)
+    assert set(outcomes) == {"ignored"}
+    assert dw.executions() == []
+
+
+def test_a_storm_costs_one_aws_call_per_event_once_a_run_holds_the_lock(dw: DetectWorld) -> None:
+    dw.config = DetectConfig(**{**dw.config.__dict__, "plan_cache_seconds": 300})  # as deployed: plans cached
+    dw.set_alarm("recsys-inference-canary-use1")
+    assert dw.decide(alarm_event(id="first")).outcome == "started"
+    calls: list[str] = []
+    for client in list(dw.factory._clients.values()):
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    decision = dw.decide(alarm_event(id="second"))
+    assert decision.reason.startswith("single-flight")
+    assert calls == ["BatchGetItem"]

@@ -192,6 +192,22 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         )
         return decision
 
+    # Cheapest refusals first: one read answers both "a run holds the lock" and "cooldown" (an alarm storm
+    # costs one call per event once the first has started the run).
+    name = execution_name(plan.application, change)
+    ledger = Ledger(config.ledger_table, home, factory)
+    held = ledger.get_many(plan.application, ["LOCK", "LAST_RUN"])
+    lock_item, last = held.get("LOCK"), held.get("LAST_RUN")
+    if lock_item and lock_item.get("owner") != name and float(lock_item.get("expires_at", 0)) >= now:
+        decision.reason = f"single-flight: run {lock_item.get('owner')} holds the lock"
+        return decision
+    if last and now - float(last.get("finished_at", 0)) < plan.cooldown_seconds:
+        decision.reason = (
+            f"cooldown: the last run {last.get('execution')} ({last.get('outcome')}) finished "
+            f"{int(now - float(last['finished_at']))} s ago; the plan waits {plan.cooldown_seconds} s"
+        )
+        return decision
+
     states = alarm_states(plan, factory)
     # The event itself is the freshest reading of its own alarm.
     states[change.alarm_name] = SignalState(
@@ -209,16 +225,6 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         decision.reason = f"writes already go to {home}: nothing to fail over"
         return decision
 
-    ledger = Ledger(config.ledger_table, home, factory)
-    last = ledger.get(plan.application, "LAST_RUN")
-    if last and now - float(last.get("finished_at", 0)) < plan.cooldown_seconds:
-        decision.reason = (
-            f"cooldown: the last run {last.get('execution')} ({last.get('outcome')}) finished "
-            f"{int(now - float(last['finished_at']))} s ago; the plan waits {plan.cooldown_seconds} s"
-        )
-        return decision
-
-    name = execution_name(plan.application, change)
     lock = ledger.acquire_lock(
         plan.application,
         name,

@@ -130,6 +130,21 @@ class Ledger:
         ).get("Item")
         return _from_item(item) if item else None
 
+    def get_many(self, application: str, sks: list[str]) -> dict[str, dict[str, Any]]:
+        """Several items of the plan's partition in one consistent read, by sk."""
+        response = call(
+            f"ledger {application} {', '.join(sks)}",
+            self._ddb.batch_get_item,
+            RequestItems={
+                self.table: {
+                    "Keys": [_to_item({"pk": plan_key(application), "sk": sk}) for sk in sks],
+                    "ConsistentRead": True,
+                }
+            },
+        )
+        items = [_from_item(i) for i in response.get("Responses", {}).get(self.table, [])]
+        return {str(i["sk"]): i for i in items}
+
     def put(self, application: str, sk: str, values: dict[str, Any]) -> None:
         call(
             f"ledger {application} {sk}",
