@@ -65,7 +65,7 @@ class Decision:
 def parse_alarm_event(event: Any) -> AlarmChange:
     """Validate the EventBridge envelope and the alarm detail; every problem is named."""
     if not isinstance(event, dict):
-        raise InputInvalid("alarm event", [f"must be a JSON object, got {type(event).__name__}"])
+        raise InputInvalid("alarm event", [f"(input): must be a JSON object, got {type(event).__name__}"])
     if len(json.dumps(event, default=str)) > MAX_EVENT_BYTES:
         raise InputInvalid("alarm event", [f"is larger than {MAX_EVENT_BYTES} bytes"])
     problems: list[str] = []

@@ -65,7 +65,7 @@ class Run:
     @classmethod
     def from_dict(cls, doc: Any) -> Run:
         if not isinstance(doc, dict):
-            raise InputInvalid("run context", [f"must be a JSON object, got {type(doc).__name__}"])
+            raise InputInvalid("run context", [f"(input): must be a JSON object, got {type(doc).__name__}"])
         try:
             return cls(**doc)
         except TypeError as exc:
@@ -80,7 +80,7 @@ def lock_ttl_seconds(plan: RecoveryPlan, *, require_approval: bool) -> int:
 def parse_start(event: Any) -> dict[str, Any]:
     """The state machine's input, manual or from Detect; every problem is named at once."""
     if not isinstance(event, dict):
-        raise InputInvalid("failover input", [f"must be a JSON object, got {type(event).__name__}"])
+        raise InputInvalid("failover input", [f"(input): must be a JSON object, got {type(event).__name__}"])
     problems = [f"{key}: is not a known field" for key in sorted(set(event) - set(START_FIELDS))]
     for key in ("plan", "target_region"):
         if not isinstance(event.get(key), str) or not event[key]:

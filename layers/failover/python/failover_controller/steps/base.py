@@ -60,7 +60,7 @@ def parse_step_input(event: Any, *, actions: tuple[str, ...], params: dict[str, 
     """Validate a step's event; every problem is named in one InputInvalid, and nothing is done."""
     params = params or {}
     if not isinstance(event, dict):
-        raise InputInvalid("step input", [f"must be a JSON object, got {type(event).__name__}"])
+        raise InputInvalid("step input", [f"(input): must be a JSON object, got {type(event).__name__}"])
     problems: list[str] = []
     known = {"plan", "target_region", "mode", "dry_run", "action", *params}
     problems += [f"{key}: is not a known field" for key in sorted(set(event) - known)]
