@@ -9,6 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 EMULATOR_VENV := .venv-ministack
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 # sam build needs the functions' runtime, python3.13, on PATH (pyenv's shim alone is not enough).
@@ -16,7 +17,7 @@ SAM_PYTHON_DIR ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/p
 	$$p -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null && break; done)
 REGION ?= us-west-2
 
-.PHONY: help venv emulator sam drill test test-unit lint format build deploy clean
+.PHONY: help venv emulator sam drill test test-unit lint docs format build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +47,12 @@ emulator: $(EMULATOR_VENV)/.installed ## create .venv-ministack with the local A
 
 sam: $(SAM_VENV)/.installed ## create .venv-sam with the SAM CLI and cfn-lint
 
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed on PATH (or pass PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 drill: venv emulator sam ## a whole failover on the local emulators (DRILL_ARGS="--scenario ungraceful --failback")
 	MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack $(VENV)/bin/failoverctl drill $(DRILL_ARGS)
 
@@ -55,12 +62,17 @@ test: venv emulator sam ## run every test: unit (moto) and emulator-backed (mini
 test-unit: venv ## run the fast unit tests only (no emulator)
 	$(VENV)/bin/pytest tests/unit
 
-lint: venv sam ## ruff, mypy --strict, cfn-lint and sam validate --lint on the template
+lint: venv sam $(CHECKOV_VENV)/.installed ## ruff, mypy --strict, cfn-lint, sam validate --lint, checkov, docs current
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region $(REGION)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(PY) -m failoverctl.permissions --check docs/permissions.md
+
+docs: venv ## regenerate docs/permissions.md from template.yaml
+	$(PY) -m failoverctl.permissions > docs/permissions.md
 
 build: sam ## sam build (the layer and every function, for arm64 / python3.13)
 	@test -n "$(SAM_PYTHON_DIR)" || { echo "error: sam build needs python3.13 (the functions' runtime) on PATH"; exit 1; }
@@ -77,4 +89,4 @@ format: venv ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 clean: ## remove the virtual environments and caches
-	rm -rf $(VENV) $(EMULATOR_VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(EMULATOR_VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from functools import cache
@@ -11,8 +10,9 @@ from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+from failoverctl import permissions
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -32,11 +32,6 @@ UNSCOPED = {
 }
 
 
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @cache
 def template_text() -> str:
     return TEMPLATE.read_text(encoding="utf-8")
@@ -44,19 +39,7 @@ def template_text() -> str:
 
 @cache
 def translated() -> dict[str, Any]:
-    """The template as CloudFormation sees it after the SAM transform (local paths stand in as S3 URIs)."""
-    doc: dict[str, Any] = copy.deepcopy(yaml_parse(template_text()))
-    for resource in doc["Resources"].values():
-        props = resource.get("Properties", {})
-        if "CodeUri" in props:
-            props["CodeUri"] = "s3://bucket/code.zip"
-        if "ContentUri" in props:
-            props["ContentUri"] = "s3://bucket/layer.zip"
-        if "DefinitionUri" in props:
-            props["DefinitionUri"] = {"Bucket": "bucket", "Key": "failover.asl.json"}
-    params = dict.fromkeys(doc["Parameters"], "x")
-    result: dict[str, Any] = transform(doc, params, _NoManagedPolicies())
-    return result
+    return permissions.translated()
 
 
 def sam_resources(kind: str) -> dict[str, dict[str, Any]]:
@@ -216,3 +199,8 @@ def test_the_dashboard_body_is_json_with_the_targets_drawn() -> None:
     assert any(t.startswith("Ready to fail over") for t in titles)
     assert any(t.startswith("Achieved RTO") for t in titles)
     assert any(t.startswith("RPO exposure") for t in titles)
+
+
+def test_the_permissions_doc_is_generated_from_the_template() -> None:
+    assert (ROOT / "docs" / "permissions.md").read_text(encoding="utf-8") == permissions.document()
+    assert "| `rds:SwitchoverGlobalCluster` |" in permissions.document()
