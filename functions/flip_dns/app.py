@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from failover_controller.clients import clients
 from failover_controller.config import step_function_config
 from failover_controller.handler import run_step
 from failover_controller.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:  # the import costs cold-start time for an annotation
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from failover_controller import readiness
 from failover_controller.clients import clients
 from failover_controller.config import readiness_config
 from failover_controller.observability import logger, tracer
+
+if TYPE_CHECKING:  # the import costs cold-start time for an annotation
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from failover_controller import controller, detect
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig, DetectConfig, StepFunctionConfig
 from failover_controller.errors import FailoverError
@@ -66,19 +65,20 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
     return result.to_dict()
 
 
-CONTROLLER_FUNCTIONS: dict[str, Callable[[Any, ControllerConfig, ClientFactory], dict[str, Any]]] = {
-    "validate_input": controller.validate_input,
-    "request_approval": controller.request_approval,
-    "record": controller.record,
-}
-
-
 @tracer.capture_method(capture_response=False)
 def run_controller(name: str, event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
     """The state machine's bookkeeping functions: same logging and error contract as the steps."""
+    # Imported here, not at the top: the runbook steps' cold start does not pay for what they never run.
+    from failover_controller import controller  # noqa: PLC0415
+
+    functions: dict[str, Callable[[Any, ControllerConfig, ClientFactory], dict[str, Any]]] = {
+        "validate_input": controller.validate_input,
+        "request_approval": controller.request_approval,
+        "record": controller.record,
+    }
     metrics.add_dimension(name="function", value=name)
     try:
-        result = CONTROLLER_FUNCTIONS[name](event, config, factory)
+        result = functions[name](event, config, factory)
     except FailoverError as exc:
         metrics.add_metric(name="ControllerErrors", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -92,6 +92,8 @@ def run_controller(name: str, event: Any, config: ControllerConfig, factory: Cli
 
 @tracer.capture_method(capture_response=False)
 def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict[str, Any]:
+    from failover_controller import detect  # noqa: PLC0415 - as above
+
     try:
         decision = detect.decide(event, config, factory)
     except FailoverError as exc:
