@@ -17,7 +17,7 @@ SAM_PYTHON_DIR ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/p
 	$$p -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null && break; done)
 REGION ?= us-west-2
 
-.PHONY: help venv emulator sam drill test test-unit lint docs format build deploy clean
+.PHONY: help venv emulator sam drill test test-unit lint docs bench format build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ lint: venv sam $(CHECKOV_VENV)/.installed ## ruff, mypy --strict, cfn-lint, sam 
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region $(REGION)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(PY) -m failoverctl.permissions --check docs/permissions.md
+
+bench: venv emulator sam ## measure cold start, Detect and the runbook; writes benchmarks/RESULTS.md
+	MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack PYTHONPATH=layers/failover/python:cli:. \
+		$(PY) -m benchmarks.run_all
 
 docs: venv ## regenerate docs/permissions.md from template.yaml
 	$(PY) -m failoverctl.permissions > docs/permissions.md

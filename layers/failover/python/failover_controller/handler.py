@@ -15,12 +15,12 @@ from failover_controller.errors import FailoverError
 from failover_controller.observability import logger, metrics, tracer
 from failover_controller.plan_store import load_plan
 from failover_controller.steps.base import enforce_deadline, make_request, parse_step_input
-from failover_controller.steps.registry import STEPS
+from failover_controller.steps.registry import load_step
 
 
 @tracer.capture_method(capture_response=False)
 def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
-    step = STEPS[step_name]
+    step = load_step(step_name)
     metrics.add_dimension(name="step", value=step.name)
     try:
         step_input = parse_step_input(event, actions=step.actions, params=step.params)

@@ -1,21 +1,27 @@
-"""The runbook's steps by name, each with the actions and extra input fields it accepts."""
+"""The runbook's steps by name, each with the actions and extra input fields it accepts.
+
+A function imports only its own step's module (not all seven): each module it skips is cold-start time.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from failover_controller.results import StepResult
-from failover_controller.steps import (
-    compensate,
-    flip_dns,
-    preflight,
-    promote_aurora,
-    shift_sagemaker_traffic,
-    switch_dynamodb_writes,
-    verify,
-)
 from failover_controller.steps.base import StepRequest
+
+STEP_NAMES = (
+    "preflight",
+    "promote_aurora",
+    "switch_dynamodb_writes",
+    "shift_sagemaker_traffic",
+    "flip_dns",
+    "verify",
+    "compensate",
+)
 
 
 @dataclass(frozen=True)
@@ -26,15 +32,9 @@ class Step:
     run: Callable[[StepRequest], StepResult]
 
 
-STEPS: dict[str, Step] = {
-    m.STEP: Step(m.STEP, m.ACTIONS, m.PARAMS, m.run)
-    for m in (
-        preflight,
-        promote_aurora,
-        switch_dynamodb_writes,
-        shift_sagemaker_traffic,
-        flip_dns,
-        verify,
-        compensate,
-    )
-}
+@cache
+def load_step(name: str) -> Step:
+    if name not in STEP_NAMES:
+        raise KeyError(f"no runbook step {name!r}")
+    module = importlib.import_module(f"failover_controller.steps.{name}")
+    return Step(module.STEP, module.ACTIONS, module.PARAMS, module.run)
