@@ -223,17 +223,7 @@ def fire_alarms(plan: RecoveryPlan, f: ClientFactory) -> tuple[str, float]:
 
     The standby's own observers go first (they are what still answers when the primary region is down).
     """
-    for signal in plan.signals:
-        f.cloudwatch(signal.region).put_metric_alarm(
-            AlarmName=signal.name,
-            Namespace="CloudWatchSynthetics",
-            MetricName="SuccessPercent",
-            Statistic="Average",
-            Period=60,
-            EvaluationPeriods=3,
-            Threshold=1.0,
-            ComparisonOperator="LessThanThreshold",
-        )
+    world.create_alarms(plan, f, world.health_check_of(plan, f, plan.primary_region))
     ordered = sorted(plan.signals, key=lambda s: s.region != plan.standby_region)
     firing = ordered[: plan.quorum]
     for signal in firing:

@@ -233,6 +233,47 @@ def health_check_of(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | 
     return None
 
 
+def create_alarms(plan: RecoveryPlan, f: ClientFactory, health_check: str | None = None) -> None:
+    """The plan's signals as CloudWatch alarms, each in its region: synthetic canaries watching the primary
+    from the standby, and (given the primary's health check) the alarm on its HealthCheckStatus, which
+    Route 53 publishes in us-east-1 only."""
+    for signal in plan.signals:
+        if "health-check" in signal.name and health_check:
+            metric: dict[str, Any] = {
+                "Namespace": "AWS/Route53",
+                "MetricName": "HealthCheckStatus",
+                "Dimensions": [{"Name": "HealthCheckId", "Value": health_check}],
+            }
+        else:
+            metric = {
+                "Namespace": "CloudWatchSynthetics",
+                "MetricName": "SuccessPercent",
+                "Dimensions": [{"Name": "CanaryName", "Value": signal.name}],
+            }
+        f.cloudwatch(signal.region).put_metric_alarm(
+            AlarmName=signal.name,
+            Statistic="Minimum",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=1.0,
+            ComparisonOperator="LessThanThreshold",
+            **metric,
+        )
+
+
+def create_ledger_table(f: ClientFactory, region: str, name: str) -> None:
+    """The controller's ledger table, keyed as template.yaml's LedgerTable, for tests that run without a stack."""
+    f.dynamodb(region).create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
+
+
 def store_plan(plan: RecoveryPlan, f: ClientFactory) -> None:
     for region in plan.regions:
         f.ssm(region).put_parameter(

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from failover_controller.clients import clients
+from failover_controller.clients import ClientFactory, clients
 from failoverctl import world
 from tests.statemachine import harness
 
@@ -25,16 +25,7 @@ logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 def sfn(monkeypatch: pytest.MonkeyPatch, plan_doc: dict[str, Any]) -> Iterator[harness.Harness]:
     config: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     with mock_aws(config=config):
-        ddb = boto3.client("dynamodb", region_name=harness.REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        world.create_ledger_table(ClientFactory(), harness.REGION, TABLE)
         sns = boto3.client("sns", region_name=harness.REGION)
         topic = sns.create_topic(Name="failover-controller")["TopicArn"]
         sqs = boto3.client("sqs", region_name=harness.REGION)

@@ -28,18 +28,6 @@ from tests.support.events import load_event
 TABLE = "ledger"
 
 
-def create_ledger_table(region: str, name: str = TABLE) -> None:
-    boto3.client("dynamodb", region_name=region).create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-    )
-
-
 class DetectWorld:
     def __init__(self, plan_doc: dict[str, Any]) -> None:
         self.plan = parse_plan(plan_doc)
@@ -50,18 +38,9 @@ class DetectWorld:
         boto3.client("ssm", region_name="us-west-2").put_parameter(
             Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
         )
-        for signal in self.plan.signals:
-            boto3.client("cloudwatch", region_name=signal.region).put_metric_alarm(
-                AlarmName=signal.name,
-                MetricName="SuccessPercent",
-                Namespace="CloudWatchSynthetics",
-                Statistic="Average",
-                Period=60,
-                EvaluationPeriods=3,
-                Threshold=1.0,
-                ComparisonOperator="LessThanThreshold",
-            )
-        create_ledger_table("us-west-2")
+        self.factory = ClientFactory()
+        world.create_alarms(self.plan, self.factory)
+        world.create_ledger_table(self.factory, "us-west-2", TABLE)
         sfn = boto3.client("stepfunctions", region_name="us-west-2")
         role = "arn:aws:iam::123456789012:role/sfn"
         self.state_machine = sfn.create_state_machine(
@@ -78,7 +57,6 @@ class DetectWorld:
             state_machine_arn=self.state_machine,
             plans=("recsys",),
         )
-        self.factory = ClientFactory()
 
     def set_alarm(self, name: str, state: Literal["ALARM", "OK", "INSUFFICIENT_DATA"] = "ALARM") -> None:
         region = next(s.region for s in self.plan.signals if s.name == name)

@@ -53,6 +53,11 @@ class _Reader:
             self.problems.append(f"PLAN_PARAMETER_PREFIX must start with '/' and not end with one, got {prefix!r}")
         return prefix
 
+    def plans(self) -> tuple[str, ...]:
+        plans = tuple(p.strip() for p in self.text("PLANS").split(",") if p.strip())
+        self.problems += [f"PLANS has an invalid plan name: {plan!r}" for plan in plans if not _PLAN.match(plan)]
+        return plans
+
     def done(self) -> None:
         if self.problems:
             raise ConfigError("; ".join(self.problems))
@@ -106,10 +111,7 @@ class DetectConfig(StepFunctionConfig):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DetectConfig:
         r = _Reader(env)
-        plans = tuple(p.strip() for p in r.text("PLANS").split(",") if p.strip())
-        for plan in plans:
-            if not _PLAN.match(plan):
-                r.problems.append(f"PLANS has an invalid plan name: {plan!r}")
+        plans = r.plans()
         config = cls(
             r.region(),
             r.prefix(),
@@ -131,10 +133,7 @@ class ReadinessConfig(StepFunctionConfig):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReadinessConfig:
         r = _Reader(env)
-        plans = tuple(p.strip() for p in r.text("PLANS").split(",") if p.strip())
-        for plan in plans:
-            if not _PLAN.match(plan):
-                r.problems.append(f"PLANS has an invalid plan name: {plan!r}")
+        plans = r.plans()
         config = cls(r.region(), r.prefix(), r.seconds("PLAN_CACHE_SECONDS", "300"), plans)
         r.done()
         return config
