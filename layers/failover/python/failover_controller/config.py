@@ -58,6 +58,10 @@ class _Reader:
         self.problems += [f"PLANS has an invalid plan name: {plan!r}" for plan in plans if not _PLAN.match(plan)]
         return plans
 
+    def common(self) -> tuple[str, str, int]:
+        """What every function reads: its region, where plans are stored, how long they are cached."""
+        return self.region(), self.prefix(), self.seconds("PLAN_CACHE_SECONDS", "300")
+
     def done(self) -> None:
         if self.problems:
             raise ConfigError("; ".join(self.problems))
@@ -74,7 +78,7 @@ class StepFunctionConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StepFunctionConfig:
         r = _Reader(env)
-        config = cls(r.region(), r.prefix(), r.seconds("PLAN_CACHE_SECONDS", "300"))
+        config = cls(*r.common())
         r.done()
         return config
 
@@ -89,13 +93,7 @@ class ControllerConfig(StepFunctionConfig):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerConfig:
         r = _Reader(env)
-        config = cls(
-            r.region(),
-            r.prefix(),
-            r.seconds("PLAN_CACHE_SECONDS", "300"),
-            r.text("LEDGER_TABLE"),
-            r.text("TOPIC_ARN", pattern=_ARN),
-        )
+        config = cls(*r.common(), r.text("LEDGER_TABLE"), r.text("TOPIC_ARN", pattern=_ARN))
         r.done()
         return config
 
@@ -112,14 +110,7 @@ class DetectConfig(StepFunctionConfig):
     def from_env(cls, env: Mapping[str, str] | None = None) -> DetectConfig:
         r = _Reader(env)
         plans = r.plans()
-        config = cls(
-            r.region(),
-            r.prefix(),
-            r.seconds("PLAN_CACHE_SECONDS", "300"),
-            r.text("LEDGER_TABLE"),
-            r.text("STATE_MACHINE_ARN", pattern=_ARN),
-            plans,
-        )
+        config = cls(*r.common(), r.text("LEDGER_TABLE"), r.text("STATE_MACHINE_ARN", pattern=_ARN), plans)
         r.done()
         return config
 
@@ -134,7 +125,7 @@ class ReadinessConfig(StepFunctionConfig):
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReadinessConfig:
         r = _Reader(env)
         plans = r.plans()
-        config = cls(r.region(), r.prefix(), r.seconds("PLAN_CACHE_SECONDS", "300"), plans)
+        config = cls(*r.common(), plans)
         r.done()
         return config
 

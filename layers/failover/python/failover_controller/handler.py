@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +19,26 @@ from failover_controller.steps.base import enforce_deadline, make_request, parse
 from failover_controller.steps.registry import load_step
 
 
+@contextlib.contextmanager
+def reported(metric: str, message: str, *, prefix: str = "", **fields: Any) -> Iterator[None]:
+    """Count and log a deliberate refusal or failure, then let it reach Lambda: its class name is the error the
+    state machine catches. ``prefix`` goes in front of the message Lambda reports (the execution's cause)."""
+    try:
+        yield
+    except FailoverError as exc:
+        if prefix:
+            exc.message = f"{prefix}: {exc.message}"
+            exc.args = (exc.message,)
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        logger.warning(message, extra={**fields, "error": type(exc).__name__, "reason": exc.message})
+        raise
+
+
 @tracer.capture_method(capture_response=False)
 def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
     step = load_step(step_name)
     metrics.add_dimension(name="step", value=step.name)
-    try:
+    with reported("StepErrors", "step refused or failed", prefix=step.name):
         step_input = parse_step_input(event, actions=step.actions, params=step.params)
         logger.append_keys(
             step=step.name,
@@ -43,13 +59,6 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
         result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
         result.started_at, result.finished_at = started.isoformat(), datetime.now(UTC).isoformat()
         enforce_deadline(step.name, result, step_input.params, time.time())
-    except FailoverError as exc:
-        # Lambda reports str(exc) as errorMessage: name the step, since the execution's cause shows only that.
-        exc.message = f"{step.name}: {exc.message}"
-        exc.args = (exc.message,)
-        metrics.add_metric(name="StepErrors", unit=MetricUnit.Count, value=1)
-        logger.warning("step refused or failed", extra={"error": type(exc).__name__, "reason": exc.message})
-        raise
     metrics.add_metric(name="StepRuns", unit=MetricUnit.Count, value=1)
     if result.changed:
         metrics.add_metric(name="StepChanges", unit=MetricUnit.Count, value=1)
@@ -77,14 +86,8 @@ def run_controller(name: str, event: Any, config: ControllerConfig, factory: Cli
         "record": controller.record,
     }
     metrics.add_dimension(name="function", value=name)
-    try:
+    with reported("ControllerErrors", "refused or failed", function=name):
         result = functions[name](event, config, factory)
-    except FailoverError as exc:
-        metrics.add_metric(name="ControllerErrors", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "refused or failed", extra={"function": name, "error": type(exc).__name__, "reason": exc.message}
-        )
-        raise
     metrics.add_metric(name="ControllerRuns", unit=MetricUnit.Count, value=1)
     logger.info("done", extra={"function": name, "outcome": result.get("outcome"), "plan": result.get("plan")})
     return result
@@ -94,12 +97,8 @@ def run_controller(name: str, event: Any, config: ControllerConfig, factory: Cli
 def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict[str, Any]:
     from failover_controller import detect  # noqa: PLC0415 - as above
 
-    try:
+    with reported("DetectErrors", "alarm event refused"):
         decision = detect.decide(event, config, factory)
-    except FailoverError as exc:
-        metrics.add_metric(name="DetectErrors", unit=MetricUnit.Count, value=1)
-        logger.warning("alarm event refused", extra={"error": type(exc).__name__, "reason": exc.message})
-        raise
     metrics.add_dimension(name="decision", value=decision.outcome)
     metrics.add_metric(name="DetectDecisions", unit=MetricUnit.Count, value=1)
     logger.info(
