@@ -13,10 +13,11 @@ from failover_controller import config as function_config
 from failover_controller import plan_store
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.observability import metrics
-from failoverctl import emulators
+from failoverctl import emulators, moto_as_aws
 from tests.support.events import sample_plan_doc
 
 HOME_REGION = "us-west-2"
+moto_as_aws.patch()  # in-process moto keeps what an update omits, as SageMaker does
 
 
 @pytest.fixture(autouse=True)

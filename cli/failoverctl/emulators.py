@@ -69,6 +69,11 @@ def _post(url: str) -> None:
         pass
 
 
+def moto_served(moto_url: str) -> dict[str, str]:
+    """What ministack does not serve: SageMaker, and Application Auto Scaling (a SageMaker variant's scaling)."""
+    return {"AWS_ENDPOINT_URL_SAGEMAKER": moto_url, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": moto_url}
+
+
 @dataclass
 class Emulators:
     ministack_url: str
@@ -79,7 +84,7 @@ class Emulators:
 
     def endpoint_env(self) -> dict[str, str]:
         """boto3's per-service endpoint settings that route every client to the right emulator."""
-        return {"AWS_ENDPOINT_URL": self.ministack_url, "AWS_ENDPOINT_URL_SAGEMAKER": self.moto_url}
+        return {"AWS_ENDPOINT_URL": self.ministack_url, **moto_served(self.moto_url)}
 
     def reset(self) -> None:
         _post(f"{self.ministack_url}/_ministack/reset")
@@ -123,7 +128,7 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
         "SFN_WAIT_SCALE": "0",
         "TMPDIR": str(workdir),
         "LOG_LEVEL": "WARNING",
-        "AWS_ENDPOINT_URL_SAGEMAKER": emulators.moto_url,
+        **moto_served(emulators.moto_url),
         "AWS_ACCESS_KEY_ID": base_env.get("AWS_ACCESS_KEY_ID", "test"),
         "AWS_SECRET_ACCESS_KEY": base_env.get("AWS_SECRET_ACCESS_KEY", "test"),
     }
@@ -132,7 +137,7 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
         with moto_log.open("wb") as out:
             emulators.procs.append(
                 subprocess.Popen(  # noqa: S603
-                    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+                    [sys.executable, "-m", "failoverctl.moto_as_aws", "-H", "127.0.0.1", "-p", str(moto_port)],
                     env=base_env,
                     stdout=out,
                     stderr=subprocess.STDOUT,

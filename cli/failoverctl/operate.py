@@ -62,11 +62,11 @@ def factory_for(args: argparse.Namespace) -> ClientFactory:
         if not drill.STATE_FILE.exists():
             raise CommandError("no local emulators are running: start them with `failoverctl drill --keep`")
         state = json.loads(drill.STATE_FILE.read_text())
-        endpoints = {"*": state["ministack"], "sagemaker": state["moto"]}
+        endpoints = {"*": state["ministack"], "sagemaker": state["moto"], "application-autoscaling": state["moto"]}
     elif getattr(args, "endpoint_url", None):
         endpoints = {"*": args.endpoint_url}
         if args.sagemaker_endpoint_url:
-            endpoints["sagemaker"] = args.sagemaker_endpoint_url
+            endpoints["sagemaker"] = endpoints["application-autoscaling"] = args.sagemaker_endpoint_url
     if not endpoints:
         return ClientFactory()
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test")  # noqa: S106 - emulator

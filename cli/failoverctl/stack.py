@@ -33,10 +33,16 @@ def stack_parameters(
         "PlanDocument": json.dumps(plan.document, separators=(",", ":")),
         "PeerRegion": plan.other_region(region),
         "AlarmNames": ",".join(plan.alarm_names),
-        "AlarmArns": ",".join(arn("cloudwatch", s.region, f"alarm:{s.name}") for s in plan.signals),
+        # Detect acts only in the standby; the primary's stack forwards the plan's alarms that live in its region.
+        "ForwardedAlarmNames": ",".join(
+            s.name for s in plan.signals if s.region == region and region != plan.standby_region
+        ),
         "AlarmEventSource": alarm_event_source,
-        "AuroraGlobalClusterId": plan.global_cluster_id,
-        "AuroraClusterArns": ",".join(arn("rds", r, f"cluster:{plan.aurora_clusters[r]}") for r in plan.regions),
+        # RDS stores these identifiers lowercase, and IAM compares ARNs as they are stored.
+        "AuroraGlobalClusterId": plan.global_cluster_id.lower(),
+        "AuroraClusterArns": ",".join(
+            arn("rds", r, f"cluster:{plan.aurora_clusters[r].lower()}") for r in plan.regions
+        ),
         "DynamoDBTableArns": ",".join(arn("dynamodb", region, f"table/{t}") for t in plan.dynamodb_tables),
         "WriteRegionParameterName": plan.write_region_parameter.lstrip("/"),
         "SageMakerEndpointArns": ",".join(

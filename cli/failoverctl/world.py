@@ -14,7 +14,6 @@ from typing import Any
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.plan_store import plan_parameter_name
-from failover_controller.steps.promote_aurora import LAG_METRIC, LAG_NAMESPACE
 
 PLAN_PREFIX = "/failover-controller/plans"
 ACCOUNT = "123456789012"
@@ -43,16 +42,23 @@ def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
 
 
 def put_replication_lag(plan: RecoveryPlan, f: ClientFactory, region: str, lag_ms: float) -> None:
+    """The secondary's lag as Aurora PostgreSQL publishes it in the secondary's region: AuroraGlobalDBRPOLag and
+    AuroraGlobalDBReplicationLag under {DBClusterIdentifier, SourceRegion}, never DBClusterIdentifier alone."""
+    dimensions: list[Any] = [
+        {"Name": "DBClusterIdentifier", "Value": plan.aurora_clusters[region].lower()},
+        {"Name": "SourceRegion", "Value": plan.other_region(region)},
+    ]
     f.cloudwatch(region).put_metric_data(
-        Namespace=LAG_NAMESPACE,
+        Namespace="AWS/RDS",
         MetricData=[
             {
-                "MetricName": LAG_METRIC,
-                "Dimensions": [{"Name": "DBClusterIdentifier", "Value": plan.aurora_clusters[region]}],
+                "MetricName": metric,
+                "Dimensions": dimensions,
                 "Value": lag_ms,
                 "Unit": "Milliseconds",
                 "Timestamp": datetime.now(UTC),
             }
+            for metric in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
         ],
     )
 

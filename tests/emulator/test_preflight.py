@@ -48,7 +48,7 @@ def test_a_ready_standby_passes_every_check_and_nothing_changes(app: RecoveryPla
     )
     lag = next(c for c in result.checks if c.name == "aurora.replication_lag_ms")
     assert (lag.observed, lag.threshold) == (120.0, 60_000)
-    assert "AuroraGlobalDBReplicationLag" in lag.resource
+    assert "AuroraGlobalDBRPOLag {DBClusterIdentifier=recsys-metadata-usw2, SourceRegion=us-east-1}" in lag.resource
     assert not result.changed
     assert world.snapshot(app, emulated) == before
 
@@ -78,7 +78,9 @@ def test_every_failing_check_is_named_and_nothing_changes(emulated: ClientFactor
 
 def test_graceful_mode_needs_replication_lag_data(emulated: ClientFactory, plan_doc: dict[str, Any]) -> None:
     app = world.build(plan_doc, emulated, lag_ms=None)
-    with pytest.raises(NotReady, match=r"aurora\.replication_lag_ms .*no datapoint in the last 5 minutes"):
+    with pytest.raises(
+        NotReady, match=r"aurora\.replication_lag_ms .*no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag series"
+    ):
         preflight.run(request(app, emulated, "check"))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import PreconditionFailed
+from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import promote_aurora as step
 from failoverctl import world
@@ -45,7 +45,8 @@ def test_dry_run_reports_the_call_and_changes_nothing(app: RecoveryPlan, emulate
     assert [a.api for a in result.actions] == ["rds:SwitchoverGlobalCluster"]
     assert not result.actions[0].performed
     assert writer(app, emulated) == "us-east-1"
-    assert not step.run(request(app, emulated, "status")).done
+    with pytest.raises(StepFailed, match="no promotion is under way"):
+        step.run(request(app, emulated, "status"))
     assert step.run(request(app, emulated, "status", dry_run=True)).done
 
 

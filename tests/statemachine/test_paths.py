@@ -25,6 +25,7 @@ HAPPY = [
     "WaitForDns",
     "CheckDns",
     "IsDnsDone",
+    "AreWeightsShifted",
     "Verify",
     "DrainSource",
     "IsDryRun",
@@ -170,6 +171,24 @@ def test_poll_loops_wait_until_done(sfn: Harness) -> None:
     assert len(sfn.called("PromoteAurora", "status")) == 2
     assert all(p["deadline"] > 0 for p in sfn.called("PromoteAurora", "status"))
     assert sfn.entered(arn).count("CheckAurora") == 2
+
+
+def test_verify_waits_for_a_weights_only_update_to_finish(sfn: Harness) -> None:
+    """A weights-only shift leaves the endpoint Updating; Verify reads it only once it is InService again."""
+    sfn.script(
+        "ShiftSageMakerTraffic",
+        step_result(done=False),
+        step_result(done=False, changed=False),
+        step_result(changed=False),
+        action="shift_weights",
+    )
+    arn = sfn.start(START)
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    entered = sfn.entered(arn)
+    assert entered.count("CheckWeights") == 2
+    assert entered.index("FlipDns") < entered.index("WaitForWeights") < entered.index("Verify")
+    polls = sfn.called("ShiftSageMakerTraffic", "shift_weights")[1:]
+    assert [p["deadline"] > 0 for p in polls] == [True, True]
 
 
 def test_a_poll_past_the_deadline_times_out_and_compensates(sfn: Harness) -> None:

@@ -12,20 +12,25 @@ from typing import Any, Literal
 
 import boto3
 import pytest
+from botocore.config import Config
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 
-from failover_controller.clients import ClientFactory
+from failover_controller.aws import call
+from failover_controller.clients import PEER_BUDGET_SECONDS, PEER_CONFIG, ClientFactory
 from failover_controller.config import DetectConfig
 from failover_controller.detect import decide, execution_name, parse_alarm_event
-from failover_controller.errors import InputInvalid
+from failover_controller.errors import InputInvalid, TransientAwsError
 from failover_controller.ledger import Ledger
 from failover_controller.plan import parse_plan
 from failoverctl import world
 from functions.detect.app import lambda_handler
 from tests.conftest import FakeContext
-from tests.support.events import load_event
+from tests.support.events import ROOT, load_event
+from tests.support.silent_region import silent_endpoint
 
 TABLE = "ledger"
+TEMPLATE = ROOT / "template.yaml"
 
 
 class DetectWorld:
@@ -318,3 +323,56 @@ def test_a_storm_costs_one_aws_call_per_event_once_a_run_holds_the_lock(dw: Dete
     decision = dw.decide(alarm_event(id="second"))
     assert decision.reason.startswith("single-flight")
     assert calls == ["BatchGetItem"]
+
+
+# A region that answers slowly: short timeouts, few attempts and one budget for the peer region.
+FAST_PEER = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=0.5, read_timeout=0.5)
+
+
+def test_a_silent_peer_region_costs_two_attempts_and_the_decision_is_made_on_the_rest(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-inference-canary-use1")
+    with silent_endpoint() as us_east_1:
+        factory = ClientFactory(endpoints={"cloudwatch@us-east-1": us_east_1.url}, peer_config=FAST_PEER)
+        factory.begin("us-west-2")
+        decision = decide(alarm_event(), dw.config, factory)
+        attempts = len(us_east_1.connections)
+    assert decision.outcome == "started", decision.reason
+    assert decision.in_alarm == ["recsys-api-canary-use1", "recsys-inference-canary-use1"]
+    assert attempts == 2
+    assert [e["name"] for e in dw.executions()] == [decision.execution_name]
+
+
+def test_a_silent_peer_is_unknown_in_the_quorum_it_cannot_make(dw: DetectWorld) -> None:
+    with silent_endpoint() as us_east_1:
+        factory = ClientFactory(endpoints={"cloudwatch@us-east-1": us_east_1.url}, peer_config=FAST_PEER)
+        factory.begin("us-west-2")
+        decision = decide(alarm_event(), dw.config, factory)
+    assert decision.reason.startswith("quorum not met: 1 of 3 in ALARM, 2 needed")
+    assert "recsys-health-check-use1=UNKNOWN" in decision.reason
+
+
+def test_the_peer_budget_is_shared_by_every_call_of_an_invocation() -> None:
+    with silent_endpoint() as peer:
+        factory = ClientFactory(endpoints={"cloudwatch@us-east-1": peer.url}, peer_config=FAST_PEER)
+        factory.peer_budget_seconds = 0.3  # shorter than one read timeout: the retry is already past it
+        factory.begin("us-west-2")
+        cw = factory.cloudwatch("us-east-1")
+        for _ in range(3):
+            with pytest.raises(TransientAwsError, match="no answer"):
+                call("DescribeAlarms", cw.describe_alarms)
+        assert len(peer.connections) == 1
+        factory.begin("us-west-2")  # the next invocation starts a budget of its own
+        with pytest.raises(TransientAwsError):
+            call("DescribeAlarms", cw.describe_alarms)
+        assert len(peer.connections) == 2
+
+
+def test_the_peer_profile_fits_detects_timeout_with_room_for_its_own_region() -> None:
+    """Worst case for the peer: its budget plus one attempt begun just before the budget ran out."""
+    peer: Any = PEER_CONFIG
+    retries = peer.retries or {}
+    attempt = float(peer.connect_timeout) + float(peer.read_timeout)
+    assert retries["total_max_attempts"] == 2
+    detect_timeout = int(yaml_parse(TEMPLATE.read_text())["Globals"]["Function"]["Timeout"])
+    assert PEER_BUDGET_SECONDS + attempt <= detect_timeout / 2

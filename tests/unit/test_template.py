@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint
+from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
 
+from failover_controller.plan import load_plan_file
 from failoverctl import permissions
+from failoverctl.stack import stack_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -21,6 +24,9 @@ ASL = ROOT / "statemachines" / "failover.asl.json"
 # Actions that AWS authorizes on no resource ARN: the only ones allowed Resource "*", each with why.
 UNSCOPED = {
     "cloudwatch:GetMetricStatistics": "CloudWatch metric reads support no resource-level permissions",
+    "cloudwatch:ListMetrics": "as above",
+    "application-autoscaling:DescribeScalableTargets": "Application Auto Scaling's Describe actions take no resource",
+    "cloudwatch:DescribeAlarms": "returns composite alarms only when granted on * (its API reference)",
     "logs:CreateLogDelivery": "Step Functions log delivery: the logs delivery APIs take no resource",
     "logs:GetLogDelivery": "as above",
     "logs:UpdateLogDelivery": "as above",
@@ -151,7 +157,7 @@ def test_the_ledger_table_and_topic_are_encrypted_and_recoverable() -> None:
     assert table["SSESpecification"] == {"SSEEnabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert doc["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    assert doc["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
 
 
 def test_the_sample_plan_fits_in_the_plan_document_parameter() -> None:
@@ -204,3 +210,103 @@ def test_the_dashboard_body_is_json_with_the_targets_drawn() -> None:
 def test_the_permissions_doc_is_generated_from_the_template() -> None:
     assert (ROOT / "docs" / "permissions.md").read_text(encoding="utf-8") == permissions.document()
     assert "| `rds:SwitchoverGlobalCluster` |" in permissions.document()
+
+
+def test_describe_alarms_is_granted_on_every_resource() -> None:
+    """Scoped to alarm ARNs, DescribeAlarms silently leaves composite alarms out: a composite signal would read as
+    MISSING and never make the quorum."""
+    grants = [(role, st) for role, st in _statements() if "cloudwatch:DescribeAlarms" in _as_list(st["Action"])]
+    assert [role for role, _ in grants] == ["DetectFunctionRole"]
+    assert all(st["Resource"] == "*" for _, st in grants)
+
+
+def _publishers() -> dict[str, list[dict[str, Any]]]:
+    roles: dict[str, list[dict[str, Any]]] = {}
+    for role, statement in _statements():
+        roles.setdefault(role, []).append(statement)
+    return {
+        role: statements
+        for role, statements in roles.items()
+        if any("sns:Publish" in _as_list(st["Action"]) for st in statements)
+    }
+
+
+def test_cloudwatch_alarm_actions_can_publish_to_the_encrypted_topic() -> None:
+    """An alarm action cannot publish to a topic under alias/aws/sns (its key policy cannot admit CloudWatch): the
+    Detect-failing and not-ready alarms would reach nobody. The topic's key is the stack's own."""
+    doc = yaml_parse(template_text())["Resources"]
+    key_ref = doc["NotificationTopic"]["Properties"]["KmsMasterKeyId"]
+    assert not str(key_ref).startswith("alias/aws/")
+    key = doc[key_ref["Ref"]]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    for_cloudwatch = [
+        st
+        for st in key["Properties"]["KeyPolicy"]["Statement"]
+        if st["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert [set(_as_list(st["Action"])) for st in for_cloudwatch] == [{"kms:Decrypt", "kms:GenerateDataKey"}]
+    alarms = [r for r in doc.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert alarms
+    assert all({"Ref": "NotificationTopic"} in r["Properties"]["AlarmActions"] for r in alarms)
+    # Every function that publishes to the topic may also use its key (SNS encrypts with the caller's rights).
+    publishers = _publishers()
+    assert sorted(publishers) == ["RecordFunctionRole", "RequestApprovalFunctionRole"]
+    for role, statements in publishers.items():
+        kms = [st for st in statements if st["Resource"] == {"Fn::GetAtt": [key_ref["Ref"], "Arn"]}]
+        assert {a for st in kms for a in _as_list(st["Action"])} == {"kms:Decrypt", "kms:GenerateDataKey"}, role
+
+
+def _resolve(node: Any, params: dict[str, str]) -> Any:
+    """The two intrinsics the rule patterns use, with a stack's parameter values."""
+    if isinstance(node, dict) and "Ref" in node:
+        value = params[node["Ref"]]
+        return value.split(",") if node["Ref"] == "AlarmNames" else value
+    if isinstance(node, dict) and "Fn::Split" in node:
+        delimiter, source = node["Fn::Split"]
+        return _resolve(source, params).split(delimiter)
+    if isinstance(node, dict):
+        return {k: _resolve(v, params) for k, v in node.items()}
+    if isinstance(node, list):
+        resolved = [_resolve(v, params) for v in node]
+        return [x for v in resolved for x in (v if isinstance(v, list) else [v])]
+    return node
+
+
+def test_every_plan_alarm_reaches_the_standbys_detect_while_its_region_works() -> None:
+    """A rule sees only its own region's events: the primary's stack forwards the alarms that live there (the
+    sample's Route 53 health-check alarm must live in us-east-1) to the standby's default bus."""
+    plan = load_plan_file(ROOT / "plans" / "recsys.json")
+    doc = yaml_parse(template_text())
+    detect_pattern = doc["Resources"]["DetectFunction"]["Properties"]["Events"]["AlarmStateChange"]["Properties"]
+    forward = doc["Resources"]["SignalForwardRule"]
+    assert forward["Condition"] == "ForwardsSignals"
+    assert doc["Conditions"]["ForwardsSignals"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ForwardedAlarmNames"}, ""]}]}
+    params = {r: stack_parameters(plan, r, "123456789012") for r in plan.regions}
+    assert params[plan.standby_region]["ForwardedAlarmNames"] == ""
+
+    def event(alarm: str, region: str) -> dict[str, Any]:
+        return {
+            "source": "aws.cloudwatch",
+            "detail-type": "CloudWatch Alarm State Change",
+            "region": region,
+            "detail": {"alarmName": alarm, "state": {"value": "ALARM"}},
+        }
+
+    def matches(pattern: dict[str, Any], region: str, evt: dict[str, Any]) -> bool:
+        resolved = _resolve(pattern, params[region])
+        return bool(EventPattern.load(json.dumps(resolved)).matches_event(evt))  # type: ignore[arg-type]
+
+    standby, primary = plan.standby_region, plan.primary_region
+    target = forward["Properties"]["Targets"][0]["Arn"]["Fn::Sub"]
+    assert target == "arn:${AWS::Partition}:events:${PeerRegion}:${AWS::AccountId}:event-bus/default"
+    assert params[primary]["PeerRegion"] == standby
+    for signal in plan.signals:
+        evt = event(signal.name, signal.region)
+        if signal.region == standby:
+            assert matches(detect_pattern["Pattern"], standby, evt), signal.name
+        else:
+            assert params[primary]["ForwardedAlarmNames"] != ""
+            assert matches(forward["Properties"]["EventPattern"], primary, evt), signal.name
+            assert matches(detect_pattern["Pattern"], standby, evt), f"{signal.name} forwarded"
+    assert not matches(forward["Properties"]["EventPattern"], primary, event("recsys-api-canary-use1", primary))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
+from failover_controller.clients import PeerBudgetExhausted
 from failover_controller.errors import FailoverError, PreconditionFailed, StepFailed, TransientAwsError
 
 T = TypeVar("T")
@@ -69,7 +70,8 @@ def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
         return fn(**kwargs)
     except ClientError as exc:
         raise mapped(what, exc) from exc
-    except EndpointConnectionError as exc:
-        raise TransientAwsError(f"{what}: endpoint unreachable: {exc}") from exc
+    except (ConnectionError, HTTPClientError, PeerBudgetExhausted) as exc:
+        # Unreachable, timed out or cut off (after the SDK's retries): nothing says the region will not answer later.
+        raise TransientAwsError(f"{what}: no answer: {exc}") from exc
     except BotoCoreError as exc:
         raise StepFailed(f"{what}: {exc}") from exc

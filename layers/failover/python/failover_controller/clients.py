@@ -7,10 +7,13 @@ is how the local emulators are wired in without any change here.
 from __future__ import annotations
 
 import threading
+import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -26,6 +29,21 @@ DEFAULT_CONFIG = Config(
     read_timeout=20,
     user_agent_extra="failover-controller",
 )
+# The region being failed away from is the one likely to be down or slow: its calls get short timeouts and few
+# attempts, and all of one invocation's calls to it share one time budget. Worst case per call: 2 x (3 + 5) s.
+PEER_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=3,
+    read_timeout=5,
+    user_agent_extra="failover-controller",
+)
+PEER_BUDGET_SECONDS = 20.0
+
+
+class PeerBudgetExhausted(BotoCoreError):
+    """The invocation's time for the peer region is spent: the call is not attempted."""
+
+    fmt = "{region} did not answer within this invocation's {budget:.0f} s budget for it; not called"
 
 
 class ClientFactory:
@@ -36,13 +54,29 @@ class ClientFactory:
         session: boto3.Session | None = None,
         config: Config | None = None,
         endpoints: dict[str, str] | None = None,
+        *,
+        peer_config: Config | None = None,
+        peer_budget_seconds: float = PEER_BUDGET_SECONDS,
     ) -> None:
-        """``endpoints``: service name (or "*") to endpoint URL, for tools pointed at an emulator explicitly."""
+        """``endpoints``: service name (or "*", or "service@region") to endpoint URL, for tools pointed at an
+        emulator explicitly."""
         self._session = session
         self._config = config or DEFAULT_CONFIG
+        self._peer_config = peer_config or PEER_CONFIG
         self._endpoints = endpoints or {}
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self.home_region: str | None = None
+        self.peer_budget_seconds = peer_budget_seconds
+        self._peer_deadline: float | None = None
+
+    def begin(self, home_region: str) -> None:
+        """A new invocation in ``home_region``: calls to any other region are peer calls, on a fresh budget."""
+        with self._lock:
+            if home_region != self.home_region:
+                self._clients.clear()
+            self.home_region = home_region
+            self._peer_deadline = None
 
     def client(self, service: str, region: str) -> Any:
         if not region:
@@ -52,11 +86,30 @@ class ClientFactory:
             if key not in self._clients:
                 if self._session is None:
                     self._session = boto3.Session()
-                endpoint = self._endpoints.get(service, self._endpoints.get("*"))
-                self._clients[key] = self._session.client(  # type: ignore[call-overload]
-                    service, region_name=region, config=self._config, endpoint_url=endpoint
+                endpoint = self._endpoints.get(
+                    f"{service}@{region}", self._endpoints.get(service, self._endpoints.get("*"))
                 )
+                peer = self.home_region is not None and region != self.home_region
+                client = self._session.client(  # type: ignore[call-overload]
+                    service,
+                    region_name=region,
+                    config=self._peer_config if peer else self._config,
+                    endpoint_url=endpoint,
+                )
+                if peer:
+                    client.meta.events.register("before-send", partial(self._spend, region))
+                self._clients[key] = client
             return self._clients[key]
+
+    def _spend(self, region: str, **_: Any) -> None:
+        """Before each attempt to the peer: start the budget at the first, refuse once it is spent."""
+        now = time.monotonic()
+        with self._lock:
+            if self._peer_deadline is None:
+                self._peer_deadline = now + self.peer_budget_seconds
+            spent = now >= self._peer_deadline
+        if spent:
+            raise PeerBudgetExhausted(region=region, budget=self.peer_budget_seconds)
 
     def clear(self) -> None:
         with self._lock:
@@ -75,7 +128,7 @@ class ClientFactory:
         return self.client("sagemaker", region)  # type: ignore[no-any-return]
 
     def route53(self, region: str) -> Route53Client:
-        # Route 53's control plane is global; the region only picks the signing endpoint's partition.
+        # Route 53's control plane is global (served from us-east-1); the region picks the signing partition.
         return self.client("route53", region)  # type: ignore[no-any-return]
 
     def cloudwatch(self, region: str) -> CloudWatchClient:

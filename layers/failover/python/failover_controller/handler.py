@@ -36,6 +36,7 @@ def reported(metric: str, message: str, *, prefix: str = "", **fields: Any) -> I
 
 @tracer.capture_method(capture_response=False)
 def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
+    factory.begin(config.region)
     step = load_step(step_name)
     metrics.add_dimension(name="step", value=step.name)
     with reported("StepErrors", "step refused or failed", prefix=step.name):
@@ -80,6 +81,7 @@ def run_controller(name: str, event: Any, config: ControllerConfig, factory: Cli
     # Imported here, not at the top: the runbook steps' cold start does not pay for what they never run.
     from failover_controller import controller  # noqa: PLC0415
 
+    factory.begin(config.region)
     functions: dict[str, Callable[[Any, ControllerConfig, ClientFactory], dict[str, Any]]] = {
         "validate_input": controller.validate_input,
         "request_approval": controller.request_approval,
@@ -97,6 +99,7 @@ def run_controller(name: str, event: Any, config: ControllerConfig, factory: Cli
 def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict[str, Any]:
     from failover_controller import detect  # noqa: PLC0415 - as above
 
+    factory.begin(config.region)
     with reported("DetectErrors", "alarm event refused"):
         decision = detect.decide(event, config, factory)
     metrics.add_dimension(name="decision", value=decision.outcome)

@@ -131,6 +131,12 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     names = [a["name"] for a in signals["alarms"]]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"signals.alarms: {name} is listed more than once")
+    for i, alarm in enumerate(signals["alarms"]):
+        if alarm["region"] not in pair:
+            problems.append(
+                f"signals.alarms[{i}].region: {alarm['region']} is not one of the plan's regions: no controller "
+                "stack there could deliver its state changes to Detect"
+            )
     if signals["quorum"] > len(signals["alarms"]):
         problems.append(f"signals.quorum: {signals['quorum']} exceeds the {len(signals['alarms'])} alarm(s) listed")
     seen_records: set[tuple[str, str]] = set()

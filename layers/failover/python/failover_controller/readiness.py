@@ -45,6 +45,7 @@ def assess(plan: RecoveryPlan, region: str, factory: ClientFactory) -> dict[str,
 def run(config: ReadinessConfig, factory: ClientFactory) -> dict[str, Any]:
     reports = []
     for name in config.plans:
+        factory.begin(config.region)  # each plan's checks get their own budget for the peer region
         try:
             plan = load_plan(
                 name,

@@ -97,9 +97,9 @@ def parse_step_input(event: Any, *, actions: tuple[str, ...], params: dict[str, 
 
 
 def enforce_deadline(step: str, result: StepResult, params: dict[str, Any], now: float) -> None:
-    """A status poll that is still not done after the run's deadline ends the loop with PollTimeout."""
+    """A poll (a call given the run's deadline) still not done after the deadline ends the loop with PollTimeout."""
     deadline = params.get("deadline")
-    if result.action == "status" and not result.done and deadline is not None and now >= deadline:
+    if not result.done and deadline is not None and now >= deadline:
         raise PollTimeout(
             f"{step} was still not done at the run's deadline ({int(now - deadline)} s past it): {result.message}",
             details={"step": step, "last_seen": result.after},

@@ -23,8 +23,9 @@ PARAMS: dict[str, type] = {}
 
 
 def writer_region(seen: dict[str, object]) -> str | None:
-    arn = seen.get("writer_arn")
-    return arn.split(":")[3] if isinstance(arn, str) and not seen.get("in_progress") else None
+    """The writer's region, from this region's DescribeGlobalClusters; None while an operation is under way."""
+    region = seen.get("writer_region")
+    return region if isinstance(region, str) and not seen.get("in_progress") else None
 
 
 def align(req: StepRequest) -> StepResult:
@@ -65,10 +66,9 @@ def align(req: StepRequest) -> StepResult:
         except FailoverError as exc:
             attention.append(f"write-region parameter in {region}: {exc.message}")
 
-    # DNS toward the writer: the flip step with the writer as its target, same batch logic, same checks.
-    toward_writer = replace(req, target_region=writer, action="flip")
+    # DNS toward the writer: the flip step's batch logic and checks, reading the writer from this region only.
     try:
-        flipped = flip_dns.flip(toward_writer)
+        flipped = flip_dns.flip(replace(req, action="flip"), toward=writer)
         result.actions.extend(flipped.actions)
     except FailoverError as exc:
         attention.append(f"DNS toward {writer}: {exc.message}")

@@ -67,14 +67,16 @@ def observe(req: StepRequest) -> dict[str, Any]:
     return seen
 
 
-def desired_routing(req: StepRequest, region: str) -> tuple[str, Any]:
-    target = region == req.target_region
+def desired_routing(req: StepRequest, region: str, toward: str) -> tuple[str, Any]:
+    target = region == toward
     if req.plan.routing_policy == "weighted":
         return "Weight", req.plan.active_weight if target else 0
     return "Failover", "PRIMARY" if target else "SECONDARY"
 
 
-def planned_changes(req: StepRequest) -> list[dict[str, Any]]:
+def planned_changes(req: StepRequest, toward: str | None = None) -> list[dict[str, Any]]:
+    """The record changes that would send every name of the plan to ``toward`` (default: the target)."""
+    toward = toward or req.target_region
     changes: list[dict[str, Any]] = []
     for record in req.plan.records:
         sets = record_sets(req, record)
@@ -85,7 +87,7 @@ def planned_changes(req: StepRequest) -> list[dict[str, Any]]:
                     f"record {record.fqdn} {record.type} has no set identifier {set_id!r} ({region}) "
                     f"in zone {req.plan.hosted_zone_id}"
                 )
-            key, value = desired_routing(req, region)
+            key, value = desired_routing(req, region, toward)
             if key not in rrs:
                 raise PreconditionFailed(
                     f"record {record.fqdn} {record.type} {set_id!r} is not a {req.plan.routing_policy} record"
@@ -97,18 +99,23 @@ def planned_changes(req: StepRequest) -> list[dict[str, Any]]:
     return changes
 
 
-def flip(req: StepRequest) -> StepResult:
+def flip(req: StepRequest, toward: str | None = None) -> StepResult:
+    """Send the names to ``toward`` (default: the target region); compensation passes the Aurora writer's region.
+
+    Whatever the direction, the writer is read in this controller's own region: the peer may be down.
+    """
+    toward = toward or req.target_region
     result = req.result(STEP)
     result.before = observe(req)
-    changes = planned_changes(req)  # "change_id" in after is always present: the state machine reads it
+    changes = planned_changes(req, toward)  # "change_id" in after is always present: the state machine reads it
     if not changes:
         result.after = {**result.before, "change_id": None}
-        result.message = f"DNS already sends traffic to {req.target_region}; nothing to do"
+        result.message = f"DNS already sends traffic to {toward}; nothing to do"
         return result
     if not req.dry_run:
-        require_writer(req, "DNS")
+        require_writer(req, "DNS", toward)
     batch = {
-        "Comment": f"failover-controller: {req.plan.application} to {req.target_region} ({req.mode})",
+        "Comment": f"failover-controller: {req.plan.application} to {toward} ({req.mode})",
         "Changes": changes,
     }
     action = PlannedAction(
@@ -119,7 +126,7 @@ def flip(req: StepRequest) -> StepResult:
     result.actions.append(action)
     if req.dry_run:
         result.after = {**result.before, "change_id": None}
-        result.message = f"dry run: would change {len(changes)} record set(s) toward {req.target_region}"
+        result.message = f"dry run: would change {len(changes)} record set(s) toward {toward}"
         return result
     info = call(
         f"Route 53 change in zone {req.plan.hosted_zone_id}",
@@ -130,11 +137,11 @@ def flip(req: StepRequest) -> StepResult:
     change_id = info["Id"].removeprefix("/change/")
     action.performed, action.response = True, {"change_id": change_id, "status": info["Status"]}
     result.after, result.changed = observe(req), True
-    if planned_changes(req):
+    if planned_changes(req, toward):
         raise StepFailed(f"Route 53 change {change_id} was accepted but the records do not read as intended")
     result.done = info["Status"] == "INSYNC"
     result.after["change_id"] = change_id
-    result.message = f"changed {len(changes)} record set(s) toward {req.target_region}: change {change_id}"
+    result.message = f"changed {len(changes)} record set(s) toward {toward}: change {change_id}"
     return result
 
 

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from failover_controller.aws import call
-from failover_controller.errors import NotReady, PreconditionFailed, StepFailed
+from failover_controller.errors import NotReady, PreconditionFailed, StepFailed, TransientAwsError
 from failover_controller.results import Check, StepResult
 from failover_controller.steps import promote_aurora, shift_sagemaker_traffic, switch_dynamodb_writes
 from failover_controller.steps.base import StepRequest
@@ -31,11 +31,17 @@ _S3_URL = re.compile(r"^s3://[^/]+/")
 _UNANSWERED = ("NotImplemented", "not implemented", "InvalidAction", "UnknownOperation", "UnsupportedOperation")
 
 
+NO_ANSWER = "no answer"
+
+
 def _guard(name: str, resource: str, threshold: Any, fn: Callable[[], Check]) -> Check:
     """A check whose resource is missing or whose call fails is a failing check, not a crash; one whose
-    service cannot answer the call at all (an emulator, a partition without the API) is unknown, never passed."""
+    service cannot answer the call at all (an emulator, a partition without the API), or did not answer in time
+    (a region browned out), is unknown, never passed."""
     try:
         return fn()
+    except TransientAwsError as exc:
+        return Check(name, resource, None, threshold, "unknown", f"{NO_ANSWER}: {exc.message}")
     except (PreconditionFailed, StepFailed) as exc:
         if any(marker in exc.message for marker in _UNANSWERED):
             return Check(name, resource, None, threshold, "unknown", f"the service cannot answer: {exc.message}")
@@ -44,7 +50,7 @@ def _guard(name: str, resource: str, threshold: Any, fn: Callable[[], Check]) ->
 
 def aurora_checks(req: StepRequest) -> list[Check]:
     cluster_id = req.plan.aurora_clusters[req.target_region]
-    metric = f"{cluster_id} ({promote_aurora.LAG_NAMESPACE} {promote_aurora.LAG_METRIC}, Maximum)"
+    metric = f"{cluster_id} ({promote_aurora.LAG_NAMESPACE} replication lag, Maximum)"
     seen: dict[str, Any] = {}
 
     def cluster() -> Check:
@@ -83,16 +89,17 @@ def aurora_checks(req: StepRequest) -> list[Check]:
         name = "aurora.replication_lag_ms"
         if seen.get("target_is_writer"):
             return Check(name, metric, None, budget, "skipped", "the target already is the writer")
-        value = promote_aurora.replication_lag_ms(req)
+        reading = promote_aurora.replication_lag(req, seen.get("engine"))
+        value, series = reading.value_ms, f"{cluster_id} ({reading.series}, Maximum)"
         if value is None:
             if req.graceful:
-                return Check(name, metric, None, budget, "fail", "no datapoint in the last 5 minutes")
-            return Check(name, metric, None, budget, "unknown", "no datapoint; RPO exposure unknown")
+                return Check(name, series, None, budget, "fail", reading.detail)
+            return Check(name, series, None, budget, "unknown", f"{reading.detail}; RPO exposure unknown")
         if value <= budget:
-            return Check(name, metric, value, budget, "pass")
+            return Check(name, series, value, budget, "pass")
         if not req.graceful and req.params.get("force_beyond_rpo", False):
-            return Check(name, metric, value, budget, "pass", "over the RPO, accepted by force_beyond_rpo")
-        return Check(name, metric, value, budget, "fail", "replication lag exceeds the plan's RPO")
+            return Check(name, series, value, budget, "pass", "over the RPO, accepted by force_beyond_rpo")
+        return Check(name, series, value, budget, "fail", "replication lag exceeds the plan's RPO")
 
     def synchronized() -> Check:
         name = "aurora.synchronized"
@@ -148,12 +155,13 @@ def dynamodb_checks(req: StepRequest) -> list[Check]:
 
 
 def _containers_of(req: StepRequest, region: str) -> dict[str, list[dict[str, str]]]:
-    """Per variant of the region's endpoint: its model's containers (image URI, model data URL)."""
+    """Per variant of the region's endpoint: its model's containers (image URI, model data URL, the account
+    that owns the endpoint: the plan's own account)."""
     sm = req.clients.sagemaker(region)
     name = req.plan.endpoints[region].endpoint_name
-    config_name = call(f"SageMaker endpoint {name} in {region}", sm.describe_endpoint, EndpointName=name)[
-        "EndpointConfigName"
-    ]
+    endpoint = call(f"SageMaker endpoint {name} in {region}", sm.describe_endpoint, EndpointName=name)
+    account = str(endpoint.get("EndpointArn", "")).split(":")[4:5] or [""]
+    config_name = endpoint["EndpointConfigName"]
     config = call(
         f"endpoint config {config_name} in {region}", sm.describe_endpoint_config, EndpointConfigName=config_name
     )
@@ -162,7 +170,8 @@ def _containers_of(req: StepRequest, region: str) -> dict[str, list[dict[str, st
         model = call(f"model {variant['ModelName']} in {region}", sm.describe_model, ModelName=variant["ModelName"])
         containers = [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
         out[variant["VariantName"]] = [
-            {"image": c.get("Image", ""), "model_data": c.get("ModelDataUrl", "")} for c in containers
+            {"image": c.get("Image", ""), "model_data": c.get("ModelDataUrl", ""), "account": account[0]}
+            for c in containers
         ]
     return out
 
@@ -281,6 +290,18 @@ def _image(req: StepRequest, item: dict[str, str]) -> Check:
     match = _ECR_URI.match(image)
     if not match:
         return Check(name, image, None, req.target_region, "skipped", "not an ECR image")
+    if item["account"] and match["account"] != item["account"]:
+        # AWS Deep Learning Containers and JumpStart images live in AWS-owned registries, served in every region;
+        # DescribeImages on another account's registry is denied.
+        return Check(
+            name,
+            image,
+            match["account"],
+            item["account"],
+            "skipped",
+            f"the image belongs to account {match['account']}, not the plan's ({item['account']}): "
+            "its owner serves it; not checked",
+        )
     if match["region"] != req.target_region:
         return Check(
             name,
@@ -294,6 +315,7 @@ def _image(req: StepRequest, item: dict[str, str]) -> Check:
     found = call(
         f"ECR image {image}",
         req.clients.client("ecr", req.target_region).describe_images,
+        registryId=match["account"],
         repositoryName=match["repo"],
         imageIds=[image_id],
     )
@@ -301,31 +323,57 @@ def _image(req: StepRequest, item: dict[str, str]) -> Check:
     return Check(name, image, "present" if ok else "absent", "present", "pass" if ok else "fail")
 
 
-def _artifact(req: StepRequest, item: dict[str, str]) -> Check:
-    bucket, _, key = item["model_data"].removeprefix("s3://").partition("/")
-    head = call(
-        f"model artifact {item['model_data']}",
-        req.clients.client("s3", req.target_region).head_object,
+def _bucket_region(req: StepRequest, bucket: str) -> str:
+    """Where the bucket lives (GetBucketLocation: no constraint is us-east-1, the legacy "EU" is eu-west-1)."""
+    location = call(
+        f"location of s3://{bucket}",
+        req.clients.client("s3", req.target_region).get_bucket_location,
         Bucket=bucket,
-        Key=key,
+    ).get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, str(location))
+
+
+def _artifact(req: StepRequest, item: dict[str, str]) -> Check:
+    name, url = "s3.model_artifacts_present", item["model_data"]
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    own = req.plan.artifact_buckets
+    if bucket not in own.values():
+        return Check(
+            name,
+            url,
+            bucket,
+            own[req.target_region],
+            "skipped",
+            f"s3://{bucket} is not one of the plan's artifact buckets (a JumpStart or other account's bucket): "
+            "its owner serves it; not checked",
+        )
+    if bucket != own[req.target_region]:
+        region = next(r for r, b in own.items() if b == bucket)
+        return Check(name, url, bucket, own[req.target_region], "fail", f"the artifact is read from {region}'s bucket")
+    # A target-region client follows S3's redirect to a bucket in any region: only the bucket's location says.
+    region = _bucket_region(req, bucket)
+    if region != req.target_region:
+        return Check(name, url, region, req.target_region, "fail", f"s3://{bucket} lives in {region}")
+    head = call(
+        f"model artifact {url}", req.clients.client("s3", req.target_region).head_object, Bucket=bucket, Key=key
     )
-    return Check("s3.model_artifacts_present", item["model_data"], head.get("ContentLength"), "exists", "pass")
+    return Check(name, url, head.get("ContentLength"), "exists", "pass")
+
+
+def _buckets(containers: dict[str, list[dict[str, str]]]) -> set[str]:
+    return {
+        c["model_data"].removeprefix("s3://").partition("/")[0]
+        for items in containers.values()
+        for c in items
+        if c["model_data"]
+    }
 
 
 def _replication(req: StepRequest, target_containers: dict[str, list[dict[str, str]]]) -> Check:
     name = "s3.artifacts_replicate_to_target"
-    target_buckets = {
-        c["model_data"].removeprefix("s3://").partition("/")[0]
-        for items in target_containers.values()
-        for c in items
-        if c["model_data"]
-    }
-    source_buckets = {
-        c["model_data"].removeprefix("s3://").partition("/")[0]
-        for items in _containers_of(req, req.source_region).values()
-        for c in items
-        if c["model_data"]
-    }
+    own = set(req.plan.artifact_buckets.values())
+    target_buckets = _buckets(target_containers) & own
+    source_buckets = _buckets(_containers_of(req, req.source_region)) & own
     missing = []
     for bucket in sorted(source_buckets):
         config = call(
@@ -446,6 +494,14 @@ def check(req: StepRequest) -> StepResult:
         + artifact_checks(req)
         + route53_checks(req)
     )
+    if req.graceful:
+        # A switchover needs both regions: one that does not answer makes graceful impossible, not merely unknown.
+        for c in result.checks:
+            if c.verdict == "unknown" and c.detail.startswith(NO_ANSWER):
+                c.verdict = "fail"
+                c.detail += (
+                    f"; a graceful switchover needs both regions to answer (ungraceful if {req.source_region} is down)"
+                )
     failing = [
         f"{c.name} {c.resource}: {c.detail or f'observed {c.observed!r}, wanted {c.threshold!r}'}"
         for c in result.checks

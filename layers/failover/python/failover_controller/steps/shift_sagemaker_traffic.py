@@ -1,18 +1,30 @@
 """Make the target region's SageMaker endpoint serve: its variants at the plan's active capacity and weights.
 
-Actions: ``scale_target`` (the target's variants to active capacity, weights untouched), ``status`` (is
-the target InService at active capacity, for the poll loop), ``shift_weights`` (the target at the plan's
-active weights), ``drain_source`` (graceful mode and ``drain_source`` in the plan: the source endpoint back
-to standby capacity, after DNS has moved). All go through UpdateEndpointWeightsAndCapacities.
+Actions: ``scale_target`` (the target's variants to at least their active capacity, weights untouched),
+``status`` (the scale-up's poll: done when the target is InService at active capacity; it sends the next
+variant's capacity once the previous one is in), ``shift_weights`` (the target at the plan's active weights,
+done when the endpoint is InService again), ``drain_source`` (graceful mode and ``drain_source`` in the plan:
+the source endpoint back to standby capacity, after DNS has moved).
+
+What AWS does that shapes this: UpdateEndpointWeightsAndCapacities changes the weights of any number of variants
+but the capacity of one variant per call, and the endpoint is ``Updating`` (or ``SystemUpdating`` for AWS's own
+maintenance) until it is done, refusing another update meanwhile; ``RollingBack``, ``Failed`` and
+``UpdateRollbackFailed`` do not end well by waiting. Application Auto Scaling owns the instance count of a
+variant with a scalable target: counts are compared as "at least", and the scalable target's MinCapacity is
+raised to the active count (lowered back to the standby count when the source is drained), so autoscaling
+keeps the capacity instead of taking it away.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from failover_controller.aws import call
-from failover_controller.errors import PreconditionFailed
+from botocore.exceptions import ClientError
+
+from failover_controller.aws import call, error_code, mapped
+from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import Endpoint
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
@@ -21,7 +33,21 @@ STEP = "shift_sagemaker_traffic"
 ACTIONS = ("scale_target", "status", "shift_weights", "drain_source")
 PARAMS: dict[str, type] = {"deadline": int}
 
-Desired = dict[str, tuple[float, int]]
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating"})
+BROKEN = frozenset({"RollingBack", "Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+@dataclass(frozen=True)
+class Want:
+    """A variant's desired weight and instance count; ``at_least``: a higher count (autoscaling) is fine."""
+
+    weight: float
+    count: int
+    at_least: bool = True
+
+
+Desired = dict[str, Want]
 
 
 def observe(req: StepRequest, region: str) -> dict[str, Any]:
@@ -40,27 +66,43 @@ def observe(req: StepRequest, region: str) -> dict[str, Any]:
         }
         for v in desc.get("ProductionVariants", [])
     }
-    return {"endpoint": name, "region": region, "status": desc.get("EndpointStatus"), "variants": variants}
+    return {
+        "endpoint": name,
+        "region": region,
+        "status": desc.get("EndpointStatus"),
+        "failure_reason": desc.get("FailureReason"),
+        "variants": variants,
+    }
 
 
 def _counts(endpoint: Endpoint, *, active: bool) -> dict[str, int]:
     return {v.variant_name: v.active_instance_count if active else v.standby_instance_count for v in endpoint.variants}
 
 
-def _keep_weights(seen: dict[str, Any], counts: dict[str, int]) -> Desired:
-    return {name: (float(seen["variants"][name]["current_weight"]), count) for name, count in counts.items()}
+def _keep_weights(seen: dict[str, Any], counts: dict[str, int], *, at_least: bool) -> Desired:
+    return {
+        name: Want(float(seen["variants"][name]["current_weight"]), count, at_least) for name, count in counts.items()
+    }
 
 
 def active_config(endpoint: Endpoint) -> Desired:
-    return {v.variant_name: (v.active_weight, v.active_instance_count) for v in endpoint.variants}
+    return {v.variant_name: Want(v.active_weight, v.active_instance_count) for v in endpoint.variants}
+
+
+def _count_ok(have: Any, want: Want) -> bool:
+    return isinstance(have, int) and (have >= want.count if want.at_least else have == want.count)
+
+
+def _weight_ok(have: Any, want: Want) -> bool:
+    return have is not None and abs(float(have) - want.weight) <= 1e-9
 
 
 def _matches(seen: dict[str, Any], desired: Desired, *, field: str) -> bool:
-    for name, (weight, count) in desired.items():
+    for name, want in desired.items():
         variant = seen["variants"].get(name)
-        if variant is None or variant[f"{field}_instance_count"] != count:
+        if variant is None or not _count_ok(variant[f"{field}_instance_count"], want):
             return False
-        if variant[f"{field}_weight"] is None or abs(float(variant[f"{field}_weight"]) - weight) > 1e-9:
+        if not _weight_ok(variant[f"{field}_weight"], want):
             return False
     return True
 
@@ -69,60 +111,141 @@ def at_config(seen: dict[str, Any], desired: Desired) -> bool:
     return seen["status"] == "InService" and _matches(seen, desired, field="current")
 
 
+def next_update(seen: dict[str, Any], desired: Desired) -> list[dict[str, Any]]:
+    """One call's DesiredWeightsAndCapacities: every variant's weight when only weights differ, else the capacity of
+    the first variant whose count is off (the API takes one variant's capacity per call)."""
+    variants = seen["variants"]
+    recount = [n for n, w in desired.items() if not _count_ok(variants[n]["current_instance_count"], w)]
+    if recount:
+        name = recount[0]
+        return [
+            {"VariantName": name, "DesiredWeight": desired[name].weight, "DesiredInstanceCount": desired[name].count}
+        ]
+    return [
+        {"VariantName": n, "DesiredWeight": w.weight}
+        for n, w in desired.items()
+        if not _weight_ok(variants[n]["current_weight"], w)
+    ]
+
+
+def _raise_if_broken(seen: dict[str, Any]) -> None:
+    if seen["status"] in BROKEN:
+        reason = f": {seen['failure_reason']}" if seen.get("failure_reason") else ""
+        raise StepFailed(
+            f"endpoint {seen['endpoint']} in {seen['region']} is {seen['status']}{reason}; "
+            "waiting will not bring it to the desired configuration"
+        )
+
+
+def scalable_targets(req: StepRequest, region: str) -> dict[str, dict[str, Any]]:
+    """The Application Auto Scaling targets of the endpoint's variants, by variant (absent: not autoscaled)."""
+    name = req.plan.endpoints[region].endpoint_name
+    ids = {f"endpoint/{name}/variant/{v.variant_name}": v.variant_name for v in req.plan.endpoints[region].variants}
+    found = call(
+        f"scalable targets of {name} in {region}",
+        req.clients.client("application-autoscaling", region).describe_scalable_targets,
+        ServiceNamespace="sagemaker",
+        ResourceIds=sorted(ids),
+        ScalableDimension=DIMENSION,
+    )["ScalableTargets"]
+    return {ids[t["ResourceId"]]: t for t in found if t["ResourceId"] in ids}
+
+
+def hold_minimum(
+    req: StepRequest, region: str, counts: dict[str, int], result: StepResult, *, raise_only: bool
+) -> None:
+    """Set each autoscaled variant's MinCapacity to its count: raised before scaling up (never lowered then),
+    lowered when draining (never raised then). MaxCapacity grows when it would be below the new minimum."""
+    for variant, target in sorted(scalable_targets(req, region).items()):
+        low, high, count = int(target["MinCapacity"]), int(target["MaxCapacity"]), counts[variant]
+        if low == count or (raise_only and low > count) or (not raise_only and low < count):
+            continue
+        params = {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": target["ResourceId"],
+            "ScalableDimension": DIMENSION,
+            "MinCapacity": count,
+            "MaxCapacity": max(high, count),
+        }
+        action = PlannedAction(
+            "application-autoscaling:RegisterScalableTarget", region, {**params, "previous_min": low}
+        )
+        result.actions.append(action)
+        if req.dry_run:
+            continue
+        call(
+            f"RegisterScalableTarget {target['ResourceId']} in {region}",
+            req.clients.client("application-autoscaling", region).register_scalable_target,
+            **params,
+        )
+        action.performed, result.changed = True, True
+
+
+def _update(req: StepRequest, region: str, endpoint: str, updates: list[dict[str, Any]]) -> None:
+    try:
+        req.clients.sagemaker(region).update_endpoint_weights_and_capacities(
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=updates,  # type: ignore[arg-type]
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ResourceLimitExceeded":
+            counts = ", ".join(f"{u['VariantName']}={u['DesiredInstanceCount']}" for u in updates)
+            raise StepFailed(
+                f"instance quota: {region} refused {counts} instance(s) for {endpoint} ({exc}). Request an increase "
+                "of the instance type's 'for endpoint usage' quota in Service Quotas, or lower the plan's "
+                "active_instance_count"
+            ) from exc
+        raise mapped(f"UpdateEndpointWeightsAndCapacities on {endpoint} in {region}", exc) from exc
+
+
 def converge(
     req: StepRequest, region: str, desired_of: Callable[[dict[str, Any]], Desired], result: StepResult
 ) -> StepResult:
-    """Check, act, verify one endpoint; an update already under way to the same values is not repeated."""
+    """Check, act, verify one endpoint: at most one update at a time, none while one is under way."""
     seen = observe(req, region)
     result.before = seen
     wanted = {v.variant_name for v in req.plan.endpoints[region].variants}
     missing = sorted(wanted - set(seen["variants"]))
     if missing:
         raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}")
+    _raise_if_broken(seen)
     desired = desired_of(seen)
     if at_config(seen, desired):
         result.after, result.done = seen, True
-        result.message = f"{seen['endpoint']} in {region} already at the desired capacity and weights"
+        result.message = f"{seen['endpoint']} in {region} is at the desired capacity and weights"
         return result
-    if seen["status"] == "Updating" and _matches(seen, desired, field="desired"):
+    if seen["status"] in BUSY:
         result.after, result.done = seen, False
-        result.message = f"{seen['endpoint']} in {region} is already updating to the desired configuration"
+        result.message = f"{seen['endpoint']} in {region} is {seen['status']}; waiting before any further update"
         return result
     if seen["status"] != "InService":
         raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService")
-    params = {
-        "EndpointName": seen["endpoint"],
-        "DesiredWeightsAndCapacities": [
-            {"VariantName": name, "DesiredWeight": weight, "DesiredInstanceCount": count}
-            for name, (weight, count) in desired.items()
-        ],
-    }
+    updates = next_update(seen, desired)
+    params = {"EndpointName": seen["endpoint"], "DesiredWeightsAndCapacities": updates}
     action = PlannedAction(api="sagemaker:UpdateEndpointWeightsAndCapacities", region=region, params=params)
     result.actions.append(action)
     if req.dry_run:
         result.after, result.done = seen, True
         result.message = f"dry run: would update {seen['endpoint']} in {region}"
         return result
-    call(
-        f"UpdateEndpointWeightsAndCapacities on {seen['endpoint']} in {region}",
-        req.clients.sagemaker(region).update_endpoint_weights_and_capacities,
-        **params,
-    )
+    _update(req, region, seen["endpoint"], updates)
     action.performed = True
     after = observe(req, region)
     result.after, result.changed, result.done = after, True, at_config(after, desired)
-    result.message = f"{seen['endpoint']} in {region} updating to the desired configuration"
+    result.message = f"{seen['endpoint']} in {region} updating: " + ", ".join(u["VariantName"] for u in updates)
     return result
 
 
 def scale_target(req: StepRequest) -> StepResult:
     """Capacity first (weights untouched), so the standby can take the load before traffic moves."""
+    result = req.result(STEP)
     counts = _counts(req.plan.endpoints[req.target_region], active=True)
-    return converge(req, req.target_region, lambda seen: _keep_weights(seen, counts), req.result(STEP))
+    hold_minimum(req, req.target_region, counts, result, raise_only=True)
+    return converge(req, req.target_region, lambda seen: _keep_weights(seen, counts, at_least=True), result)
 
 
 def shift_weights(req: StepRequest) -> StepResult:
-    """The target endpoint at the plan's active weights and capacity."""
+    """The target endpoint at the plan's active weights and (at least) capacity; done once InService again."""
     desired = active_config(req.plan.endpoints[req.target_region])
     return converge(req, req.target_region, lambda _seen: desired, req.result(STEP))
 
@@ -136,21 +259,18 @@ def drain_source(req: StepRequest) -> StepResult:
         result.message = f"ungraceful: {req.source_region} is not consulted; its endpoint is left as it is"
         return result
     counts = _counts(req.plan.endpoints[req.source_region], active=False)
-    return converge(req, req.source_region, lambda seen: _keep_weights(seen, counts), result)
+    hold_minimum(req, req.source_region, counts, result, raise_only=False)
+    return converge(req, req.source_region, lambda seen: _keep_weights(seen, counts, at_least=False), result)
 
 
 def status(req: StepRequest) -> StepResult:
-    """Done when the target endpoint is InService with no update pending and at active capacity."""
-    result = req.result(STEP)
-    seen = observe(req, req.target_region)
-    counts = _counts(req.plan.endpoints[req.target_region], active=True)
-    scaled = seen["status"] == "InService" and all(
-        seen["variants"].get(name, {}).get("current_instance_count") == count for name, count in counts.items()
-    )
-    result.before = result.after = seen
-    result.done = req.dry_run or scaled
-    result.message = f"{seen['endpoint']} is {seen['status']}" + (" at active capacity" if scaled else "")
-    return result
+    """The scale-up's poll: done when the target is InService at (at least) active capacity. The API scales one
+    variant per call, so a poll that finds the previous variant in and the endpoint InService sends the next."""
+    if req.dry_run:
+        result = req.result(STEP)
+        result.done, result.message = True, "dry run: nothing was started, nothing to wait for"
+        return result
+    return scale_target(req)
 
 
 def run(req: StepRequest) -> StepResult:

@@ -47,8 +47,8 @@ def check(req: StepRequest) -> StepResult:
         Check(
             "sagemaker.active",
             endpoint["endpoint"],
-            endpoint["variants"],
-            active,
+            {"status": endpoint["status"], "variants": endpoint["variants"]},
+            {name: {"weight": w.weight, "at_least": w.count} for name, w in active.items()},
             "pass" if shift_sagemaker_traffic.at_config(endpoint, active) else "fail",
         ),
         Check(
