@@ -12,13 +12,14 @@ from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig
 from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.ledger import Ledger
-from failover_controller.notify import compose, publish
+from failover_controller.notify import compose, publish, subject_line
 from failover_controller.observability import metrics
 from failover_controller.plan_store import load_plan
 from failover_controller.run import Run, new_run, parse_start
 
 OUTCOMES = ("succeeded", "dry_run", "aborted", "rejected", "invalid", "failed")
 # A run with one of these outcomes changed (or tried to change) the world: Detect's cooldown counts from it.
+# "noop" (a succeeded run in which no step changed anything: it was already failed over) is not one of them.
 COOLS_DOWN = ("succeeded", "failed")
 
 
@@ -72,7 +73,7 @@ def request_approval(event: Any, config: ControllerConfig, factory: ClientFactor
             "expires_at": int(time.time()) + 7 * 86400,
         },
     )
-    subject = f"[failover-controller] {run.plan}: APPROVAL NEEDED to fail over to {run.target_region}"
+    subject = subject_line(f"[failover-controller] {run.plan}: APPROVAL NEEDED to fail over to {run.target_region}")
     body = "\n".join(
         [
             f"A {run.mode} failover of {run.plan} from {run.source_region} to {run.target_region} waits for approval.",
@@ -141,6 +142,13 @@ def recovery_figures(run: Run, results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _changed_anything(results: dict[str, Any]) -> bool:
+    """Whether any step of the run changed the world (the parallel branch's steps included)."""
+    flat = [v for v in results.values() if isinstance(v, dict)]
+    flat += [v for step in flat for v in step.values() if isinstance(v, dict)]
+    return any(step.get("changed") is True for step in flat)
+
+
 def _emit_metrics(run: Run, outcome: str, figures: dict[str, Any]) -> None:
     metrics.add_dimension(name="plan", value=run.plan)
     metrics.add_metric(name="FailoverRuns", unit=MetricUnit.Count, value=1)
@@ -158,6 +166,8 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         raise InputInvalid("record request", [f"outcome: must be one of {', '.join(OUTCOMES)}"])
     outcome: str = event["outcome"]
     run_doc = event.get("run")
+    if outcome == "succeeded" and not _changed_anything(event.get("results") or {}):
+        outcome = "noop"  # already failed over: no recovery happened, so no RTO, no success, no cooldown
     summary: dict[str, Any] = dict(run_doc) if isinstance(run_doc, dict) else {}
     if not summary and isinstance(event.get("input"), dict):
         summary = {k: event["input"].get(k) for k in ("plan", "target_region", "mode", "dry_run", "trigger")}
@@ -172,7 +182,7 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
             f"compensation itself failed ({failure.get('Error')}): writes and DNS may not follow the Aurora writer; "
             f"{str(failure.get('Cause', ''))[:300]}"
         )
-    if outcome == "succeeded":
+    if outcome in ("succeeded", "noop"):
         summary["traffic_region"] = summary.get("target_region")
     elif compensation.get("after", {}).get("writer_region"):
         summary["traffic_region"] = compensation["after"]["writer_region"]
@@ -184,6 +194,8 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         run = Run.from_dict(run_doc)
         if not run.dry_run:
             figures = recovery_figures(run, event.get("results") or {})
+            if outcome == "noop":
+                figures["achieved_rto_s"] = None
             summary.update(figures)
             _emit_metrics(run, outcome, figures)
         ledger = _ledger(config, factory)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 
+# SNS: "UTF-8 text with no line breaks or control characters, and less than 100 characters long".
+SUBJECT_MAX = 99
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+HEADLINES = {
+    "succeeded": "SUCCEEDED",
+    "noop": "NOTHING TO DO (already there)",
+    "dry_run": "DRY RUN",
+    "aborted": "ABORTED (not ready)",
+    "rejected": "REJECTED",
+    "invalid": "INVALID INPUT",
+    "failed": "FAILED",
+}
 NEXT_STEPS = {
     "succeeded": "Watch the application's dashboards in {target}. Fail back later with a graceful run started "
     "from {source} once it is healthy and replication has caught up.",
+    "noop": "Nothing was changed: the database, writes, inference and DNS already were in {target}.",
     "dry_run": "Nothing was changed. Read the step results in the execution history for what a real run would do.",
     "aborted": "Nothing was changed: {target} is not ready. Fix the failing checks, or fail over another way.",
     "rejected": "Nothing was changed: the failover was not approved.",
@@ -19,30 +34,49 @@ NEXT_STEPS = {
 }
 
 
+def subject_line(text: str) -> str:
+    """A subject SNS accepts: control characters folded to spaces, under 100 characters."""
+    text = _CONTROL.sub(" ", text).strip()
+    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 3] + "..."
+
+
+def describe_trigger(trigger: Any) -> str:
+    if not isinstance(trigger, dict) or trigger.get("type") != "alarm":
+        return "started by hand"
+    quorum = ", ".join(trigger.get("in_alarm") or [])
+    return (
+        f"alarm {trigger.get('alarm')} in {trigger.get('alarm_region')}"
+        + (f" (in ALARM: {quorum})" if quorum else "")
+        + (f", first alarm at {trigger['first_alarm_at']}" if trigger.get("first_alarm_at") else "")
+    )
+
+
 def compose(outcome: str, summary: dict[str, Any]) -> tuple[str, str]:
     """Subject and body of the notification for one run's outcome."""
     plan = summary.get("plan", "?")
     target = summary.get("target_region", "?")
     source = summary.get("source_region", "?")
-    subject = f"[failover-controller] {plan}: failover to {target} {outcome.upper()}"[:100]
+    subject = subject_line(f"[failover-controller] {plan}: failover to {target} {HEADLINES.get(outcome, outcome)}")
     dry_run = ", dry run" if summary.get("dry_run") else ""
     lines = [
         f"Plan:        {plan}",
         f"Outcome:     {outcome}",
         f"Direction:   {source} -> {target} ({summary.get('mode', '?')}{dry_run})",
         f"Execution:   {summary.get('execution', '?')}",
-        f"Trigger:     {summary.get('trigger', {})}",
+        f"Trigger:     {describe_trigger(summary.get('trigger'))}",
     ]
     if summary.get("failed_step"):
         lines.append(f"Failed step: {summary['failed_step']}")
     if summary.get("error"):
-        lines.append(f"Error:       {summary['error'].get('Error')}: {summary['error'].get('Cause', '')[:600]}")
+        lines.append(f"Error:       {summary['error'].get('Error')}: {str(summary['error'].get('Cause', ''))[:600]}")
     if summary.get("traffic_region"):
         lines.append(f"Traffic now: {summary['traffic_region']}")
     if summary.get("achieved_rto_s") is not None:
-        rto, target = summary["achieved_rto_s"], summary.get("rto_target_s")
-        verdict = "within" if target is None or rto <= target else "OVER"
-        lines.append(f"Recovery:    {rto:.0f} s from the first alarm to DNS verified ({verdict} the {target} s RTO)")
+        rto, rto_target = summary["achieved_rto_s"], summary.get("rto_target_s")
+        verdict = "within" if rto_target is None or rto <= rto_target else "OVER"
+        lines.append(
+            f"Recovery:    {rto:.0f} s from the first alarm to DNS verified ({verdict} the {rto_target} s RTO)"
+        )
     if summary.get("data_loss"):
         lines.append(f"Data lost:   {summary['data_loss']} (RPO {summary.get('rpo_target_ms')} ms)")
     for item in summary.get("needs_attention", []):
@@ -56,7 +90,7 @@ def publish(factory: ClientFactory, region: str, topic_arn: str, subject: str, b
         f"SNS publish to {topic_arn}",
         factory.client("sns", region).publish,
         TopicArn=topic_arn,
-        Subject=subject,
+        Subject=subject_line(subject),
         Message=body,
     )
     return str(response["MessageId"])
