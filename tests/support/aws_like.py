@@ -61,7 +61,7 @@ def alarm_transition_timestamps(session: boto3.Session) -> None:
                 if value != model.state_value:
                     break
                 since = stamp
-            alarm["StateTransitionedTimestamp"] = since
+            alarm["StateTransitionedTimestamp"] = since.replace(microsecond=since.microsecond // 1000 * 1000)  # wire
 
     session.events.register("after-call.cloudwatch.DescribeAlarms", add)
 

@@ -26,6 +26,7 @@ from failover_controller.plan import parse_plan
 from failoverctl import world
 from functions.detect.app import lambda_handler
 from tests.conftest import FakeContext
+from tests.support import aws_like
 from tests.support.events import ROOT, load_event
 from tests.support.silent_region import silent_endpoint
 
@@ -43,7 +44,9 @@ class DetectWorld:
         boto3.client("ssm", region_name="us-west-2").put_parameter(
             Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
         )
-        self.factory = ClientFactory()
+        session = boto3.Session()
+        aws_like.alarm_transition_timestamps(session)  # DescribeAlarms as AWS answers it
+        self.factory = ClientFactory(session=session)
         world.create_alarms(self.plan, self.factory)
         world.create_ledger_table(self.factory, "us-west-2", TABLE)
         sfn = boto3.client("stepfunctions", region_name="us-west-2")
@@ -376,3 +379,30 @@ def test_the_peer_profile_fits_detects_timeout_with_room_for_its_own_region() ->
     assert retries["total_max_attempts"] == 2
     detect_timeout = int(yaml_parse(TEMPLATE.read_text())["Globals"]["Function"]["Timeout"])
     assert PEER_BUDGET_SECONDS + attempt <= detect_timeout / 2
+
+
+def test_the_recovery_clock_starts_when_the_alarm_changed_state_not_when_it_was_last_evaluated(
+    dw: DetectWorld,
+) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    went_to_alarm = boto3.client("cloudwatch", region_name="us-west-2").describe_alarms(
+        AlarmNames=["recsys-inference-canary-use1"]
+    )["MetricAlarms"][0]["StateUpdatedTimestamp"]
+    time.sleep(0.01)  # moto stamps to the millisecond: the re-evaluation below is later, whatever the machine
+    dw.set_alarm("recsys-inference-canary-use1")  # still ALARM: only StateUpdatedTimestamp moves
+    dw.set_alarm("recsys-api-canary-use1")
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    decision = dw.decide(alarm_event(time=later.isoformat()))
+    assert decision.outcome == "started", decision.reason
+    started = json.loads(dw.sfn.describe_execution(executionArn=decision.execution_arn)["input"])
+    assert started["trigger"]["first_alarm_at"] == went_to_alarm.astimezone(UTC).isoformat()
+
+
+def test_a_direct_lambda_alarm_action_payload_is_refused_with_how_to_wire_it(dw: DetectWorld) -> None:
+    with pytest.raises(InputInvalid) as info:
+        dw.decide(load_event("detect_alarm_action"))
+    message = info.value.message
+    assert "alarm action that invokes Lambda directly (alarm recsys-api-canary-use1)" in message
+    assert "remove the alarm's Lambda action" in message
+    assert "EventBridge rule" in message
+    assert dw.executions() == []

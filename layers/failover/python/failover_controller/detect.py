@@ -68,6 +68,17 @@ def parse_alarm_event(event: Any) -> AlarmChange:
         raise InputInvalid("alarm event", [f"(input): must be a JSON object, got {type(event).__name__}"])
     if len(json.dumps(event, default=str)) > MAX_EVENT_BYTES:
         raise InputInvalid("alarm event", [f"is larger than {MAX_EVENT_BYTES} bytes"])
+    if "alarmData" in event and "detail-type" not in event:
+        data = event["alarmData"] if isinstance(event["alarmData"], dict) else {}
+        alarm = str(data.get("alarmName", "?"))[:255]
+        raise InputInvalid(
+            "alarm event",
+            [
+                f"(input): this is the payload of a CloudWatch alarm action that invokes Lambda directly (alarm "
+                f"{alarm}), not an EventBridge event: remove the alarm's Lambda action; the stack's EventBridge rule "
+                "already delivers the plan's alarms to Detect (and the primary's stack forwards those of its region)"
+            ],
+        )
     problems: list[str] = []
     ev = EventBridgeEvent(event)
     for key in ("id", "region", "time", "source"):
@@ -140,8 +151,12 @@ def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, Signal
         except FailoverError:
             states.update(dict.fromkeys(names, SignalState("UNKNOWN")))
             continue
+        # StateTransitionedTimestamp is when the state last changed; StateUpdatedTimestamp also moves when an alarm
+        # is re-evaluated into the state it is already in, which would start the recovery clock late.
         seen = {
-            a["AlarmName"]: SignalState(a["StateValue"], _iso(a.get("StateUpdatedTimestamp")))
+            a["AlarmName"]: SignalState(
+                a["StateValue"], _iso(a.get("StateTransitionedTimestamp") or a.get("StateUpdatedTimestamp"))
+            )
             for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
         }
         states.update({name: seen.get(name, SignalState("MISSING")) for name in names})
