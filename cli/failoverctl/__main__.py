@@ -2,6 +2,7 @@
 
   plan validate FILE          every problem of a plan, named
   plan params FILE --region   the stack parameters of a plan
+  plan push FILE --region     store a plan where the stack of --region reads it (before each deploy)
   readiness PLAN              would a failover into --region work now?
   failover PLAN --to REGION   start the runbook there and follow it live
   approve RUN / reject RUN    answer a run's approval gate
@@ -26,6 +27,7 @@ import boto3
 from failover_controller.errors import PlanInvalid
 from failover_controller.plan import load_plan_file
 from failoverctl import drill, operate
+from failoverctl.operate import PLAN_PREFIX
 from failoverctl.stack import stack_parameters
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_DRILL_BROKEN = 0, 1, 2, 3
@@ -63,7 +65,13 @@ def _drill(args: argparse.Namespace) -> int:
     if args.stop:
         print(drill.stop_kept())
         return EXIT_OK
-    options = drill.Options(scenario=args.scenario, failback=args.failback, report=Path(args.report), keep=args.keep)
+    options = drill.Options(
+        scenario=args.scenario,
+        failback=args.failback,
+        report=Path(args.report),
+        keep=args.keep,
+        plan_file=Path(args.plan),
+    )
     try:
         report = drill.run(options)
     except drill.DrillError as exc:
@@ -100,6 +108,11 @@ def parser() -> argparse.ArgumentParser:
     params.add_argument("--alarm-event-source", default="aws.cloudwatch")
     params.add_argument("--output", "-o", help="write to this file instead of standard output")
     params.set_defaults(func=_plan_params)
+    push = plan.add_parser("push", help="store a plan where the stack of --region reads it (SSM; 8 KB at most)")
+    push.add_argument("file")
+    push.add_argument("--prefix", default=PLAN_PREFIX, help="the stack's PlanParameterPrefix (default: %(default)s)")
+    operate.add_target_options(push)
+    push.set_defaults(func=_operate(operate.push))
 
     run = sub.add_parser(
         "drill",
@@ -116,6 +129,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--failback", action="store_true", help="then fail back from the primary region and verify")
     run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")
+    run.add_argument(
+        "--plan",
+        default=str(drill.ROOT / "plans" / "recsys.json"),
+        help="the plan whose application is built and failed over (default: the sample, plans/recsys.json)",
+    )
     run.add_argument("--keep", action="store_true", help="leave the emulators running and print their endpoints")
     run.add_argument("--stop", action="store_true", help="stop the emulators a --keep drill left running")
     run.set_defaults(func=_drill)

@@ -27,6 +27,7 @@ from typing import IO, Any
 from failover_controller.clients import ClientFactory
 from failover_controller.ledger import Ledger
 from failover_controller.plan import RecoveryPlan
+from failover_controller.plan_store import push_plan
 from failoverctl import emulators as emu
 from failoverctl import world
 from failoverctl.stack import stack_parameters
@@ -190,7 +191,9 @@ def build(log: Path) -> None:
 
 
 def deploy(plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientFactory) -> dict[str, str]:
-    """`sam deploy` of the built template into ``region`` of the emulator; returns the stack's outputs."""
+    """As `make deploy`: the plan pushed to ``region``, then `sam deploy` of the built template there; returns the
+    stack's outputs."""
+    push_plan(plan, prefix=world.PLAN_PREFIX, region=region, factory=f)
     params = workdir / f"params-{region}.yaml"
     params.write_text(json.dumps(stack_parameters(plan, region, ACCOUNT, alarm_event_source=EVENT_SOURCE)))
     _run_tool(
@@ -361,7 +364,7 @@ def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any
     if scenario.expected_outcome == "aborted":
         return copy.deepcopy(before)
     routed = {r.fqdn: {primary: 0, standby: plan.active_weight} for r in plan.records}
-    active = {v.variant_name: (v.active_weight, v.active_instance_count) for v in plan.endpoints[standby].variants}
+    active = {k: (v.active_weight, v.active_instance_count) for k, v in world.variants_of(plan, standby).items()}
     expected: dict[str, Any] = {"aurora_writer": standby, "dns": routed}
     if scenario.expected_outcome == "failed":  # compensation: writes and DNS follow the writer
         expected["write_region"] = {primary: None, standby: standby}
@@ -370,7 +373,7 @@ def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any
     if scenario.mode == "graceful":
         expected["write_region"] = {primary: standby, standby: standby}
         expected["endpoints"][primary] = {
-            v.variant_name: (v.active_weight, v.standby_instance_count) for v in plan.endpoints[primary].variants
+            k: (v.active_weight, v.standby_instance_count) for k, v in world.variants_of(plan, primary).items()
         }
     else:
         expected["write_region"] = {primary: primary, standby: standby}
@@ -396,14 +399,20 @@ def table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     rows.append(("Aurora writer", before["aurora_writer"], after["aurora_writer"]))
     for region in before["write_region"]:
         rows.append((f"write region ({region})", before["write_region"][region], after["write_region"].get(region)))
-    for region in before["endpoints"]:
-        rows.append(
-            (
-                f"endpoint {region}",
-                _fmt_endpoint(before["endpoints"][region]),
-                _fmt_endpoint(after["endpoints"].get(region, {})),
+    for region, variants in before["endpoints"].items():
+        # One row a variant where a region has several endpoints (keys "endpoint/variant"); one row a region if not.
+        if all("/" not in key for key in variants):
+            rows.append(
+                (
+                    f"endpoint {region}",
+                    _fmt_endpoint(variants),
+                    _fmt_endpoint(after["endpoints"].get(region, {})),
+                )
             )
-        )
+            continue
+        for key, (w, n) in variants.items():
+            now = after["endpoints"].get(region, {}).get(key)
+            rows.append((f"{key} ({region})", f"weight {w:g} x{n}", f"weight {now[0]:g} x{now[1]}" if now else "-"))
     for name in before["dns"]:
         for region in before["dns"][name]:
             rows.append(

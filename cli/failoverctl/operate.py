@@ -21,8 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import FailoverError, InputInvalid
 from failover_controller.ledger import Ledger
-from failover_controller.plan import RecoveryPlan
-from failover_controller.plan_store import load_plan
+from failover_controller.plan import RecoveryPlan, load_plan_file
+from failover_controller.plan_store import load_plan, push_plan
 from failover_controller.readiness import assess
 from failover_controller.run import parse_start
 from failoverctl import drill
@@ -239,6 +239,17 @@ def status(args: argparse.Namespace, out: IO[str]) -> int:
         out.write(f"no runs of {args.plan or ctl.plan_name} in the ledger of {ctl.region}\n")
         return 0
     _table(rows, out)
+    return 0
+
+
+def push(args: argparse.Namespace, out: IO[str]) -> int:
+    """Store a plan file where the stack of --region reads it (before a deploy; again after every edit)."""
+    plan = load_plan_file(args.file)
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise CommandError("no region: pass --region")
+    stored = push_plan(plan, prefix=args.prefix, region=region, factory=factory_for(args))
+    out.write(f"{stored['name']} in {stored['region']}: {stored['bytes']} bytes ({stored['tier']} tier)\n")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from failover_controller.plan import RecoveryPlan
@@ -30,7 +29,6 @@ def stack_parameters(
 
     return {
         "PlanName": plan.application,
-        "PlanDocument": json.dumps(plan.document, separators=(",", ":")),
         "PeerRegion": plan.other_region(region),
         "AlarmNames": ",".join(plan.alarm_names),
         # Detect acts only in the standby; the primary's stack forwards the plan's alarms that live in its region.
@@ -46,7 +44,7 @@ def stack_parameters(
         "DynamoDBTableArns": ",".join(arn("dynamodb", region, f"table/{t}") for t in plan.dynamodb_tables),
         "WriteRegionParameterName": plan.write_region_parameter.lstrip("/"),
         "SageMakerEndpointArns": ",".join(
-            arn("sagemaker", r, f"endpoint/{plan.endpoints[r].endpoint_name.lower()}") for r in plan.regions
+            arn("sagemaker", r, f"endpoint/{e.endpoint_name.lower()}") for r in plan.regions for e in plan.endpoints[r]
         ),
         "HostedZoneId": plan.hosted_zone_id,
         "RtoTargetSeconds": str(plan.rto_seconds),
@@ -58,4 +56,4 @@ def stack_parameters(
 
 def parameter_overrides(params: dict[str, Any]) -> list[str]:
     """As `sam deploy --parameter-overrides` arguments (values here never contain spaces or quotes)."""
-    return [f"{key}={value}" for key, value in params.items() if key != "PlanDocument"]
+    return [f"{key}={value}" for key, value in params.items()]

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from failover_controller.clients import ClientFactory
-from failover_controller.plan import RecoveryPlan, parse_plan
-from failover_controller.plan_store import plan_parameter_name
+from failover_controller.plan import Endpoint, RecoveryPlan, Variant, parse_plan
+from failover_controller.plan_store import push_plan
 
 PLAN_PREFIX = "/failover-controller/plans"
 ACCOUNT = "123456789012"
@@ -156,32 +156,37 @@ def create_model_artifacts(plan: RecoveryPlan, f: ClientFactory, *, standby_tag:
 
 
 def create_sagemaker(plan: RecoveryPlan, f: ClientFactory, *, standby_tag: str = MODEL_TAG) -> None:
-    for region, endpoint in plan.endpoints.items():
-        sm = f.sagemaker(region)
-        active = region == plan.primary_region
-        model = f"{endpoint.endpoint_name}-model"
-        sm.create_model(
-            ModelName=model,
-            PrimaryContainer={
-                "Image": image_uri(region, MODEL_TAG if active else standby_tag),
-                "ModelDataUrl": model_data_url(region),
-            },
-            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/recsys-sagemaker",
-        )
-        sm.create_endpoint_config(
-            EndpointConfigName=f"{endpoint.endpoint_name}-config",
-            ProductionVariants=[
-                {
-                    "VariantName": v.variant_name,
-                    "ModelName": model,
-                    "InstanceType": "ml.g4dn.xlarge",
-                    "InitialInstanceCount": v.active_instance_count if active else v.standby_instance_count,
-                    "InitialVariantWeight": v.active_weight,
-                }
-                for v in endpoint.variants
-            ],
-        )
-        sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
+    for region, endpoints in plan.endpoints.items():
+        for endpoint in endpoints:
+            _create_endpoint(plan, f, region, endpoint, standby_tag)
+
+
+def _create_endpoint(plan: RecoveryPlan, f: ClientFactory, region: str, endpoint: Endpoint, standby_tag: str) -> None:
+    sm = f.sagemaker(region)
+    active = region == plan.primary_region
+    model = f"{endpoint.endpoint_name}-model"
+    sm.create_model(
+        ModelName=model,
+        PrimaryContainer={
+            "Image": image_uri(region, MODEL_TAG if active else standby_tag),
+            "ModelDataUrl": model_data_url(region),
+        },
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/recsys-sagemaker",
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{endpoint.endpoint_name}-config",
+        ProductionVariants=[
+            {
+                "VariantName": v.variant_name,
+                "ModelName": model,
+                "InstanceType": "ml.g4dn.xlarge",
+                "InitialInstanceCount": v.active_instance_count if active else v.standby_instance_count,
+                "InitialVariantWeight": v.active_weight,
+            }
+            for v in endpoint.variants
+        ],
+    )
+    sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
 
 
 def create_health_checks(doc: dict[str, Any], f: ClientFactory, region: str) -> dict[str, str]:
@@ -281,13 +286,9 @@ def create_ledger_table(f: ClientFactory, region: str, name: str) -> None:
 
 
 def store_plan(plan: RecoveryPlan, f: ClientFactory) -> None:
+    """As `failoverctl plan push` does before each deploy, in both regions."""
     for region in plan.regions:
-        f.ssm(region).put_parameter(
-            Name=plan_parameter_name(PLAN_PREFIX, plan.application),
-            Value=json.dumps(plan.document),
-            Type="String",
-            Overwrite=True,
-        )
+        push_plan(plan, prefix=PLAN_PREFIX, region=region, factory=f)
 
 
 def with_zone(doc: dict[str, Any], zone_id: str) -> dict[str, Any]:
@@ -334,9 +335,28 @@ def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | Non
         return None
 
 
+def variant_key(plan: RecoveryPlan, region: str, endpoint: str, variant: str) -> str:
+    """A variant as the world's tables name it: by itself where the region has one endpoint."""
+    return variant if len(plan.endpoints[region]) == 1 else f"{endpoint}/{variant}"
+
+
+def variants_of(plan: RecoveryPlan, region: str) -> dict[str, Variant]:
+    return {
+        variant_key(plan, region, e.endpoint_name, v.variant_name): v
+        for e in plan.endpoints[region]
+        for v in e.variants
+    }
+
+
 def endpoint_config(plan: RecoveryPlan, f: ClientFactory, region: str) -> dict[str, tuple[float, int]]:
-    desc = f.sagemaker(region).describe_endpoint(EndpointName=plan.endpoints[region].endpoint_name)
-    return {v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in desc["ProductionVariants"]}
+    """Every variant of the region's endpoints: (current weight, current instance count)."""
+    out = {}
+    for endpoint in plan.endpoints[region]:
+        desc = f.sagemaker(region).describe_endpoint(EndpointName=endpoint.endpoint_name)
+        for v in desc["ProductionVariants"]:
+            key = variant_key(plan, region, endpoint.endpoint_name, v["VariantName"])
+            out[key] = (v["CurrentWeight"], v["CurrentInstanceCount"])
+    return out
 
 
 def dns_routing(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any]]:

@@ -24,10 +24,15 @@ ORIGINAL_DNS = {"us-east-1": 100, "us-west-2": 0}
 FAILED_OVER_DNS = {"us-east-1": 0, "us-west-2": 100}
 
 
-def run_drill(pair: emulators.Emulators, tmp_path: Path, scenario: str, failback: bool = False) -> dict[str, Any]:
+def run_drill(
+    pair: emulators.Emulators, tmp_path: Path, scenario: str, failback: bool = False, plan: str = "recsys.json"
+) -> dict[str, Any]:
     report_path = tmp_path / f"{scenario}.json"
     out = io.StringIO()
-    report = drill.run(drill.Options(scenario=scenario, failback=failback, report=report_path), pair, out)
+    options = drill.Options(
+        scenario=scenario, failback=failback, report=report_path, plan_file=drill.ROOT / "plans" / plan
+    )
+    report = drill.run(options, pair, out)
     assert json.loads(report_path.read_text())["passed"] == report["passed"]
     assert report["passed"], out.getvalue()
     return report
@@ -130,3 +135,17 @@ def test_rerunning_after_a_step_failure_converges_without_acting_twice(
     assert steps["promote_and_scale"]["scale_up_standby"]["changed"] is False
     assert steps["flip_dns"]["changed"] is False, "compensation had already aligned DNS with the writer"
     assert steps["switch_dynamodb_writes"]["changed"] is True, "only the primary's restored parameter was left"
+
+
+def test_a_plan_over_4_kb_deploys_and_fails_over(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
+    """20 tables, 10 endpoints (5 a region, 2 variants each), 12 alarms: more than a template parameter holds."""
+    report = run_drill(emulator_pair, tmp_path, "graceful", plan="large.json")
+    after = report["world_after"]
+    assert report["outcome"] == "succeeded"
+    assert after["aurora_writer"] == "us-west-2"
+    standby = after["endpoints"]["us-west-2"]
+    assert len(standby) == 10
+    assert standby["recsys-ranker-usw2/ranker"] == (1.0, 4)
+    assert standby["recsys-scorer-usw2/scorer"] == (1.0, 2)
+    assert standby["recsys-scorer-usw2/scorer-shadow"] == (0.0, 1)
+    assert all(routes == FAILED_OVER_DNS for routes in after["dns"].values())

@@ -162,3 +162,27 @@ def _error(code: str, message: str, status: int) -> tuple[AWSResponse, dict[str,
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
+
+
+def ssm_parameter_tiers(session: boto3.Session) -> None:
+    """PutParameter as SSM enforces it: a standard parameter holds 4096 characters, an advanced one 8192;
+    Intelligent-Tiering answers with the tier it chose. moto stores any size in any tier."""
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["aws_like_put"] = (params.get("Tier", "Standard"), len(params.get("Value", "")))
+
+    def enforce(context: dict[str, Any], **_: Any) -> Any:
+        tier, size = context["aws_like_put"]
+        limit = 4096 if tier == "Standard" else 8192
+        if size > limit:
+            return _error("ValidationException", f"{tier} tier parameters support at most {limit} characters", 400)
+        return None
+
+    def answer(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        tier, size = context["aws_like_put"]
+        if tier == "Intelligent-Tiering":
+            parsed["Tier"] = "Standard" if size <= 4096 else "Advanced"
+
+    session.events.register("before-parameter-build.ssm.PutParameter", remember)
+    session.events.register("before-call.ssm.PutParameter", enforce)
+    session.events.register("after-call.ssm.PutParameter", answer)

@@ -91,7 +91,7 @@ def _artifact_world(f: ClientFactory, plan_doc: dict[str, Any]) -> RecoveryPlan:
 def _serve(f: ClientFactory, plan: RecoveryPlan, region: str, image: str, model_data: str) -> None:
     """Point the region's endpoint at another model."""
     sm = f.sagemaker(region)
-    name = plan.endpoints[region].endpoint_name
+    name = plan.endpoints[region][0].endpoint_name
     sm.create_model(
         ModelName=f"{name}-other",
         PrimaryContainer={"Image": image, "ModelDataUrl": model_data},

@@ -50,7 +50,7 @@ def test_plan_params_derive_the_stack_parameters(tmp_path: Path) -> None:
         "recsys-inference-canary-use1",
         "recsys-health-check-use1",
     ]
-    assert json.loads(params["PlanDocument"]) == json.loads(SAMPLE_PLAN.read_text())
+    assert "PlanDocument" not in params  # plans are pushed to SSM: `failoverctl plan push`
 
 
 def test_plan_params_for_a_region_outside_the_plan_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

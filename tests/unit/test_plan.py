@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from failover_controller.errors import PlanInvalid
 from failover_controller.plan import SCHEMA_PATH, load_plan_file, loads_plan, parse_plan
 from failover_controller.schema import SchemaValidator
+from failoverctl.__main__ import main
 from tests.support.events import SAMPLE_PLAN
 
 
@@ -25,7 +29,7 @@ def test_sample_plan_loads_into_the_model() -> None:
     assert plan.regions == ("us-east-1", "us-west-2")
     assert plan.other_region("us-west-2") == "us-east-1"
     assert plan.aurora_clusters["us-west-2"] == "recsys-metadata-usw2"
-    assert plan.endpoints["us-west-2"].variants[0].active_instance_count == 4
+    assert plan.endpoints["us-west-2"][0].variants[0].active_instance_count == 4
     assert plan.records[0].fqdn == "api.recsys.example.com."
     assert plan.quorum == 2
     assert plan.active_weight == 100
@@ -125,3 +129,122 @@ def test_our_validator_agrees_with_jsonschema_on_every_mutation(plan_doc: dict[s
     assert len(mutations) > 300
     for doc in mutations:
         assert bool(ours.errors(doc)) == (not reference.is_valid(doc)), json.dumps(doc)[:300]
+
+
+def test_our_validator_agrees_with_jsonschema_on_the_list_form_of_endpoints() -> None:
+    doc = json.loads((SAMPLE_PLAN.parent / "large.json").read_text())
+    reference = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    ours = SchemaValidator(json.loads(SCHEMA_PATH.read_text()))
+    mutations = _mutations(doc)
+    assert len(mutations) > 1000
+    for mutated in mutations:
+        assert bool(ours.errors(mutated)) == (not reference.is_valid(mutated)), json.dumps(mutated)[:300]
+
+
+# Any file at all: exit 2 and a short message naming the problem, never a traceback, never a value echoed whole.
+
+
+def validate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["plan", "validate", str(path)])
+    captured = capsys.readouterr()
+    return code, captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is binary (it contains NUL bytes), not JSON text"),
+        (b'{"application": "caf\xe9"}', "is not UTF-8 text (byte 0xe9 at offset 20)"),
+        (b"[" * 100_000 + b"]" * 100_000, "is nested too deeply to be a plan"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b" " * (1024 * 1024 + 1), "is larger than 1048576 bytes: not a plan"),
+        (b"", "not valid JSON: Expecting value at line 1 column 1"),
+    ],
+)
+def test_any_file_gets_exit_2_and_a_short_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, problem: str
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+    code, text = validate(path, capsys)
+    assert code == 2
+    assert problem in text
+    assert "Traceback" not in text
+    assert len(text) < 500
+
+
+def test_a_directory_is_not_a_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = validate(tmp_path, capsys)
+    assert (code, "cannot be read" in text) == (2, True)
+
+
+def test_long_values_are_never_echoed_whole(
+    plan_doc: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_doc["regions"]["primary"] = "x" * 100_000
+    plan_doc["route53"]["routing_policy"] = "y" * 100_000
+    plan_doc["z" * 100_000] = 1
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan_doc))
+    code, text = validate(path, capsys)
+    assert code == 2
+    assert "xxx... (100002 chars)" in text
+    assert "yyy... (100002 chars)" in text
+    assert len(text) < 2000
+
+
+@given(st.binary(max_size=2000))
+@settings(max_examples=200, deadline=None)
+def test_random_bytes_never_crash_validate(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plan.json"
+        path.write_bytes(content)
+        assert main(["plan", "validate", str(path)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("region", "problem"),
+    [
+        ("us-moon-1", "regions.standby: 'us-moon-1' is not an AWS region"),
+        ("cn-north-1", "regions: us-east-1 (aws) and cn-north-1 (aws-cn) are in different partitions"),
+    ],
+)
+def test_regions_must_be_real_ones_of_one_partition(plan_doc: dict[str, Any], region: str, problem: str) -> None:
+    for section in (
+        plan_doc["aurora"]["clusters"],
+        plan_doc["sagemaker"]["endpoints"],
+        plan_doc["sagemaker"]["artifact_buckets"],
+    ):
+        section[region] = section.pop("us-west-2")
+    for record in plan_doc["route53"]["records"]:
+        record["set_identifiers"][region] = record["set_identifiers"].pop("us-west-2")
+    for alarm in plan_doc["signals"]["alarms"]:
+        alarm["region"] = region if alarm["region"] == "us-west-2" else alarm["region"]
+    plan_doc["regions"]["standby"] = region
+    assert any(p.startswith(problem) for p in problems_of(plan_doc)), problems_of(plan_doc)
+
+
+def test_a_standby_lacking_a_variant_the_primary_serves_is_refused(plan_doc: dict[str, Any]) -> None:
+    primary = plan_doc["sagemaker"]["endpoints"]["us-east-1"]
+    primary["variants"].append({**primary["variants"][0], "variant_name": "reranker"})
+    assert problems_of(plan_doc) == [
+        "sagemaker.endpoints.us-west-2.variants: has no variant 'reranker', "
+        "which recsys-ranker-use1 in us-east-1 serves"
+    ]
+
+
+def test_endpoints_are_paired_by_position(plan_doc: dict[str, Any]) -> None:
+    standby = plan_doc["sagemaker"]["endpoints"]["us-west-2"]
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"] = [standby, {**standby, "endpoint_name": "recsys-extra-usw2"}]
+    assert problems_of(plan_doc) == [
+        "sagemaker.endpoints: us-east-1 has 1 endpoint(s), us-west-2 2: each endpoint of the primary needs its "
+        "standby, at the same position"
+    ]
+
+
+def test_a_signal_outside_the_pair_is_refused(plan_doc: dict[str, Any]) -> None:
+    plan_doc["signals"]["alarms"][0]["region"] = "eu-west-1"
+    assert problems_of(plan_doc) == [
+        "signals.alarms[0].region: eu-west-1 is not one of the plan's regions: no controller stack there could "
+        "deliver its state changes to Detect"
+    ]

@@ -13,11 +13,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from botocore.loaders import create_loader
+
 from failover_controller.errors import PlanInvalid
-from failover_controller.schema import SchemaValidator
+from failover_controller.schema import SchemaValidator, shown
 
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 RoutingPolicy = Literal["weighted", "failover"]
+# Where a plan is stored: an SSM parameter, 4 KB in the standard tier, 8 KB in the advanced tier.
+STANDARD_TIER_BYTES = 4096
+ADVANCED_TIER_BYTES = 8192
+MAX_PLAN_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class RecoveryPlan:
     aurora_clusters: dict[str, str]
     dynamodb_tables: tuple[str, ...]
     write_region_parameter: str
-    endpoints: dict[str, Endpoint]
+    endpoints: dict[str, tuple[Endpoint, ...]]  # per region; the n-th of each region serve the same model
     drain_source: bool
     artifact_buckets: dict[str, str]
     image_repository: str
@@ -106,12 +112,92 @@ def _validator() -> SchemaValidator:
     return SchemaValidator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
+@cache
+def partition_regions() -> dict[str, str]:
+    """Every region botocore knows, with its partition (aws, aws-cn, aws-us-gov...)."""
+    data = create_loader().load_data("partitions")
+    return {
+        region: partition["id"]
+        for partition in data["partitions"]
+        for region in partition.get("regions", {})
+        if not region.endswith("-global")
+    }
+
+
+def stored_form(doc: Any) -> str:
+    """The plan as it is stored and compared: compact JSON."""
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def stored_bytes(doc: Any) -> int:
+    return len(stored_form(doc).encode("utf-8"))
+
+
+def _region_problems(regions: dict[str, str]) -> list[str]:
+    known = partition_regions()
+    problems = [
+        f"regions.{role}: {shown(region)} is not an AWS region (botocore knows {len(known)})"
+        for role, region in regions.items()
+        if region not in known
+    ]
+    partitions = {known.get(r) for r in regions.values()}
+    if not problems and len(partitions) > 1:
+        problems.append(
+            f"regions: {regions['primary']} ({known[regions['primary']]}) and {regions['standby']} "
+            f"({known[regions['standby']]}) are in different partitions; a global database cannot span them"
+        )
+    return problems
+
+
+def endpoint_list(value: Any) -> list[Any]:
+    """A region's endpoints: one object, or a list of them."""
+    return value if isinstance(value, list) else [value]
+
+
+def _endpoint_problems(doc: dict[str, Any], primary: str, standby: str) -> list[str]:
+    """The standby pairs each of the primary's endpoints (by position) and serves every variant it serves, or part
+    of the traffic has nowhere to go."""
+    endpoints = {r: endpoint_list(e) for r, e in doc["sagemaker"]["endpoints"].items()}
+    problems = []
+    for region, items in endpoints.items():
+        names = [e["endpoint_name"] for e in items]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"sagemaker.endpoints.{region}: endpoint {name} is listed more than once")
+    if primary not in endpoints or standby not in endpoints:
+        return problems
+    if len(endpoints[primary]) != len(endpoints[standby]):
+        return [
+            *problems,
+            f"sagemaker.endpoints: {primary} has {len(endpoints[primary])} endpoint(s), {standby} "
+            f"{len(endpoints[standby])}: each endpoint of the primary needs its standby, at the same position",
+        ]
+    for i, (serving, warm) in enumerate(zip(endpoints[primary], endpoints[standby], strict=True)):
+        where = f"sagemaker.endpoints.{standby}" + (
+            f"[{i}]" if isinstance(doc["sagemaker"]["endpoints"][standby], list) else ""
+        )
+        serves = {v["variant_name"] for v in serving["variants"]}
+        has = {v["variant_name"] for v in warm["variants"]}
+        problems += [
+            f"{where}.variants: has no variant {name!r}, which {serving['endpoint_name']} in {primary} serves"
+            for name in sorted(serves - has)
+        ]
+    return problems
+
+
 def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     regions = doc["regions"]
     pair = {regions["primary"], regions["standby"]}
     if len(pair) != 2:
         problems.append("regions: primary and standby must be different regions")
+    problems += _region_problems(regions)
+    problems += _endpoint_problems(doc, regions["primary"], regions["standby"])
+    size = stored_bytes(doc)
+    if size > ADVANCED_TIER_BYTES:
+        problems.append(
+            f"(plan): is {size} bytes as stored (compact JSON); an SSM parameter holds at most "
+            f"{ADVANCED_TIER_BYTES} bytes (advanced tier): split the application into plans"
+        )
     per_region = {
         "aurora.clusters": doc["aurora"]["clusters"],
         "sagemaker.endpoints": doc["sagemaker"]["endpoints"],
@@ -145,44 +231,57 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
         if key in seen_records:
             problems.append(f"route53.records[{i}]: {record['name']} {record['type']} is listed twice")
         seen_records.add(key)
-    for region, endpoint in doc["sagemaker"]["endpoints"].items():
-        names = [v["variant_name"] for v in endpoint["variants"]]
-        if len(set(names)) != len(names):
-            problems.append(f"sagemaker.endpoints.{region}.variants: variant names must be unique")
-        for j, variant in enumerate(endpoint["variants"]):
-            if variant["standby_instance_count"] > variant["active_instance_count"]:
-                problems.append(
-                    f"sagemaker.endpoints.{region}.variants[{j}]: standby_instance_count "
-                    f"({variant['standby_instance_count']}) exceeds active_instance_count "
-                    f"({variant['active_instance_count']})"
-                )
-        if endpoint["variants"] and sum(v["active_weight"] for v in endpoint["variants"]) <= 0:
-            problems.append(f"sagemaker.endpoints.{region}.variants: active weights must not all be 0")
+    for region, value in doc["sagemaker"]["endpoints"].items():
+        for k, endpoint in enumerate(endpoint_list(value)):
+            where = f"sagemaker.endpoints.{region}" + (f"[{k}]" if isinstance(value, list) else "")
+            problems += _variant_rules(where, endpoint["variants"])
+    return problems
+
+
+def _variant_rules(where: str, variants: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    names = [v["variant_name"] for v in variants]
+    if len(set(names)) != len(names):
+        problems.append(f"{where}.variants: variant names must be unique")
+    for j, variant in enumerate(variants):
+        if variant["standby_instance_count"] > variant["active_instance_count"]:
+            problems.append(
+                f"{where}.variants[{j}]: standby_instance_count ({variant['standby_instance_count']}) exceeds "
+                f"active_instance_count ({variant['active_instance_count']})"
+            )
+    if variants and sum(v["active_weight"] for v in variants) <= 0:
+        problems.append(f"{where}.variants: active weights must not all be 0")
     return problems
 
 
 def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
     """Validate a decoded plan and build the typed plan, or raise PlanInvalid naming every problem."""
-    problems = [f"{path}: {reason}" for path, reason in _validator().errors(doc)]
+    try:
+        problems = [f"{path}: {reason}" for path, reason in _validator().errors(doc)]
+    except RecursionError as exc:
+        raise PlanInvalid(source, ["(plan): is nested too deeply to be a plan"]) from exc
     if problems:
         raise PlanInvalid(source, problems)
     problems = _semantic_problems(doc)
     if problems:
         raise PlanInvalid(source, problems)
     endpoints = {
-        region: Endpoint(
-            endpoint_name=ep["endpoint_name"],
-            variants=tuple(
-                Variant(
-                    variant_name=v["variant_name"],
-                    standby_instance_count=v["standby_instance_count"],
-                    active_instance_count=v["active_instance_count"],
-                    active_weight=float(v["active_weight"]),
-                )
-                for v in ep["variants"]
-            ),
+        region: tuple(
+            Endpoint(
+                endpoint_name=ep["endpoint_name"],
+                variants=tuple(
+                    Variant(
+                        variant_name=v["variant_name"],
+                        standby_instance_count=v["standby_instance_count"],
+                        active_instance_count=v["active_instance_count"],
+                        active_weight=float(v["active_weight"]),
+                    )
+                    for v in ep["variants"]
+                ),
+            )
+            for ep in endpoint_list(value)
         )
-        for region, ep in doc["sagemaker"]["endpoints"].items()
+        for region, value in doc["sagemaker"]["endpoints"].items()
     }
     route53 = doc["route53"]
     return RecoveryPlan(
@@ -220,13 +319,29 @@ def loads_plan(text: str, source: str = "(inline)") -> RecoveryPlan:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanInvalid(source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from exc
+    except RecursionError as exc:
+        raise PlanInvalid(source, ["(plan): is nested too deeply to be a plan"]) from exc
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise PlanInvalid(source, [f"not valid JSON: {str(exc)[:120]}"]) from exc
     return parse_plan(doc, source)
 
 
 def load_plan_file(path: str | Path) -> RecoveryPlan:
+    """A plan file, or PlanInvalid with one short reason for anything that is not a JSON text of a sane size."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_PLAN_FILE_BYTES + 1)
     except OSError as exc:
-        raise PlanInvalid(str(path), [f"cannot be read: {exc.strerror}"]) from exc
+        raise PlanInvalid(str(path), [f"cannot be read: {exc.strerror or exc}"]) from exc
+    if len(data) > MAX_PLAN_FILE_BYTES:
+        raise PlanInvalid(str(path), [f"is larger than {MAX_PLAN_FILE_BYTES} bytes: not a plan"])
+    if b"\x00" in data:
+        raise PlanInvalid(str(path), ["is binary (it contains NUL bytes), not JSON text"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlanInvalid(
+            str(path), [f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"]
+        ) from exc
     return loads_plan(text, str(path))

@@ -1,4 +1,9 @@
-"""Plans are stored as SSM parameters (one per application) and read with powertools, cached."""
+"""Plans are stored as SSM parameters (one per application) and read with powertools, cached.
+
+A plan is written by ``failoverctl plan push`` (``make deploy`` runs it), not passed through the template: a
+CloudFormation parameter holds at most 4 KB, and real plans outgrow it. The parameter's tier is
+Intelligent-Tiering: standard (free, 4 KB) while the plan fits, advanced (8 KB) once it does not.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,16 @@ from functools import cache
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, PlanInvalid
-from failover_controller.plan import RecoveryPlan, loads_plan
+from failover_controller.plan import (
+    ADVANCED_TIER_BYTES,
+    STANDARD_TIER_BYTES,
+    RecoveryPlan,
+    loads_plan,
+    stored_form,
+)
 
 PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -41,6 +53,27 @@ def load_plan(
     if plan.application != application:
         raise PlanInvalid(name, [f"application: is {plan.application!r}, expected {application!r}"])
     return plan
+
+
+def push_plan(plan: RecoveryPlan, *, prefix: str, region: str, factory: ClientFactory) -> dict[str, object]:
+    """Store ``plan`` in ``region`` (compact JSON); returns the parameter's name, size and tier."""
+    name = plan_parameter_name(prefix, plan.application)
+    text = stored_form(plan.document)
+    size = len(text.encode("utf-8"))
+    if size > ADVANCED_TIER_BYTES:  # parse_plan refuses these already; a plan built in code may not have been
+        raise PlanInvalid(name, [f"is {size} bytes; an SSM parameter holds at most {ADVANCED_TIER_BYTES}"])
+    response = call(
+        f"SSM PutParameter {name} in {region}",
+        factory.ssm(region).put_parameter,
+        Name=name,
+        Value=text,
+        Type="String",
+        Tier="Intelligent-Tiering",
+        Overwrite=True,
+        Description=f"failover-controller recovery plan of {plan.application}",
+    )
+    tier = "Standard" if size <= STANDARD_TIER_BYTES else "Advanced"
+    return {"name": name, "region": region, "bytes": size, "tier": response.get("Tier", tier)}
 
 
 def clear_cache() -> None:

@@ -22,6 +22,15 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+SHOWN_CHARS = 60
+
+
+def shown(value: Any) -> str:
+    """A value as a problem names it: its repr, cut short when long (a plan's values are never echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[: SHOWN_CHARS - 3]}... ({len(text)} chars)"
+
+
 def _is_type(value: Any, name: str) -> bool:
     if isinstance(value, bool) and name in {"number", "integer"}:
         return False
@@ -48,7 +57,7 @@ def path_str(path: tuple[str | int, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + (part if len(part) <= SHOWN_CHARS else shown(part))
     return out or "(plan)"
 
 
@@ -85,14 +94,14 @@ class SchemaValidator:
         if "const" in schema and not _json_equal(value, schema["const"]):
             found.append((where, f"must be {schema['const']!r}"))
         if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
-            found.append((where, f"must be one of {', '.join(map(repr, schema['enum']))}, got {value!r}"))
+            found.append((where, f"must be one of {', '.join(map(repr, schema['enum']))}, got {shown(value)}"))
         if isinstance(value, str):
             if "minLength" in schema and len(value) < schema["minLength"]:
                 found.append((where, f"must be at least {schema['minLength']} characters long"))
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 found.append((where, f"must be at most {schema['maxLength']} characters long"))
             if "pattern" in schema and not re.search(schema["pattern"], value):
-                found.append((where, f"{value!r} does not match {schema['pattern']!r}"))
+                found.append((where, f"{shown(value)} does not match {schema['pattern']!r}"))
         if _is_type(value, "number"):
             if "minimum" in schema and value < schema["minimum"]:
                 found.append((where, f"must be >= {schema['minimum']}, got {value}"))
@@ -109,7 +118,7 @@ class SchemaValidator:
                 seen: list[Any] = []
                 for item in value:
                     if any(_json_equal(item, s) for s in seen):
-                        found.append((where, f"has duplicate item {item!r}"))
+                        found.append((where, f"has duplicate item {shown(item)}"))
                         break
                     seen.append(item)
             if "items" in schema:

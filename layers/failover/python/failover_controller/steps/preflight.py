@@ -15,6 +15,7 @@ from typing import Any
 
 from failover_controller.aws import call
 from failover_controller.errors import NotReady, PreconditionFailed, StepFailed, TransientAwsError
+from failover_controller.plan import Endpoint
 from failover_controller.results import Check, StepResult
 from failover_controller.steps import promote_aurora, shift_sagemaker_traffic, switch_dynamodb_writes
 from failover_controller.steps.base import StepRequest
@@ -154,11 +155,10 @@ def dynamodb_checks(req: StepRequest) -> list[Check]:
     return checks
 
 
-def _containers_of(req: StepRequest, region: str) -> dict[str, list[dict[str, str]]]:
-    """Per variant of the region's endpoint: its model's containers (image URI, model data URL, the account
-    that owns the endpoint: the plan's own account)."""
+def _containers_of(req: StepRequest, region: str, name: str) -> dict[str, list[dict[str, str]]]:
+    """Per variant of the region's endpoint ``name``: its model's containers (image URI, model data URL, the
+    account that owns the endpoint: the plan's own account)."""
     sm = req.clients.sagemaker(region)
-    name = req.plan.endpoints[region].endpoint_name
     endpoint = call(f"SageMaker endpoint {name} in {region}", sm.describe_endpoint, EndpointName=name)
     account = str(endpoint.get("EndpointArn", "")).split(":")[4:5] or [""]
     config_name = endpoint["EndpointConfigName"]
@@ -176,22 +176,29 @@ def _containers_of(req: StepRequest, region: str) -> dict[str, list[dict[str, st
     return out
 
 
-def _model_of(req: StepRequest, region: str) -> dict[str, dict[str, str]]:
+def _model_of(req: StepRequest, region: str, name: str) -> dict[str, dict[str, str]]:
     """Per variant: the container image (without its regional registry) and model data (without bucket)."""
     return {
         variant: {
             "image": ",".join(_ECR_HOST.sub("", c["image"]) for c in containers),
             "model_data": ",".join(_S3_URL.sub("", c["model_data"]) for c in containers),
         }
-        for variant, containers in _containers_of(req, region).items()
+        for variant, containers in _containers_of(req, region, name).items()
     }
 
 
-def sagemaker_checks(req: StepRequest) -> list[Check]:
-    endpoint = req.plan.endpoints[req.target_region]
+def _pairs(req: StepRequest) -> list[tuple[Endpoint, Endpoint]]:
+    """Each target endpoint with the source endpoint at its position (they serve the same model)."""
+    return list(zip(req.plan.endpoints[req.target_region], req.plan.endpoints[req.source_region], strict=True))
 
+
+def sagemaker_checks(req: StepRequest) -> list[Check]:
+    return [check for target, source in _pairs(req) for check in _endpoint_checks(req, target, source)]
+
+
+def _endpoint_checks(req: StepRequest, endpoint: Endpoint, source: Endpoint) -> list[Check]:
     def in_service() -> Check:
-        seen = shift_sagemaker_traffic.observe(req, req.target_region)
+        seen = shift_sagemaker_traffic.observe(req, req.target_region, endpoint)
         missing = sorted({v.variant_name for v in endpoint.variants} - set(seen["variants"]))
         if missing:
             return Check(
@@ -221,12 +228,13 @@ def sagemaker_checks(req: StepRequest) -> list[Check]:
                 "skipped",
                 f"ungraceful: {req.source_region} is not consulted",
             )
-        target, source = _model_of(req, req.target_region), _model_of(req, req.source_region)
-        differ = sorted(v for v in target if source.get(v) != target[v])
+        target = _model_of(req, req.target_region, endpoint.endpoint_name)
+        serving = _model_of(req, req.source_region, source.endpoint_name)
+        differ = sorted(v for v in target if serving.get(v) != target[v])
         return Check(
             name,
             endpoint.endpoint_name,
-            {"target": target, "source": source},
+            {"target": target, "source": serving},
             "identical",
             "fail" if differ else "pass",
             f"variant(s) {', '.join(differ)} serve a different image or model data" if differ else "",
@@ -245,16 +253,18 @@ _ECR_URI = re.compile(
 
 
 def artifact_checks(req: StepRequest) -> list[Check]:
-    """What the standby endpoint needs from its own region: its model image in that region's ECR, its model
+    """What the standby endpoints need from their own region: their model images in that region's ECR, their model
     artifacts in that region's bucket, and (graceful) the source's artifact bucket replicating there."""
     region = req.target_region
-    try:
-        containers = _containers_of(req, region)
-    except (PreconditionFailed, StepFailed) as exc:
-        return [
-            Check("model.artifacts", req.plan.endpoints[region].endpoint_name, None, "readable", "fail", exc.message)
-        ]
     checks: list[Check] = []
+    containers: dict[str, list[dict[str, str]]] = {}
+    for endpoint in req.plan.endpoints[region]:
+        try:
+            variants = _containers_of(req, region, endpoint.endpoint_name)
+        except (PreconditionFailed, StepFailed) as exc:
+            checks.append(Check("model.artifacts", endpoint.endpoint_name, None, "readable", "fail", exc.message))
+            continue
+        containers |= {f"{endpoint.endpoint_name}/{v}": items for v, items in variants.items()}
     for items in containers.values():
         for item in items:
             checks.append(_guard("ecr.image_in_target_region", item["image"], region, partial(_image, req, item)))
@@ -262,11 +272,12 @@ def artifact_checks(req: StepRequest) -> list[Check]:
                 checks.append(
                     _guard("s3.model_artifacts_present", item["model_data"], "exists", partial(_artifact, req, item))
                 )
+    source_buckets = req.plan.artifact_buckets[req.source_region]
     if req.graceful:
         checks.append(
             _guard(
                 "s3.artifacts_replicate_to_target",
-                req.plan.endpoints[req.source_region].endpoint_name,
+                source_buckets,
                 "replication rule to the target bucket",
                 partial(_replication, req, containers),
             )
@@ -275,7 +286,7 @@ def artifact_checks(req: StepRequest) -> list[Check]:
         checks.append(
             Check(
                 "s3.artifacts_replicate_to_target",
-                req.plan.endpoints[req.source_region].endpoint_name,
+                source_buckets,
                 None,
                 "replication rule",
                 "skipped",
@@ -373,7 +384,11 @@ def _replication(req: StepRequest, target_containers: dict[str, list[dict[str, s
     name = "s3.artifacts_replicate_to_target"
     own = set(req.plan.artifact_buckets.values())
     target_buckets = _buckets(target_containers) & own
-    source_buckets = _buckets(_containers_of(req, req.source_region)) & own
+    source_buckets = own & {
+        bucket
+        for endpoint in req.plan.endpoints[req.source_region]
+        for bucket in _buckets(_containers_of(req, req.source_region, endpoint.endpoint_name))
+    }
     missing = []
     for bucket in sorted(source_buckets):
         config = call(

@@ -50,8 +50,8 @@ class Want:
 Desired = dict[str, Want]
 
 
-def observe(req: StepRequest, region: str) -> dict[str, Any]:
-    name = req.plan.endpoints[region].endpoint_name
+def observe(req: StepRequest, region: str, endpoint: Endpoint) -> dict[str, Any]:
+    name = endpoint.endpoint_name
     desc = call(
         f"SageMaker endpoint {name} in {region}",
         req.clients.sagemaker(region).describe_endpoint,
@@ -137,10 +137,10 @@ def _raise_if_broken(seen: dict[str, Any]) -> None:
         )
 
 
-def scalable_targets(req: StepRequest, region: str) -> dict[str, dict[str, Any]]:
+def scalable_targets(req: StepRequest, region: str, endpoint: Endpoint) -> dict[str, dict[str, Any]]:
     """The Application Auto Scaling targets of the endpoint's variants, by variant (absent: not autoscaled)."""
-    name = req.plan.endpoints[region].endpoint_name
-    ids = {f"endpoint/{name}/variant/{v.variant_name}": v.variant_name for v in req.plan.endpoints[region].variants}
+    name = endpoint.endpoint_name
+    ids = {f"endpoint/{name}/variant/{v.variant_name}": v.variant_name for v in endpoint.variants}
     found = call(
         f"scalable targets of {name} in {region}",
         req.clients.client("application-autoscaling", region).describe_scalable_targets,
@@ -152,11 +152,11 @@ def scalable_targets(req: StepRequest, region: str) -> dict[str, dict[str, Any]]
 
 
 def hold_minimum(
-    req: StepRequest, region: str, counts: dict[str, int], result: StepResult, *, raise_only: bool
+    req: StepRequest, region: str, endpoint: Endpoint, counts: dict[str, int], result: StepResult, *, raise_only: bool
 ) -> None:
     """Set each autoscaled variant's MinCapacity to its count: raised before scaling up (never lowered then),
     lowered when draining (never raised then). MaxCapacity grows when it would be below the new minimum."""
-    for variant, target in sorted(scalable_targets(req, region).items()):
+    for variant, target in sorted(scalable_targets(req, region, endpoint).items()):
         low, high, count = int(target["MinCapacity"]), int(target["MaxCapacity"]), counts[variant]
         if low == count or (raise_only and low > count) or (not raise_only and low < count):
             continue
@@ -199,12 +199,16 @@ def _update(req: StepRequest, region: str, endpoint: str, updates: list[dict[str
 
 
 def converge(
-    req: StepRequest, region: str, desired_of: Callable[[dict[str, Any]], Desired], result: StepResult
+    req: StepRequest,
+    region: str,
+    endpoint: Endpoint,
+    desired_of: Callable[[dict[str, Any]], Desired],
+    result: StepResult,
 ) -> StepResult:
     """Check, act, verify one endpoint: at most one update at a time, none while one is under way."""
-    seen = observe(req, region)
+    seen = observe(req, region, endpoint)
     result.before = seen
-    wanted = {v.variant_name for v in req.plan.endpoints[region].variants}
+    wanted = {v.variant_name for v in endpoint.variants}
     missing = sorted(wanted - set(seen["variants"]))
     if missing:
         raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} has no variant {', '.join(missing)}")
@@ -230,24 +234,51 @@ def converge(
         return result
     _update(req, region, seen["endpoint"], updates)
     action.performed = True
-    after = observe(req, region)
+    after = observe(req, region, endpoint)
     result.after, result.changed, result.done = after, True, at_config(after, desired)
     result.message = f"{seen['endpoint']} in {region} updating: " + ", ".join(u["VariantName"] for u in updates)
     return result
 
 
+def each_endpoint(
+    req: StepRequest, region: str, result: StepResult, one: Callable[[Endpoint, StepResult], StepResult]
+) -> StepResult:
+    """Run ``one`` for every endpoint of ``region``; done when all are, keyed by endpoint in before and after."""
+    parts = [(e.endpoint_name, one(e, req.result(STEP))) for e in req.plan.endpoints[region]]
+    result.actions += [a for _, part in parts for a in part.actions]
+    result.before = {name: part.before for name, part in parts}
+    result.after = {name: part.after for name, part in parts}
+    result.changed = any(part.changed for _, part in parts)
+    result.done = all(part.done for _, part in parts)
+    result.message = "; ".join(part.message for _, part in parts)
+    return result
+
+
+def to_capacity(req: StepRequest, region: str, result: StepResult, *, active: bool) -> StepResult:
+    """Every endpoint of ``region`` at its active (at least) or standby capacity, weights untouched."""
+
+    def one(endpoint: Endpoint, part: StepResult) -> StepResult:
+        counts = _counts(endpoint, active=active)
+        hold_minimum(req, region, endpoint, counts, part, raise_only=active)
+        return converge(req, region, endpoint, lambda seen: _keep_weights(seen, counts, at_least=active), part)
+
+    return each_endpoint(req, region, result, one)
+
+
 def scale_target(req: StepRequest) -> StepResult:
     """Capacity first (weights untouched), so the standby can take the load before traffic moves."""
-    result = req.result(STEP)
-    counts = _counts(req.plan.endpoints[req.target_region], active=True)
-    hold_minimum(req, req.target_region, counts, result, raise_only=True)
-    return converge(req, req.target_region, lambda seen: _keep_weights(seen, counts, at_least=True), result)
+    return to_capacity(req, req.target_region, req.result(STEP), active=True)
 
 
 def shift_weights(req: StepRequest) -> StepResult:
-    """The target endpoint at the plan's active weights and (at least) capacity; done once InService again."""
-    desired = active_config(req.plan.endpoints[req.target_region])
-    return converge(req, req.target_region, lambda _seen: desired, req.result(STEP))
+    """The target endpoints at the plan's active weights and (at least) capacity; done once InService again."""
+    region = req.target_region
+    return each_endpoint(
+        req,
+        region,
+        req.result(STEP),
+        lambda endpoint, part: converge(req, region, endpoint, lambda _seen: active_config(endpoint), part),
+    )
 
 
 def drain_source(req: StepRequest) -> StepResult:
@@ -258,9 +289,7 @@ def drain_source(req: StepRequest) -> StepResult:
     if not req.graceful:
         result.message = f"ungraceful: {req.source_region} is not consulted; its endpoint is left as it is"
         return result
-    counts = _counts(req.plan.endpoints[req.source_region], active=False)
-    hold_minimum(req, req.source_region, counts, result, raise_only=False)
-    return converge(req, req.source_region, lambda seen: _keep_weights(seen, counts, at_least=False), result)
+    return to_capacity(req, req.source_region, result, active=False)
 
 
 def status(req: StepRequest) -> StepResult:

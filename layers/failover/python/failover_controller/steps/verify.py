@@ -7,6 +7,7 @@ endpoint's capacity and weights, the DNS records. Any mismatch raises Verificati
 from __future__ import annotations
 
 from failover_controller.errors import VerificationFailed
+from failover_controller.plan import Endpoint
 from failover_controller.results import Check, StepResult
 from failover_controller.steps import (
     flip_dns,
@@ -26,8 +27,6 @@ def check(req: StepRequest) -> StepResult:
     target = req.target_region
     aurora = promote_aurora.observe(req)
     writes = switch_dynamodb_writes.read_parameter(req, target)
-    endpoint = shift_sagemaker_traffic.observe(req, target)
-    active = shift_sagemaker_traffic.active_config(req.plan.endpoints[target])
     dns_pending = flip_dns.planned_changes(req)
     result.checks = [
         Check(
@@ -44,13 +43,7 @@ def check(req: StepRequest) -> StepResult:
             target,
             "pass" if writes == target else "fail",
         ),
-        Check(
-            "sagemaker.active",
-            endpoint["endpoint"],
-            {"status": endpoint["status"], "variants": endpoint["variants"]},
-            {name: {"weight": w.weight, "at_least": w.count} for name, w in active.items()},
-            "pass" if shift_sagemaker_traffic.at_config(endpoint, active) else "fail",
-        ),
+        *[_endpoint_check(req, endpoint) for endpoint in req.plan.endpoints[target]],
         Check(
             "route53.routes_to_target",
             req.plan.hosted_zone_id,
@@ -76,6 +69,18 @@ def check(req: StepRequest) -> StepResult:
         )
     result.message = f"verified: {req.plan.application} is served from {target}"
     return result
+
+
+def _endpoint_check(req: StepRequest, endpoint: Endpoint) -> Check:
+    seen = shift_sagemaker_traffic.observe(req, req.target_region, endpoint)
+    active = shift_sagemaker_traffic.active_config(endpoint)
+    return Check(
+        "sagemaker.active",
+        endpoint.endpoint_name,
+        {"status": seen["status"], "variants": seen["variants"]},
+        {name: {"weight": w.weight, "at_least": w.count} for name, w in active.items()},
+        "pass" if shift_sagemaker_traffic.at_config(seen, active) else "fail",
+    )
 
 
 def run(req: StepRequest) -> StepResult:
