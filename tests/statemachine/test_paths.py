@@ -97,7 +97,9 @@ def test_not_ready_aborts_before_any_action_and_notifies(sfn: Harness) -> None:
     assert [r["outcome"]["S"] for r in ledger_item("RUN#")] == ["aborted"]
     assert ledger_item("LOCK") == []
     assert ledger_item("LAST_RUN") == []
-    assert [m["Subject"] for m in inbox()] == ["[failover-controller] recsys: failover to us-west-2 ABORTED"]
+    assert [m["Subject"] for m in inbox()] == [
+        "[failover-controller] recsys: failover to us-west-2 ABORTED (not ready)"
+    ]
 
 
 FAILURES = [
@@ -270,7 +272,7 @@ def test_bad_input_fails_in_the_first_state_and_changes_nothing(
     assert message in desc["cause"]
     assert sfn.entered(arn) == ["ValidateInput", "RecordInvalid", "InputRejected"]
     target, plan = bad.get("target_region", "us-west-2"), bad.get("plan", "recsys")
-    assert [m["Subject"] for m in inbox()] == [f"[failover-controller] {plan}: failover to {target} INVALID"]
+    assert [m["Subject"] for m in inbox()] == [f"[failover-controller] {plan}: failover to {target} INVALID INPUT"]
     assert ledger_item("LOCK") == []
 
 

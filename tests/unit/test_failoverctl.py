@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
+from failover_controller.plan import parse_plan
 from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main
-from tests.support.events import SAMPLE_PLAN
+from failoverctl.stack import stack_parameters
+from tests.support.events import ROOT, SAMPLE_PLAN
 
 
 def test_plan_validate_accepts_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,3 +60,19 @@ def test_plan_params_derive_the_stack_parameters(tmp_path: Path) -> None:
 def test_plan_params_for_a_region_outside_the_plan_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "eu-west-1", "--account", "1"]) == EXIT_INVALID
     assert "eu-west-1" in capsys.readouterr().err
+
+
+def test_rds_identifiers_are_lowercased_in_arns_as_rds_stores_them(plan_doc: dict[str, Any]) -> None:
+    """RDS stores cluster and global cluster identifiers lowercase; IAM compares the ARNs it is given as they are,
+    so a plan written in mixed case would otherwise grant nothing."""
+    plan_doc["aurora"]["global_cluster_id"] = "RecSys-Metadata-Global"
+    plan_doc["aurora"]["clusters"] = {"us-east-1": "RecSys-Metadata-USE1", "us-west-2": "RecSys-Metadata-USW2"}
+    params = stack_parameters(parse_plan(plan_doc), "us-west-2", "123456789012")
+    assert params["AuroraGlobalClusterId"] == "recsys-metadata-global"
+    assert params["AuroraClusterArns"] == (
+        "arn:aws:rds:us-east-1:123456789012:cluster:recsys-metadata-use1,"
+        "arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2"
+    )
+    pattern = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]["AuroraGlobalClusterId"]["AllowedPattern"]
+    assert re.match(pattern, params["AuroraGlobalClusterId"])
+    assert not re.match(pattern, "RecSys-Metadata-Global")

@@ -209,12 +209,17 @@ def _endpoint_checks(req: StepRequest, endpoint: Endpoint, source: Endpoint) -> 
                 "fail",
                 f"missing variant(s) {', '.join(missing)}",
             )
+        serving = seen["status"] in {"InService", "Updating", "SystemUpdating"}
+        detail = "" if serving else str(seen.get("failure_reason") or "")
+        if seen["status"] == "SystemUpdating":
+            detail = "AWS maintenance under way: it serves, and scaling waits until it completes"
         return Check(
             "sagemaker.endpoint_in_service",
             endpoint.endpoint_name,
             seen["status"],
             "InService",
-            "pass" if seen["status"] in {"InService", "Updating"} else "fail",
+            "pass" if serving else "fail",
+            detail,
         )
 
     def same_model() -> Check:
