@@ -108,10 +108,10 @@ def test_aborted() -> None:
 
 
 def test_rejected_and_invalid() -> None:
-    manual = {**BASE, "trigger": {"type": "manual", "by": "oncall@example.com"}}
+    manual = {**BASE, "trigger": {"type": "manual", "by": "oncall@example.com", "reason": "us-east-1 degraded"}}
     subject, body = compose("rejected", manual)
     assert subject == "[failover-controller] recsys: failover to us-west-2 REJECTED"
-    assert "Trigger:     started by hand\n" in body
+    assert "Trigger:     manual start by oncall@example.com: us-east-1 degraded\n" in body
     assert body.endswith("\nNext: Nothing was changed: the failover was not approved.")
     subject, body = compose("invalid", manual)
     assert subject == "[failover-controller] recsys: failover to us-west-2 INVALID INPUT"

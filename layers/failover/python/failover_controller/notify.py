@@ -41,8 +41,12 @@ def subject_line(text: str) -> str:
 
 
 def describe_trigger(trigger: Any) -> str:
-    if not isinstance(trigger, dict) or trigger.get("type") != "alarm":
-        return "started by hand"
+    if not isinstance(trigger, dict):
+        return "manual start"
+    if trigger.get("type") != "alarm":
+        by = f" by {str(trigger['by'])[:100]}" if trigger.get("by") else ""
+        reason = f": {str(trigger['reason'])[:200]}" if trigger.get("reason") else ""
+        return f"manual start{by}{reason}"
     quorum = ", ".join(trigger.get("in_alarm") or [])
     return (
         f"alarm {trigger.get('alarm')} in {trigger.get('alarm_region')}"
