@@ -5,9 +5,11 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from failover_controller.changes import point_dns
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan
+from failover_controller.reads import route53
 from failover_controller.steps import compensate, flip_dns, preflight, promote_aurora
 from failoverctl import world
 from tests.support import aws_like
@@ -70,7 +72,7 @@ def test_compensation_reads_the_writer_in_its_own_region_only(app: RecoveryPlan,
     # send DNS back to us-east-1 without calling us-east-1's RDS (its role may not, and the region may be down).
     session, f = hooked()
     world_dns = emulated.route53("us-west-2")
-    batch = flip_dns.planned_changes(request(app, emulated, "flip"))
+    batch = route53.changes_toward(request(app, emulated, "flip"))
     world_dns.change_resource_record_sets(
         HostedZoneId=app.hosted_zone_id,
         ChangeBatch={"Changes": batch},  # type: ignore[typeddict-item]
@@ -88,7 +90,7 @@ def test_dns_toward_the_peer_is_refused_while_the_writer_is_here(app: RecoveryPl
     promote_aurora.run(request(app, emulated, "promote"))
     flip_dns.run(request(app, emulated, "flip"))
     with pytest.raises(PreconditionFailed, match="the Aurora writer is in us-west-2, not us-east-1"):
-        flip_dns.flip(request(app, emulated, "flip"), toward="us-east-1")
+        point_dns(request(app, emulated, "flip"), "us-east-1", request(app, emulated, "flip").result("flip_dns"))
 
 
 def test_graceful_preflight_reads_the_lag_aurora_publishes(app: RecoveryPlan, emulated: ClientFactory) -> None:

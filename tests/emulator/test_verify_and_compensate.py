@@ -9,6 +9,7 @@ import pytest
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import VerificationFailed
 from failover_controller.plan import RecoveryPlan
+from failover_controller.reads import route53
 from failover_controller.steps import (
     compensate,
     flip_dns,
@@ -67,7 +68,7 @@ def test_failure_before_promotion_rolls_writes_and_dns_back_to_the_source(
     # in us-east-1 (the steps themselves refuse this now; a person, or an older controller, could do it).
     for region in app.regions:
         emulated.ssm(region).put_parameter(Name=app.write_region_parameter, Value="us-west-2", Overwrite=True)
-    changes: Any = flip_dns.planned_changes(request(app, emulated, "flip"))
+    changes: Any = route53.changes_toward(request(app, emulated, "flip"))
     emulated.route53("us-west-2").change_resource_record_sets(
         HostedZoneId=app.hosted_zone_id, ChangeBatch={"Changes": changes}
     )

@@ -10,9 +10,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from failover_controller.checks import artifacts
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
-from failover_controller.steps import preflight, promote_aurora
+from failover_controller.reads import aurora
 from failoverctl import world
 from tests.support import aws_like
 from tests.support.requests import request
@@ -51,7 +52,7 @@ def test_the_lag_is_read_from_the_series_aurora_publishes(strict: ClientFactory,
     plan = parse_plan(plan_doc)
     world.put_replication_lag(plan, strict, "us-west-2", 420.0)
     put_lag(strict, "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": "someone-elses", "SourceRegion": "x"}, 9e6)
-    reading = promote_aurora.replication_lag(request(plan, strict, "promote"), "aurora-mysql")
+    reading = aurora.replication_lag(request(plan, strict, "promote"), "aurora-mysql")
     assert reading.value_ms == 420.0
     assert reading.dimensions == {"DBClusterIdentifier": "recsys-metadata-usw2", "SourceRegion": "us-east-1"}
 
@@ -61,22 +62,22 @@ def test_postgresql_reads_the_rpo_lag_first(strict: ClientFactory, plan_doc: dic
     dims = {"DBClusterIdentifier": "recsys-metadata-usw2", "SourceRegion": "us-east-1"}
     put_lag(strict, "AuroraGlobalDBReplicationLag", dims, 100.0)
     put_lag(strict, "AuroraGlobalDBRPOLag", dims, 2_500.0)
-    reading = promote_aurora.replication_lag(request(plan, strict, "promote"), "aurora-postgresql")
+    reading = aurora.replication_lag(request(plan, strict, "promote"), "aurora-postgresql")
     assert (reading.metric, reading.value_ms) == ("AuroraGlobalDBRPOLag", 2_500.0)
-    mysql = promote_aurora.replication_lag(request(plan, strict, "promote"), "aurora-mysql")
+    mysql = aurora.replication_lag(request(plan, strict, "promote"), "aurora-mysql")
     assert (mysql.metric, mysql.value_ms) == ("AuroraGlobalDBReplicationLag", 100.0)
 
 
 def test_a_series_keyed_by_source_region_alone_is_found(strict: ClientFactory, plan_doc: dict[str, Any]) -> None:
     plan = parse_plan(plan_doc)
     put_lag(strict, "AuroraGlobalDBReplicationLag", {"SourceRegion": "us-east-1"}, 800.0)
-    reading = promote_aurora.replication_lag(request(plan, strict, "promote"), "aurora-mysql")
+    reading = aurora.replication_lag(request(plan, strict, "promote"), "aurora-mysql")
     assert (reading.value_ms, reading.dimensions) == (800.0, {"SourceRegion": "us-east-1"})
 
 
 def test_no_series_is_none_with_the_reason(strict: ClientFactory, plan_doc: dict[str, Any]) -> None:
     plan = parse_plan(plan_doc)
-    reading = promote_aurora.replication_lag(request(plan, strict, "promote"), "aurora-postgresql")
+    reading = aurora.replication_lag(request(plan, strict, "promote"), "aurora-postgresql")
     assert reading.value_ms is None
     assert reading.detail == "no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag series for this cluster"
 
@@ -115,7 +116,7 @@ def test_an_aws_owned_image_and_bucket_are_skipped_not_failed(session: boto3.Ses
     plan = _artifact_world(f, plan_doc)
     jumpstart = "s3://jumpstart-cache-prod-us-west-2/pytorch-infer/model.tar.gz"
     _serve(f, plan, "us-west-2", DLC_IMAGE, jumpstart)
-    checks = preflight.artifact_checks(request(plan, f, "check", mode="ungraceful"))
+    checks = artifacts.checks(request(plan, f, "check", mode="ungraceful"))
     by = {c.name: c for c in checks}
     assert verdicts(checks)[("ecr.image_in_target_region", DLC_IMAGE)] == "skipped"
     assert "belongs to account 763104351884, not the plan's (123456789012)" in by["ecr.image_in_target_region"].detail
@@ -129,7 +130,7 @@ def test_an_artifact_in_the_source_regions_bucket_fails(session: boto3.Session, 
     # The standby serves its model from the primary's bucket: HeadObject through a us-west-2 client would follow
     # S3's redirect and succeed, and the standby would lose its model with us-east-1.
     _serve(f, plan, "us-west-2", world.image_uri("us-west-2"), world.model_data_url("us-east-1"))
-    checks = preflight.artifact_checks(request(plan, f, "check", mode="ungraceful"))
+    checks = artifacts.checks(request(plan, f, "check", mode="ungraceful"))
     artifact = next(c for c in checks if c.name == "s3.model_artifacts_present")
     assert (artifact.verdict, artifact.detail) == ("fail", "the artifact is read from us-east-1's bucket")
 
@@ -142,7 +143,7 @@ def test_a_target_bucket_that_lives_elsewhere_fails(session: boto3.Session, plan
     f.client("s3", "us-east-1").put_object(Bucket="recsys-models-misplaced", Key="ranker/model.tar.gz", Body=b"w")
     url = "s3://recsys-models-misplaced/ranker/model.tar.gz"
     _serve(f, plan, "us-west-2", world.image_uri("us-west-2"), url)
-    checks = preflight.artifact_checks(request(plan, f, "check", mode="ungraceful"))
+    checks = artifacts.checks(request(plan, f, "check", mode="ungraceful"))
     artifact = next(c for c in checks if c.name == "s3.model_artifacts_present")
     assert (artifact.verdict, artifact.observed, artifact.detail) == (
         "fail",
@@ -154,7 +155,7 @@ def test_a_target_bucket_that_lives_elsewhere_fails(session: boto3.Session, plan
 def test_the_plans_own_artifacts_in_the_target_region_pass(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
     f = ClientFactory(session=session)
     plan = _artifact_world(f, plan_doc)
-    checks = preflight.artifact_checks(request(plan, f, "check"))
+    checks = artifacts.checks(request(plan, f, "check"))
     assert verdicts(checks) == {
         ("ecr.image_in_target_region", world.image_uri("us-west-2")): "pass",
         ("s3.model_artifacts_present", world.model_data_url("us-west-2")): "pass",

@@ -21,15 +21,15 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from botocore.exceptions import ClientError
 
-from failover_controller.aws import call, error_code, mapped
+from failover_controller.aws import error_code, mapped
 from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
-from failover_controller.errors import FailoverError, InputInvalid
+from failover_controller.errors import InputInvalid
 from failover_controller.ledger import Ledger
-from failover_controller.plan import RecoveryPlan
 from failover_controller.plan_store import load_plan
+from failover_controller.reads.cloudwatch import SignalState, alarm_states
+from failover_controller.reads.parameters import write_region
 from failover_controller.run import lock_ttl_seconds
-from failover_controller.steps.switch_dynamodb_writes import read_parameter_in
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -128,41 +128,6 @@ def execution_name(plan: str, change: AlarmChange) -> str:
     return f"{plan}-{stamp}-{digest}"[:80]
 
 
-@dataclass(frozen=True)
-class SignalState:
-    value: str
-    since: str | None = None  # when the alarm entered its state (ISO), when DescribeAlarms said
-
-
-def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, SignalState]:
-    """Each signal's state now, read with DescribeAlarms in its own region; unreachable is UNKNOWN."""
-    states: dict[str, SignalState] = {}
-    by_region: dict[str, list[str]] = {}
-    for signal in plan.signals:
-        by_region.setdefault(signal.region, []).append(signal.name)
-    for region, names in by_region.items():
-        try:
-            found = call(
-                f"DescribeAlarms in {region}",
-                factory.cloudwatch(region).describe_alarms,
-                AlarmNames=names,
-                AlarmTypes=["MetricAlarm", "CompositeAlarm"],
-            )
-        except FailoverError:
-            states.update(dict.fromkeys(names, SignalState("UNKNOWN")))
-            continue
-        # StateTransitionedTimestamp is when the state last changed; StateUpdatedTimestamp also moves when an alarm
-        # is re-evaluated into the state it is already in, which would start the recovery clock late.
-        seen = {
-            a["AlarmName"]: SignalState(
-                a["StateValue"], _iso(a.get("StateTransitionedTimestamp") or a.get("StateUpdatedTimestamp"))
-            )
-            for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
-        }
-        states.update({name: seen.get(name, SignalState("MISSING")) for name in names})
-    return states
-
-
 def first_alarm_at(stamps: list[str], default: str) -> str:
     """The earliest of ISO timestamps (any offset notation); ``default`` when none parses."""
     parsed = []
@@ -170,10 +135,6 @@ def first_alarm_at(stamps: list[str], default: str) -> str:
         with contextlib.suppress(ValueError):
             parsed.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
     return min(parsed).astimezone(UTC).isoformat() if parsed else default
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else None
 
 
 def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float | None = None) -> Decision:
@@ -236,7 +197,7 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         )
         return decision
 
-    if read_parameter_in(plan, home, factory) == home:
+    if write_region(plan, home, factory) == home:
         decision.reason = f"writes already go to {home}: nothing to fail over"
         return decision
 

@@ -8,169 +8,17 @@ exceeds the plan's RPO, unless the input says ``force_beyond_rpo``. The promotio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from failover_controller.aws import call
 from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.reads.aurora import global_cluster, is_promoted, replication_lag
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
 STEP = "promote_aurora"
 ACTIONS = ("promote", "status")
 PARAMS: dict[str, type] = {"force_beyond_rpo": bool, "deadline": int}
-
-LAG_NAMESPACE = "AWS/RDS"
-# Milliseconds, published in the secondary's region under a dimension set that includes SourceRegion (never
-# DBClusterIdentifier alone). AuroraGlobalDBRPOLag (Aurora PostgreSQL) is exactly what a failover would lose.
-RPO_LAG_METRIC = "AuroraGlobalDBRPOLag"
-LAG_METRIC = "AuroraGlobalDBReplicationLag"
-LAG_WINDOW = timedelta(minutes=5)
-IN_PROGRESS = frozenset({"switching-over", "failing-over"})
-
-
-def arn_region(arn: str | None) -> str | None:
-    """The region field of an ARN (``arn:partition:service:region:account:resource``)."""
-    parts = arn.split(":", 5) if isinstance(arn, str) else []
-    return parts[3] or None if len(parts) == 6 and parts[0] == "arn" else None
-
-
-def observe(req: StepRequest) -> dict[str, Any]:
-    """The global cluster as seen from the target region (which works with the other region down)."""
-    region = req.target_region
-    rds = req.clients.rds(region)
-    cluster_id = req.plan.aurora_clusters[region]
-    cluster = call(
-        f"Aurora cluster {cluster_id} in {region}", rds.describe_db_clusters, DBClusterIdentifier=cluster_id
-    )["DBClusters"][0]
-    gc = call(
-        f"Aurora global cluster {req.plan.global_cluster_id}",
-        rds.describe_global_clusters,
-        GlobalClusterIdentifier=req.plan.global_cluster_id,
-    )["GlobalClusters"][0]
-    members = {m["DBClusterArn"]: m for m in gc.get("GlobalClusterMembers", [])}
-    target_arn = cluster["DBClusterArn"]
-    writer = next((arn for arn, m in members.items() if m.get("IsWriter")), None)
-    state = gc.get("FailoverState") or {}
-    # Any FailoverState status (pending, failing-over, switching-over, cancelling) is an operation under way.
-    in_progress = gc.get("Status") in IN_PROGRESS or bool(state.get("Status"))
-    return {
-        "global_cluster_status": gc.get("Status"),
-        "engine": cluster.get("Engine") or gc.get("Engine"),
-        "writer_arn": writer,
-        "writer_region": arn_region(writer),
-        "target_arn": target_arn,
-        "target_cluster_status": cluster.get("Status"),
-        "target_is_member": target_arn in members,
-        "target_is_writer": bool(members.get(target_arn, {}).get("IsWriter")),
-        "target_sync_status": members.get(target_arn, {}).get("SynchronizationStatus"),
-        "in_progress": in_progress,
-        "operation_status": state.get("Status") or (gc.get("Status") if in_progress else None),
-        "in_progress_to": state.get("ToDbClusterArn") if in_progress else None,
-    }
-
-
-def require_writer(req: StepRequest, what: str, region: str | None = None) -> None:
-    """The split-brain guard: writes and DNS go only to the region whose Aurora cluster is the writer.
-
-    Two controllers started at once (each seeing the other region as down) can both run; the global
-    cluster has one writer at a time, so whichever region is not it refuses to point writes or DNS at itself.
-    The writer is read from this region's DescribeGlobalClusters only: the peer may be down.
-    """
-    region = region or req.target_region
-    seen = observe(req)
-    settled = not seen["in_progress"] and seen["global_cluster_status"] == "available"
-    ok = is_promoted(seen) if region == req.target_region else settled and seen["writer_region"] == region
-    if not ok:
-        raise PreconditionFailed(
-            f"{what} must follow the database: the Aurora writer is in {seen['writer_region'] or 'none'}"
-            f"{' (a promotion is under way)' if seen['in_progress'] else ''}, not {region}; "
-            f"refusing to send {what} to a region whose database is read-only"
-        )
-
-
-@dataclass(frozen=True)
-class LagReading:
-    """The newest replication lag of the target (secondary) cluster, and the series it was read from."""
-
-    value_ms: float | None
-    metric: str
-    dimensions: dict[str, str]
-    detail: str = ""
-
-    @property
-    def series(self) -> str:
-        dims = ", ".join(f"{k}={v}" for k, v in sorted(self.dimensions.items()))
-        return f"{LAG_NAMESPACE} {self.metric} {{{dims}}}" if self.dimensions else f"{LAG_NAMESPACE} {self.metric}"
-
-
-def _list_series(req: StepRequest, metric: str, dimension: dict[str, str]) -> list[dict[str, str]]:
-    cw = req.clients.cloudwatch(req.target_region)
-    kwargs: dict[str, Any] = {
-        "Namespace": LAG_NAMESPACE,
-        "MetricName": metric,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in dimension.items()],
-        "RecentlyActive": "PT3H",
-    }
-    found: list[dict[str, str]] = []
-    while True:
-        page = call(f"CloudWatch ListMetrics {metric}", cw.list_metrics, **kwargs)
-        found += [{d["Name"]: d["Value"] for d in m.get("Dimensions", [])} for m in page.get("Metrics", [])]
-        if not page.get("NextToken"):
-            return found
-        kwargs["NextToken"] = page["NextToken"]
-
-
-def _lag_series(req: StepRequest, metric: str) -> dict[str, str] | None:
-    """CloudWatch matches dimension sets exactly, so the series is discovered, never assumed: the one naming
-    the target cluster (from the source region when several), else the one keyed by SourceRegion alone."""
-    cluster_id = req.plan.aurora_clusters[req.target_region].lower()
-    by_cluster = _list_series(req, metric, {"DBClusterIdentifier": cluster_id})
-    if by_cluster:
-        from_source = [d for d in by_cluster if d.get("SourceRegion") == req.source_region]
-        return min(from_source or by_cluster, key=len)
-    by_source = [d for d in _list_series(req, metric, {"SourceRegion": req.source_region}) if len(d) == 1]
-    return by_source[0] if len(by_source) == 1 else None
-
-
-def replication_lag(req: StepRequest, engine: str | None = None) -> LagReading:
-    """The newest lag datapoint of the target (secondary) cluster; ``value_ms`` None without data."""
-    metrics = (RPO_LAG_METRIC, LAG_METRIC) if (engine or "").startswith("aurora-postgresql") else (LAG_METRIC,)
-    for metric in metrics:
-        dimensions = _lag_series(req, metric)
-        if dimensions is None:
-            continue
-        now = datetime.now(UTC)
-        points = call(
-            f"CloudWatch {metric} of {req.plan.aurora_clusters[req.target_region]}",
-            req.clients.cloudwatch(req.target_region).get_metric_statistics,
-            Namespace=LAG_NAMESPACE,
-            MetricName=metric,
-            Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-            StartTime=now - LAG_WINDOW,
-            EndTime=now + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Maximum"],
-        )["Datapoints"]
-        if points:
-            newest = max(points, key=lambda p: p["Timestamp"])
-            return LagReading(float(newest["Maximum"]), metric, dimensions)
-        return LagReading(None, metric, dimensions, f"no datapoint of {metric} in the last 5 minutes")
-    return LagReading(None, " or ".join(metrics), {}, f"no {' or '.join(metrics)} series for this cluster")
-
-
-def replication_lag_ms(req: StepRequest, engine: str | None = None) -> float | None:
-    return replication_lag(req, engine).value_ms
-
-
-def is_promoted(seen: dict[str, Any]) -> bool:
-    return bool(
-        seen["target_is_writer"]
-        and not seen["in_progress"]
-        and seen["global_cluster_status"] == "available"
-        and seen["target_cluster_status"] == "available"
-    )
 
 
 def _rpo_guard(req: StepRequest, result: StepResult) -> None:
@@ -195,7 +43,7 @@ def _rpo_guard(req: StepRequest, result: StepResult) -> None:
 
 def promote(req: StepRequest) -> StepResult:
     result = req.result(STEP)
-    seen = observe(req)
+    seen = global_cluster(req)
     # Always present (the state machine reads them): what this promotion may lose, measured just before it.
     result.before = {**seen, "replication_lag_ms": None, "data_loss_allowed": not req.graceful}
     if not seen["target_is_member"]:
@@ -253,7 +101,7 @@ def promote(req: StepRequest) -> StepResult:
 
     call(f"{api} to {seen['target_arn']}", fn, **params)
     action.performed = True
-    after = observe(req)
+    after = global_cluster(req)
     result.after, result.changed = after, True
     if not (after["target_is_writer"] or after["in_progress_to"] == seen["target_arn"]):
         raise StepFailed(f"{api} was accepted but the global cluster shows no promotion toward the target")
@@ -264,7 +112,7 @@ def promote(req: StepRequest) -> StepResult:
 
 def status(req: StepRequest) -> StepResult:
     result = req.result(STEP)
-    seen = observe(req)
+    seen = global_cluster(req)
     result.before = result.after = seen
     result.done = req.dry_run or is_promoted(seen)
     result.message = "promotion complete" if is_promoted(seen) else "promotion not complete"

@@ -18,7 +18,6 @@ keeps the capacity instead of taking it away.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,53 +25,25 @@ from botocore.exceptions import ClientError
 from failover_controller.aws import call, error_code, mapped
 from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import Endpoint
+from failover_controller.reads.sagemaker import (
+    BROKEN,
+    BUSY,
+    DIMENSION,
+    Desired,
+    Want,
+    active_config,
+    at_config,
+    count_ok,
+    endpoint_state,
+    scalable_targets,
+    weight_ok,
+)
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
 STEP = "shift_sagemaker_traffic"
 ACTIONS = ("scale_target", "status", "shift_weights", "drain_source")
 PARAMS: dict[str, type] = {"deadline": int}
-
-BUSY = frozenset({"Creating", "Updating", "SystemUpdating"})
-BROKEN = frozenset({"RollingBack", "Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-
-
-@dataclass(frozen=True)
-class Want:
-    """A variant's desired weight and instance count; ``at_least``: a higher count (autoscaling) is fine."""
-
-    weight: float
-    count: int
-    at_least: bool = True
-
-
-Desired = dict[str, Want]
-
-
-def observe(req: StepRequest, region: str, endpoint: Endpoint) -> dict[str, Any]:
-    name = endpoint.endpoint_name
-    desc = call(
-        f"SageMaker endpoint {name} in {region}",
-        req.clients.sagemaker(region).describe_endpoint,
-        EndpointName=name,
-    )
-    variants = {
-        v["VariantName"]: {
-            "current_weight": v.get("CurrentWeight"),
-            "desired_weight": v.get("DesiredWeight"),
-            "current_instance_count": v.get("CurrentInstanceCount"),
-            "desired_instance_count": v.get("DesiredInstanceCount"),
-        }
-        for v in desc.get("ProductionVariants", [])
-    }
-    return {
-        "endpoint": name,
-        "region": region,
-        "status": desc.get("EndpointStatus"),
-        "failure_reason": desc.get("FailureReason"),
-        "variants": variants,
-    }
 
 
 def _counts(endpoint: Endpoint, *, active: bool) -> dict[str, int]:
@@ -85,37 +56,11 @@ def _keep_weights(seen: dict[str, Any], counts: dict[str, int], *, at_least: boo
     }
 
 
-def active_config(endpoint: Endpoint) -> Desired:
-    return {v.variant_name: Want(v.active_weight, v.active_instance_count) for v in endpoint.variants}
-
-
-def _count_ok(have: Any, want: Want) -> bool:
-    return isinstance(have, int) and (have >= want.count if want.at_least else have == want.count)
-
-
-def _weight_ok(have: Any, want: Want) -> bool:
-    return have is not None and abs(float(have) - want.weight) <= 1e-9
-
-
-def _matches(seen: dict[str, Any], desired: Desired, *, field: str) -> bool:
-    for name, want in desired.items():
-        variant = seen["variants"].get(name)
-        if variant is None or not _count_ok(variant[f"{field}_instance_count"], want):
-            return False
-        if not _weight_ok(variant[f"{field}_weight"], want):
-            return False
-    return True
-
-
-def at_config(seen: dict[str, Any], desired: Desired) -> bool:
-    return seen["status"] == "InService" and _matches(seen, desired, field="current")
-
-
 def next_update(seen: dict[str, Any], desired: Desired) -> list[dict[str, Any]]:
     """One call's DesiredWeightsAndCapacities: every variant's weight when only weights differ, else the capacity of
     the first variant whose count is off (the API takes one variant's capacity per call)."""
     variants = seen["variants"]
-    recount = [n for n, w in desired.items() if not _count_ok(variants[n]["current_instance_count"], w)]
+    recount = [n for n, w in desired.items() if not count_ok(variants[n]["current_instance_count"], w)]
     if recount:
         name = recount[0]
         return [
@@ -124,7 +69,7 @@ def next_update(seen: dict[str, Any], desired: Desired) -> list[dict[str, Any]]:
     return [
         {"VariantName": n, "DesiredWeight": w.weight}
         for n, w in desired.items()
-        if not _weight_ok(variants[n]["current_weight"], w)
+        if not weight_ok(variants[n]["current_weight"], w)
     ]
 
 
@@ -135,20 +80,6 @@ def _raise_if_broken(seen: dict[str, Any]) -> None:
             f"endpoint {seen['endpoint']} in {seen['region']} is {seen['status']}{reason}; "
             "waiting will not bring it to the desired configuration"
         )
-
-
-def scalable_targets(req: StepRequest, region: str, endpoint: Endpoint) -> dict[str, dict[str, Any]]:
-    """The Application Auto Scaling targets of the endpoint's variants, by variant (absent: not autoscaled)."""
-    name = endpoint.endpoint_name
-    ids = {f"endpoint/{name}/variant/{v.variant_name}": v.variant_name for v in endpoint.variants}
-    found = call(
-        f"scalable targets of {name} in {region}",
-        req.clients.client("application-autoscaling", region).describe_scalable_targets,
-        ServiceNamespace="sagemaker",
-        ResourceIds=sorted(ids),
-        ScalableDimension=DIMENSION,
-    )["ScalableTargets"]
-    return {ids[t["ResourceId"]]: t for t in found if t["ResourceId"] in ids}
 
 
 def hold_minimum(
@@ -206,7 +137,7 @@ def converge(
     result: StepResult,
 ) -> StepResult:
     """Check, act, verify one endpoint: at most one update at a time, none while one is under way."""
-    seen = observe(req, region, endpoint)
+    seen = endpoint_state(req, region, endpoint)
     result.before = seen
     wanted = {v.variant_name for v in endpoint.variants}
     missing = sorted(wanted - set(seen["variants"]))
@@ -234,7 +165,7 @@ def converge(
         return result
     _update(req, region, seen["endpoint"], updates)
     action.performed = True
-    after = observe(req, region, endpoint)
+    after = endpoint_state(req, region, endpoint)
     result.after, result.changed, result.done = after, True, at_config(after, desired)
     result.message = f"{seen['endpoint']} in {region} updating: " + ", ".join(u["VariantName"] for u in updates)
     return result

@@ -10,42 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from failover_controller.aws import call
-from failover_controller.clients import ClientFactory
+from failover_controller.changes import put_write_region
 from failover_controller.errors import PreconditionFailed, StepFailed
-from failover_controller.plan import RecoveryPlan
+from failover_controller.guards import require_writer
+from failover_controller.reads.dynamodb import table_replica
+from failover_controller.reads.parameters import write_region
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
-from failover_controller.steps.promote_aurora import require_writer
 
 STEP = "switch_dynamodb_writes"
 ACTIONS = ("switch",)
 PARAMS: dict[str, type] = {}
-
-
-def table_replica(req: StepRequest, table: str) -> dict[str, Any]:
-    """The table as its target-region replica sees it: status and the regions it replicates with."""
-    region = req.target_region
-    desc = call(f"DynamoDB table {table} in {region}", req.clients.dynamodb(region).describe_table, TableName=table)[
-        "Table"
-    ]
-    replicas = {r["RegionName"]: r.get("ReplicaStatus") for r in desc.get("Replicas", [])}
-    return {"table_status": desc.get("TableStatus"), "replicas": replicas}
-
-
-def read_parameter_in(plan: RecoveryPlan, region: str, factory: ClientFactory) -> str | None:
-    """The application's write region as the parameter in ``region`` says; None if it does not exist."""
-    name = plan.write_region_parameter
-    try:
-        return call(f"SSM parameter {name} in {region}", factory.ssm(region).get_parameter, Name=name)["Parameter"][
-            "Value"
-        ]
-    except PreconditionFailed:
-        return None
-
-
-def read_parameter(req: StepRequest, region: str) -> str | None:
-    return read_parameter_in(req.plan, region, req.clients)
 
 
 def parameter_regions(req: StepRequest) -> list[str]:
@@ -56,14 +31,12 @@ def parameter_regions(req: StepRequest) -> list[str]:
 def observe(req: StepRequest) -> dict[str, Any]:
     return {
         "tables": {t: table_replica(req, t) for t in req.plan.dynamodb_tables},
-        "write_region": {r: read_parameter(req, r) for r in parameter_regions(req)},
+        "write_region": {r: write_region(req.plan, r, req.clients) for r in parameter_regions(req)},
     }
 
 
-def switch(req: StepRequest) -> StepResult:
-    result = req.result(STEP)
-    seen = observe(req)
-    result.before = seen
+def _require_ready(req: StepRequest, seen: dict[str, Any]) -> None:
+    """Every table ACTIVE here and replicating with the source; the parameter present where it is set."""
     not_ready = [
         f"{table} is {info['table_status']} in {req.target_region}"
         for table, info in seen["tables"].items()
@@ -81,42 +54,36 @@ def switch(req: StepRequest) -> StepResult:
             f"write-region parameter {req.plan.write_region_parameter} does not exist in {', '.join(missing)}"
         )
 
+
+def switch(req: StepRequest) -> StepResult:
+    result = req.result(STEP)
+    seen = result.before = observe(req)
+    _require_ready(req, seen)
     name = req.plan.write_region_parameter
-    for region, value in seen["write_region"].items():
-        if value != req.target_region:
-            result.actions.append(
-                PlannedAction(
-                    api="ssm:PutParameter",
-                    region=region,
-                    params={"Name": name, "Value": req.target_region, "Overwrite": True, "previous": value},
-                )
-            )
+    result.actions = [
+        PlannedAction(
+            api="ssm:PutParameter",
+            region=region,
+            params={"Name": name, "Value": req.target_region, "Overwrite": True, "previous": value},
+        )
+        for region, value in seen["write_region"].items()
+        if value != req.target_region
+    ]
     if not result.actions:
         result.after = seen
         result.message = f"writes already go to {req.target_region}; nothing to do"
         return _note_source(req, result)
-    if not req.dry_run:
-        require_writer(req, "writes")
     if req.dry_run:
         result.after = seen
-        result.message = f"dry run: would set {name} to {req.target_region} in " + ", ".join(
-            a.region for a in result.actions
-        )
+        regions = ", ".join(a.region for a in result.actions)
+        result.message = f"dry run: would set {name} to {req.target_region} in {regions}"
         return _note_source(req, result)
-
+    require_writer(req, "writes")
     for action in result.actions:
-        response = call(
-            f"SSM PutParameter {name} in {action.region}",
-            req.clients.ssm(action.region).put_parameter,
-            Name=name,
-            Value=req.target_region,
-            Type="String",
-            Overwrite=True,
-        )
-        action.performed, action.response = True, {"Version": response.get("Version")}
-    after = observe(req)
-    result.after, result.changed = after, True
-    wrong = {r: v for r, v in after["write_region"].items() if v != req.target_region}
+        action.response = put_write_region(req, action.region, req.target_region)
+        action.performed = True
+    result.after, result.changed = observe(req), True
+    wrong = {r: v for r, v in result.after["write_region"].items() if v != req.target_region}
     if wrong:
         raise StepFailed(f"write-region parameter {name} still reads {wrong} after the update")
     result.message = f"writes now go to {req.target_region}; previous value " + ", ".join(

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from failover_controller.errors import VerificationFailed
 from failover_controller.plan import Endpoint
+from failover_controller.reads import aurora, route53, sagemaker
+from failover_controller.reads.parameters import write_region
 from failover_controller.results import Check, StepResult
-from failover_controller.steps import (
-    flip_dns,
-    promote_aurora,
-    shift_sagemaker_traffic,
-    switch_dynamodb_writes,
-)
 from failover_controller.steps.base import StepRequest
 
 STEP = "verify"
@@ -25,16 +21,16 @@ PARAMS: dict[str, type] = {}
 def check(req: StepRequest) -> StepResult:
     result = req.result(STEP)
     target = req.target_region
-    aurora = promote_aurora.observe(req)
-    writes = switch_dynamodb_writes.read_parameter(req, target)
-    dns_pending = flip_dns.planned_changes(req)
+    cluster = aurora.global_cluster(req)
+    writes = write_region(req.plan, target, req.clients)
+    dns_pending = route53.changes_toward(req)
     result.checks = [
         Check(
             "aurora.writer",
             req.plan.global_cluster_id,
-            aurora["writer_arn"],
-            aurora["target_arn"],
-            "pass" if promote_aurora.is_promoted(aurora) else "fail",
+            cluster["writer_arn"],
+            cluster["target_arn"],
+            "pass" if aurora.is_promoted(cluster) else "fail",
         ),
         Check(
             "dynamodb.write_region",
@@ -72,14 +68,14 @@ def check(req: StepRequest) -> StepResult:
 
 
 def _endpoint_check(req: StepRequest, endpoint: Endpoint) -> Check:
-    seen = shift_sagemaker_traffic.observe(req, req.target_region, endpoint)
-    active = shift_sagemaker_traffic.active_config(endpoint)
+    seen = sagemaker.endpoint_state(req, req.target_region, endpoint)
+    active = sagemaker.active_config(endpoint)
     return Check(
         "sagemaker.active",
         endpoint.endpoint_name,
         {"status": seen["status"], "variants": seen["variants"]},
         {name: {"weight": w.weight, "at_least": w.count} for name, w in active.items()},
-        "pass" if shift_sagemaker_traffic.at_config(seen, active) else "fail",
+        "pass" if sagemaker.at_config(seen, active) else "fail",
     )
 
 

@@ -1,0 +1,84 @@
+"""Aurora: the target cluster is available, a member of the global cluster, replicating, and within the RPO."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from failover_controller.checks import guarded
+from failover_controller.errors import FailoverError
+from failover_controller.reads import aurora
+from failover_controller.results import Check
+from failover_controller.steps.base import StepRequest
+
+
+def checks(req: StepRequest) -> list[Check]:
+    cluster_id = req.plan.aurora_clusters[req.target_region]
+    seen: dict[str, Any] | None = None
+    error: FailoverError | None = None
+    try:
+        seen = aurora.global_cluster(req)
+    except FailoverError as exc:
+        error = exc
+    available = guarded("aurora.cluster_available", cluster_id, "available", lambda: _available(req, seen, error))
+    return [
+        available,
+        _member(req, seen),
+        _synchronized(req, seen),
+        guarded("aurora.replication_lag_ms", _lag_resource(req), req.plan.rpo_seconds * 1000, lambda: _lag(req, seen)),
+    ]
+
+
+def _available(req: StepRequest, seen: dict[str, Any] | None, error: FailoverError | None) -> Check:
+    if error is not None or seen is None:  # the read's failure is this check's, with its reason
+        raise error or AssertionError("unreachable")
+    status = seen["target_cluster_status"]
+    cluster_id = req.plan.aurora_clusters[req.target_region]
+    return Check(
+        "aurora.cluster_available", cluster_id, status, "available", "pass" if status == "available" else "fail"
+    )
+
+
+def _member(req: StepRequest, seen: dict[str, Any] | None) -> Check:
+    cluster_id, gc = req.plan.aurora_clusters[req.target_region], req.plan.global_cluster_id
+    if seen is None:
+        return Check(
+            "aurora.global_member", cluster_id, None, gc, "fail", "the cluster or global cluster could not be read"
+        )
+    member = seen["target_is_member"]
+    detail = "" if member else "not a member of the global cluster"
+    return Check("aurora.global_member", cluster_id, member, gc, "pass" if member else "fail", detail)
+
+
+def _synchronized(req: StepRequest, seen: dict[str, Any] | None) -> Check:
+    name, cluster_id = "aurora.synchronized", req.plan.aurora_clusters[req.target_region]
+    if seen is None:
+        return Check(name, cluster_id, None, "connected", "fail", "the cluster could not be read")
+    if seen["target_is_writer"]:
+        return Check(name, cluster_id, None, "connected", "skipped", "the target already is the writer")
+    status = seen.get("target_sync_status")
+    if status is None:
+        return Check(name, cluster_id, None, "connected", "unknown", "the global cluster reports no status")
+    ok = status == "connected"
+    detail = "" if ok else "the secondary is not replicating from the writer"
+    return Check(name, cluster_id, status, "connected", "pass" if ok else "fail", detail)
+
+
+def _lag_resource(req: StepRequest) -> str:
+    return f"{req.plan.aurora_clusters[req.target_region]} ({aurora.LAG_NAMESPACE} replication lag, Maximum)"
+
+
+def _lag(req: StepRequest, seen: dict[str, Any] | None) -> Check:
+    name, budget = "aurora.replication_lag_ms", req.plan.rpo_seconds * 1000
+    if seen and seen.get("target_is_writer"):
+        return Check(name, _lag_resource(req), None, budget, "skipped", "the target already is the writer")
+    reading = aurora.replication_lag(req, (seen or {}).get("engine"))
+    value, series = reading.value_ms, f"{req.plan.aurora_clusters[req.target_region]} ({reading.series}, Maximum)"
+    if value is None:
+        if req.graceful:
+            return Check(name, series, None, budget, "fail", reading.detail)
+        return Check(name, series, None, budget, "unknown", f"{reading.detail}; RPO exposure unknown")
+    if value <= budget:
+        return Check(name, series, value, budget, "pass")
+    if not req.graceful and req.params.get("force_beyond_rpo", False):
+        return Check(name, series, value, budget, "pass", "over the RPO, accepted by force_beyond_rpo")
+    return Check(name, series, value, budget, "fail", "replication lag exceeds the plan's RPO")
