@@ -25,9 +25,9 @@ from typing import IO, Any
 import boto3
 
 from failover_controller.errors import PlanInvalid
+from failover_controller.names import DEFAULT_PLAN_PREFIX
 from failover_controller.plan import load_plan_file
 from failoverctl import drill, operate
-from failoverctl.operate import PLAN_PREFIX
 from failoverctl.stack import stack_parameters
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_DRILL_BROKEN = 0, 1, 2, 3
@@ -110,7 +110,9 @@ def parser() -> argparse.ArgumentParser:
     params.set_defaults(func=_plan_params)
     push = plan.add_parser("push", help="store a plan where the stack of --region reads it (SSM; 8 KB at most)")
     push.add_argument("file")
-    push.add_argument("--prefix", default=PLAN_PREFIX, help="the stack's PlanParameterPrefix (default: %(default)s)")
+    push.add_argument(
+        "--prefix", default=DEFAULT_PLAN_PREFIX, help="the stack's PlanParameterPrefix (default: %(default)s)"
+    )
     operate.add_target_options(push)
     push.set_defaults(func=_operate(operate.push))
 

@@ -21,13 +21,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import FailoverError, InputInvalid
 from failover_controller.ledger import Ledger
+from failover_controller.names import DEFAULT_PLAN_PREFIX, execution_arn
 from failover_controller.plan import RecoveryPlan, load_plan_file
-from failover_controller.plan_store import load_plan, push_plan
+from failover_controller.plan_store import PlanStore, push_plan
 from failover_controller.readiness import assess
 from failover_controller.run import parse_start
 from failoverctl import drill
-
-PLAN_PREFIX = "/failover-controller/plans"
 
 
 class CommandError(RuntimeError):
@@ -44,11 +43,10 @@ class Controller:
     ledger_table: str
     plan_name: str
     factory: ClientFactory
+    plan_prefix: str = DEFAULT_PLAN_PREFIX  # the stack's PlanParameterPrefix
 
     def plan(self, name: str | None = None) -> RecoveryPlan:
-        return load_plan(
-            name or self.plan_name, prefix=PLAN_PREFIX, region=self.region, factory=self.factory, max_age=0
-        )
+        return PlanStore(self.plan_prefix, self.region, self.factory, max_age=0).load(name or self.plan_name)
 
     @property
     def ledger(self) -> Ledger:
@@ -88,7 +86,13 @@ def controller(args: argparse.Namespace, region: str | None = None) -> Controlle
     if missing:
         raise CommandError(f"stack {args.stack} in {region} has no output {', '.join(missing)}: is it deployed?")
     return Controller(
-        region, args.stack, outputs["StateMachineArn"], outputs["LedgerTableName"], params.get("PlanName", ""), factory
+        region,
+        args.stack,
+        outputs["StateMachineArn"],
+        outputs["LedgerTableName"],
+        params.get("PlanName", ""),
+        factory,
+        params.get("PlanParameterPrefix") or DEFAULT_PLAN_PREFIX,
     )
 
 
@@ -178,7 +182,7 @@ def _who() -> str:
 def _approval(ctl: Controller, run: str) -> tuple[str, str, str]:
     """(plan, execution name, task token) of a run waiting for approval."""
     name = run.rsplit(":", 1)[-1]
-    arn = f"{ctl.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+    arn = execution_arn(ctl.state_machine_arn, name)
     sfn = ctl.factory.client("stepfunctions", ctl.region)
     try:
         desc = sfn.describe_execution(executionArn=arn)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from failover_controller.clients import ClientFactory
+from failover_controller.names import DEFAULT_PLAN_PREFIX, arn_region
 from failover_controller.plan import Endpoint, RecoveryPlan, Variant, parse_plan
 from failover_controller.plan_store import push_plan
 
-PLAN_PREFIX = "/failover-controller/plans"
+PLAN_PREFIX = DEFAULT_PLAN_PREFIX
 ACCOUNT = "123456789012"
 MODEL_TAG = "2026-11-01"
 
@@ -324,8 +325,7 @@ def build(
 
 def aurora_writer_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
     gc = f.rds(region).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)["GlobalClusters"][0]
-    writer = next((m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), None)
-    return writer.split(":")[3] if writer else None
+    return arn_region(next((m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), None))
 
 
 def write_region(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:

@@ -5,11 +5,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from failover_controller.plan import parse_plan
-from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main
+from failoverctl import operate
+from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main, parser
 from failoverctl.stack import stack_parameters
 from tests.support.events import ROOT, SAMPLE_PLAN
 
@@ -76,3 +79,31 @@ def test_rds_identifiers_are_lowercased_in_arns_as_rds_stores_them(plan_doc: dic
     pattern = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]["AuroraGlobalClusterId"]["AllowedPattern"]
     assert re.match(pattern, params["AuroraGlobalClusterId"])
     assert not re.match(pattern, "RecSys-Metadata-Global")
+
+
+def test_operator_commands_read_the_plan_where_the_stack_says(plan_doc: dict[str, Any]) -> None:
+    """A stack deployed with another PlanParameterPrefix: readiness and failover read the plan there."""
+    template = {
+        "Parameters": {"PlanName": {"Type": "String"}, "PlanParameterPrefix": {"Type": "String"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {
+            "StateMachineArn": {"Value": "arn:aws:states:us-west-2:123456789012:stateMachine:failover"},
+            "LedgerTableName": {"Value": "ledger"},
+        },
+    }
+    with mock_aws():
+        boto3.client("cloudformation", region_name="us-west-2").create_stack(
+            StackName="failover-controller",
+            TemplateBody=json.dumps(template),
+            Parameters=[
+                {"ParameterKey": "PlanName", "ParameterValue": "recsys"},
+                {"ParameterKey": "PlanParameterPrefix", "ParameterValue": "/team-a/plans"},
+            ],
+        )
+        boto3.client("ssm", region_name="us-west-2").put_parameter(
+            Name="/team-a/plans/recsys", Value=json.dumps(plan_doc), Type="String"
+        )
+        args = parser().parse_args(["readiness", "recsys", "--region", "us-west-2"])
+        ctl = operate.controller(args)
+        assert ctl.plan_prefix == "/team-a/plans"
+        assert ctl.plan().application == "recsys"

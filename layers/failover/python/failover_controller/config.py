@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$")
-_PLAN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+from failover_controller.names import ARN as _ARN
+from failover_controller.names import DEFAULT_PLAN_PREFIX
+from failover_controller.names import PLAN_NAME as _PLAN
+from failover_controller.names import REGION as _REGION
 
 
 class ConfigError(RuntimeError):
@@ -48,7 +49,7 @@ class _Reader:
         return int(raw)
 
     def prefix(self) -> str:
-        prefix = self.env.get("PLAN_PARAMETER_PREFIX", "/failover-controller/plans")
+        prefix = self.env.get("PLAN_PARAMETER_PREFIX", DEFAULT_PLAN_PREFIX)
         if not prefix.startswith("/") or (prefix.endswith("/") and len(prefix) > 1):
             self.problems.append(f"PLAN_PARAMETER_PREFIX must start with '/' and not end with one, got {prefix!r}")
         return prefix

@@ -14,8 +14,9 @@ from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.ledger import Ledger
 from failover_controller.notify import compose, publish, subject_line
 from failover_controller.observability import metrics
-from failover_controller.plan_store import load_plan
+from failover_controller.plan_store import PlanStore
 from failover_controller.run import Run, new_run, parse_start
+from failover_controller.steps.base import require_home
 
 OUTCOMES = ("succeeded", "dry_run", "aborted", "rejected", "invalid", "failed")
 # A run with one of these outcomes changed (or tried to change) the world: Detect's cooldown counts from it.
@@ -32,18 +33,8 @@ def validate_input(event: Any, config: ControllerConfig, factory: ClientFactory)
     if not isinstance(event, dict) or not isinstance(event.get("execution"), str):
         raise InputInvalid("ValidateInput payload", ["must carry 'input' and 'execution' from the state machine"])
     start = parse_start(event.get("input"))
-    if start["target_region"] != config.region:
-        raise PreconditionFailed(
-            f"this controller runs in {config.region} and only fails over into {config.region}; "
-            f"start the state machine in {start['target_region']} to fail over there"
-        )
-    plan = load_plan(
-        start["plan"],
-        prefix=config.plan_parameter_prefix,
-        region=config.region,
-        factory=factory,
-        max_age=config.plan_cache_seconds,
-    )
+    require_home(start["target_region"], config.region)
+    plan = PlanStore.of(config, factory).load(start["plan"])
     run = new_run(start, plan, execution=event["execution"], started_at=str(event.get("started_at", "")))
     ledger = _ledger(config, factory)
     if not run.dry_run:

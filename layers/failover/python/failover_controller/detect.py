@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,14 +25,14 @@ from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
 from failover_controller.errors import InputInvalid
 from failover_controller.ledger import Ledger
-from failover_controller.plan_store import load_plan
+from failover_controller.names import REGION, execution_arn
+from failover_controller.plan_store import PlanStore
 from failover_controller.reads.cloudwatch import SignalState, alarm_states
 from failover_controller.reads.parameters import write_region
 from failover_controller.run import lock_ttl_seconds
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
 MAX_EVENT_BYTES = 256 * 1024
 
 
@@ -86,7 +85,7 @@ def parse_alarm_event(event: Any) -> AlarmChange:
             problems.append(f"{key}: is required and must be a non-empty string")
     if event.get("detail-type") != DETAIL_TYPE:
         problems.append(f"detail-type: must be {DETAIL_TYPE!r}, got {event.get('detail-type')!r}")
-    if isinstance(event.get("region"), str) and event["region"] and not _REGION.match(event["region"]):
+    if isinstance(event.get("region"), str) and event["region"] and not REGION.match(event["region"]):
         problems.append(f"region: {event['region']!r} is not an AWS region")
     detail = event.get("detail")
     if not isinstance(detail, dict):
@@ -143,16 +142,7 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
     if change.state != "ALARM":
         return Decision("ignored", f"{change.alarm_name} went to {change.state}, not ALARM", change.alarm_name)
 
-    plans = [
-        load_plan(
-            name,
-            prefix=config.plan_parameter_prefix,
-            region=config.region,
-            factory=factory,
-            max_age=config.plan_cache_seconds,
-        )
-        for name in config.plans
-    ]
+    plans = [PlanStore.of(config, factory).load(name) for name in config.plans]
     plan = next(
         (p for p in plans if any(s.name == change.alarm_name and s.region == change.region for s in p.signals)),
         None,
@@ -237,7 +227,7 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         if error_code(exc) != "ExecutionAlreadyExists":
             ledger.release_lock(plan.application, name)
             raise mapped("StartExecution", exc) from exc
-        arn = f"{config.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        arn = execution_arn(config.state_machine_arn, name)
     decision.outcome, decision.execution_name, decision.execution_arn = "started", name, arn
     decision.reason = f"quorum {len(decision.in_alarm)}/{plan.quorum} in ALARM: failover to {home} started"
     return decision

@@ -14,7 +14,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig, DetectConfig, StepFunctionConfig
 from failover_controller.errors import FailoverError
 from failover_controller.observability import logger, metrics, tracer
-from failover_controller.plan_store import load_plan
+from failover_controller.plan_store import PlanStore
 from failover_controller.steps.base import enforce_deadline, make_request, parse_step_input
 from failover_controller.steps.registry import load_step
 
@@ -49,13 +49,7 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
             mode=step_input.mode,
             dry_run=step_input.dry_run,
         )
-        plan = load_plan(
-            step_input.plan,
-            prefix=config.plan_parameter_prefix,
-            region=config.region,
-            factory=factory,
-            max_age=config.plan_cache_seconds,
-        )
+        plan = PlanStore.of(config, factory).load(step_input.plan)
         started = datetime.now(UTC)
         result = step.run(make_request(step_input, plan, home_region=config.region, clients=factory))
         result.started_at, result.finished_at = started.isoformat(), datetime.now(UTC).isoformat()

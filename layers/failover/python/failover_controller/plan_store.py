@@ -7,8 +7,9 @@ Intelligent-Tiering: standard (free, 4 KB) while the plan fits, advanced (8 KB) 
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, PlanInvalid
+from failover_controller.names import PLAN_NAME, plan_parameter_name
 from failover_controller.plan import (
     ADVANCED_TIER_BYTES,
     STANDARD_TIER_BYTES,
@@ -24,16 +26,10 @@ from failover_controller.plan import (
     stored_form,
 )
 
-PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
 
 @cache
 def _provider(factory: ClientFactory, region: str) -> parameters.SSMProvider:
     return parameters.SSMProvider(boto3_client=factory.ssm(region))
-
-
-def plan_parameter_name(prefix: str, application: str) -> str:
-    return f"{prefix.rstrip('/')}/{application}"
 
 
 def load_plan(
@@ -53,6 +49,38 @@ def load_plan(
     if plan.application != application:
         raise PlanInvalid(name, [f"application: is {plan.application!r}, expected {application!r}"])
     return plan
+
+
+class PlanSettings(Protocol):
+    """What a function's configuration says about plans (every config class has these)."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def plan_parameter_prefix(self) -> str: ...
+
+    @property
+    def plan_cache_seconds(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PlanStore:
+    """Where one region's plans are read: a prefix in SSM, cached ``max_age`` seconds."""
+
+    prefix: str
+    region: str
+    factory: ClientFactory
+    max_age: int = 300
+
+    @classmethod
+    def of(cls, settings: PlanSettings, factory: ClientFactory) -> PlanStore:
+        return cls(settings.plan_parameter_prefix, settings.region, factory, settings.plan_cache_seconds)
+
+    def load(self, application: str) -> RecoveryPlan:
+        return load_plan(
+            application, prefix=self.prefix, region=self.region, factory=self.factory, max_age=self.max_age
+        )
 
 
 def push_plan(plan: RecoveryPlan, *, prefix: str, region: str, factory: ClientFactory) -> dict[str, object]:

@@ -19,7 +19,7 @@ from failover_controller.config import ReadinessConfig
 from failover_controller.errors import FailoverError, NotReady
 from failover_controller.observability import logger, metrics
 from failover_controller.plan import RecoveryPlan
-from failover_controller.plan_store import load_plan
+from failover_controller.plan_store import PlanStore
 from failover_controller.steps import preflight
 from failover_controller.steps.base import StepRequest
 
@@ -47,13 +47,7 @@ def run(config: ReadinessConfig, factory: ClientFactory) -> dict[str, Any]:
     for name in config.plans:
         factory.begin(config.region)  # each plan's checks get their own budget for the peer region
         try:
-            plan = load_plan(
-                name,
-                prefix=config.plan_parameter_prefix,
-                region=config.region,
-                factory=factory,
-                max_age=config.plan_cache_seconds,
-            )
+            plan = PlanStore.of(config, factory).load(name)
             report = assess(plan, config.region, factory)
         except FailoverError as exc:
             report = {

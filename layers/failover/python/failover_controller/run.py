@@ -50,7 +50,7 @@ class Run:
 
     @property
     def lock_ttl_seconds(self) -> int:
-        return self.approval_timeout_seconds + 2 * self.rto_seconds
+        return lock_ttl(self.approval_timeout_seconds, self.rto_seconds)
 
     def step_input(self, action: str, **params: Any) -> dict[str, Any]:
         return {
@@ -72,9 +72,18 @@ class Run:
             raise InputInvalid("run context", [str(exc)]) from exc
 
 
-def lock_ttl_seconds(plan: RecoveryPlan, *, require_approval: bool) -> int:
+def approval_window(plan: RecoveryPlan, *, require_approval: bool) -> int:
+    """How long a run waits for a person: the plan's RTO, when it asks for approval at all."""
+    return plan.rto_seconds if require_approval else 0
+
+
+def lock_ttl(approval_seconds: int, rto_seconds: int) -> int:
     """Long enough for the whole run, approval included; short enough that a dead run frees the plan."""
-    return (plan.rto_seconds if require_approval else 0) + 2 * plan.rto_seconds
+    return approval_seconds + 2 * rto_seconds
+
+
+def lock_ttl_seconds(plan: RecoveryPlan, *, require_approval: bool) -> int:
+    return lock_ttl(approval_window(plan, require_approval=require_approval), plan.rto_seconds)
 
 
 def parse_start(event: Any) -> dict[str, Any]:
@@ -108,7 +117,7 @@ def new_run(
     now = time.time() if now is None else now
     plan.require_region(start["target_region"])
     require_approval = start.get("require_approval", False)
-    approval = plan.rto_seconds if require_approval else 0
+    approval = approval_window(plan, require_approval=require_approval)
     return Run(
         plan=plan.application,
         target_region=start["target_region"],

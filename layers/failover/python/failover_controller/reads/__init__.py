@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from failover_controller.clients import ClientFactory
+from failover_controller.names import arn_account, arn_region
 from failover_controller.plan import RecoveryPlan
+
+__all__ = ["Scope", "arn_account", "arn_region"]
 
 
 class Scope(Protocol):
@@ -24,14 +27,3 @@ class Scope(Protocol):
 
     @property
     def source_region(self) -> str: ...
-
-
-def arn_region(arn: str | None) -> str | None:
-    """The region field of an ARN (``arn:partition:service:region:account:resource``)."""
-    parts = arn.split(":", 5) if isinstance(arn, str) else []
-    return parts[3] or None if len(parts) == 6 and parts[0] == "arn" else None
-
-
-def arn_account(arn: str | None) -> str | None:
-    parts = arn.split(":", 5) if isinstance(arn, str) else []
-    return parts[4] or None if len(parts) == 6 and parts[0] == "arn" else None

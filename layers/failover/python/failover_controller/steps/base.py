@@ -106,14 +106,19 @@ def enforce_deadline(step: str, result: StepResult, params: dict[str, Any], now:
         )
 
 
-def make_request(step_input: StepInput, plan: RecoveryPlan, *, home_region: str, clients: ClientFactory) -> StepRequest:
-    """Bind an input to its plan. A controller only fails traffic into the region it runs in."""
-    plan.require_region(step_input.target_region)
-    if step_input.target_region != home_region:
+def require_home(target_region: str, home_region: str) -> None:
+    """A controller only fails traffic into the region it runs in ("execute from the region being activated")."""
+    if target_region != home_region:
         raise PreconditionFailed(
             f"this controller runs in {home_region} and only fails over into {home_region}; "
-            f"start the controller in {step_input.target_region} to fail over there"
+            f"start the controller in {target_region} to fail over there"
         )
+
+
+def make_request(step_input: StepInput, plan: RecoveryPlan, *, home_region: str, clients: ClientFactory) -> StepRequest:
+    """Bind an input to its plan."""
+    plan.require_region(step_input.target_region)
+    require_home(step_input.target_region, home_region)
     return StepRequest(
         plan=plan,
         target_region=step_input.target_region,

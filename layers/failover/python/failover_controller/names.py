@@ -1,0 +1,36 @@
+"""The names the controller reads and builds, each defined once: regions, plan names, where plans are stored,
+ARNs."""
+
+from __future__ import annotations
+
+import re
+
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$")
+DEFAULT_PLAN_PREFIX = "/failover-controller/plans"
+
+
+def plan_parameter_name(prefix: str, application: str) -> str:
+    return f"{prefix.rstrip('/')}/{application}"
+
+
+def plan_prefix_of(parameter_name: str) -> str:
+    """The prefix of a plan parameter's name (a stack's PlanParameterName output)."""
+    return parameter_name.rsplit("/", 1)[0] or "/"
+
+
+def arn_region(arn: str | None) -> str | None:
+    """The region field of an ARN (``arn:partition:service:region:account:resource``)."""
+    parts = arn.split(":", 5) if isinstance(arn, str) else []
+    return parts[3] or None if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def arn_account(arn: str | None) -> str | None:
+    parts = arn.split(":", 5) if isinstance(arn, str) else []
+    return parts[4] or None if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution ``name`` of a (standard) state machine."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
