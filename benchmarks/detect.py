@@ -24,7 +24,7 @@ from benchmarks.common import ROOT, median
 from failover_controller.config import DetectConfig
 from failover_controller.detect import execution_name, parse_alarm_event
 from failover_controller.ledger import Ledger
-from tests.unit.test_detect import TABLE, DetectWorld, alarm_event
+from tests.support.detect_world import TABLE, DetectWorld, alarm_event
 
 EVENT = json.loads((ROOT / "events" / "detect_alarm.json").read_text())
 

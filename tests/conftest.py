@@ -15,6 +15,7 @@ from failover_controller.clients import ClientFactory, clients
 from failover_controller.observability import metrics
 from failoverctl import emulators, moto_as_aws
 from tests.support.events import sample_plan_doc
+from tests.support.lambda_context import FakeContext
 
 HOME_REGION = "us-west-2"
 moto_as_aws.patch()  # in-process moto keeps what an update omits, as SageMaker does
@@ -65,15 +66,6 @@ def plan_doc() -> dict[str, Any]:
 @pytest.fixture
 def factory() -> ClientFactory:
     return ClientFactory()
-
-
-class FakeContext:
-    """The parts of LambdaContext that powertools reads."""
-
-    function_name = "failover-controller-test"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:failover-controller-test"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture

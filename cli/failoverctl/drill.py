@@ -486,34 +486,21 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
     return report
 
 
+@dataclass
+class Deployed:
+    """The drill's world and controller, ready to be triggered."""
+
+    plan: RecoveryPlan
+    before: dict[str, Any]
+    outputs: dict[str, str]
+    deploy_s: float
+    readiness: dict[str, Any]
+
+
 def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, log: Path) -> dict[str, Any]:
     f = ClientFactory()
-    say.step(
-        "creating the application in both regions (Aurora global cluster, DynamoDB global tables, "
-        "SageMaker endpoints, Route 53 records) ..."
-    )
-    plan = world.build(
-        scenario_plan_doc(options, scenario), f, standby_model_tag=scenario.standby_model_tag, store=False
-    )
-    if scenario.after_build is not None:
-        scenario.after_build(plan, f)
-    before = world.snapshot(plan, f)
-
-    say.step("sam build ...")
-    build(log)
-    t = time.monotonic()
-    say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
-    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f)
-    deploy_s = time.monotonic() - t
-    say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
-
-    readiness = invoke_readiness(f, plan.standby_region, outputs["ReadinessFunctionName"])
-    verdict = "READY" if readiness["ready"] else "NOT READY"
-    say.step(
-        f"scheduled readiness, invoked now: {plan.application} into {plan.standby_region} is {verdict} "
-        f"({readiness['passed']} checks pass, {readiness['failing']} failing, {readiness['unknown']} unknown)"
-        + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
-    )
+    ready = _build_and_deploy(options, scenario, pair, say, log=log, f=f)
+    plan, outputs = ready.plan, ready.outputs
     alarm, sent = fire_alarms(plan, f)
     say.step(
         f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
@@ -524,12 +511,65 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     run_ = follow(f, plan.standby_region, execution, say)
     run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
     after = world.snapshot(plan, f)
-    checks = verify_world(expected_world(scenario, plan, before), after)
-    timings = _timings(run_, sent)
-    timings["deploy_s"] = round(deploy_s, 2)
+    checks = verify_world(expected_world(scenario, plan, ready.before), after)
+    timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2)}
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
+    result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
+    passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
+    if options.failback and passed:
+        result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f)
+        passed = passed and bool(result["failback"]["passed"])
+    result["passed"] = passed
+    return result
+
+
+def _build_and_deploy(
+    options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, *, log: Path, f: ClientFactory
+) -> Deployed:
+    """The scenario's application in both regions, the controller built and deployed into the standby, and its
+    scheduled readiness invoked once."""
+    say.step(
+        "creating the application in both regions (Aurora global cluster, DynamoDB global tables, "
+        "SageMaker endpoints, Route 53 records) ..."
+    )
+    plan = world.build(
+        scenario_plan_doc(options, scenario), f, standby_model_tag=scenario.standby_model_tag, store=False
+    )
+    if scenario.after_build is not None:
+        scenario.after_build(plan, f)
+    before = world.snapshot(plan, f)
+    say.step("sam build ...")
+    build(log)
+    t = time.monotonic()
+    say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
+    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f)
+    deploy_s = time.monotonic() - t
+    say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
+    readiness = invoke_readiness(f, plan.standby_region, outputs["ReadinessFunctionName"])
+    verdict = "READY" if readiness["ready"] else "NOT READY"
+    say.step(
+        f"scheduled readiness, invoked now: {plan.application} into {plan.standby_region} is {verdict} "
+        f"({readiness['passed']} checks pass, {readiness['failing']} failing, {readiness['unknown']} unknown)"
+        + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
+    )
+    return Deployed(plan, before, outputs, deploy_s, readiness)
+
+
+def _report(
+    ready: Deployed,
+    run_: Run,
+    execution: str,
+    *,
+    after: dict[str, Any],
+    checks: list[dict[str, Any]],
+    timings: dict[str, float],
+    say: Printer,
+    f: ClientFactory,
+) -> dict[str, Any]:
+    """Print the ledger, the metrics, the world before and after and the verification; return the report."""
+    plan, outputs = ready.plan, ready.outputs
     ledger = ledger_run(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
     emf = emitted_metrics(f, plan.standby_region, outputs["RecordFunctionName"])
     figures = ("outcome", "achieved_rto_s", "rto_target_s", "rpo_exposure_ms", "rpo_target_ms")
@@ -540,7 +580,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
             + ", ".join(f"{k}={v}" for k, v in emf.items())
         )
     say("  the world, read back independently:")
-    for line in table(before, after):
+    for line in table(ready.before, after):
         say(line)
     bad = [c for c in checks if not c["ok"]]
     say(
@@ -552,8 +592,8 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
             f"  controller time: alarm event -> DNS flipped {timings['dns_s']:.2f}s, -> verified "
             f"{timings['verified_s']:.2f}s (emulated dependencies answer at once)"
         )
-    result: dict[str, Any] = {
-        "readiness": readiness,
+    return {
+        "readiness": ready.readiness,
         "ledger": ledger,
         "metrics": emf,
         "outcome": run_.outcome,
@@ -562,17 +602,11 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         "error": run_.error,
         "cause": run_.cause,
         "timeline": run_.timeline,
-        "world_before": before,
+        "world_before": ready.before,
         "world_after": after,
         "verification": checks,
         "timings": timings,
     }
-    passed = run_.outcome == scenario.expected_outcome and not bad
-    if options.failback and passed:
-        result["failback"] = _failback(plan, pair, before, say, log=log, f=f)
-        passed = passed and bool(result["failback"]["passed"])
-    result["passed"] = passed
-    return result
 
 
 def why(cause: str) -> str:

@@ -12,8 +12,8 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, NotReady, PlanInvalid, PreconditionFailed
 from failover_controller.plan import RecoveryPlan
 from failoverctl import world
-from tests.conftest import FakeContext
 from tests.support.events import load_event
+from tests.support.lambda_context import FakeContext
 
 pytestmark = pytest.mark.emulator
 

@@ -13,8 +13,8 @@ from failover_controller.config import ReadinessConfig
 from failover_controller.plan import RecoveryPlan
 from failoverctl import world
 from functions.readiness.app import lambda_handler
-from tests.conftest import FakeContext
 from tests.support.events import load_event
+from tests.support.lambda_context import FakeContext
 
 pytestmark = pytest.mark.emulator
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,6 @@ from failover_controller.clients import ClientFactory, clients
 from failoverctl import world
 from tests.statemachine import harness
 
-TABLE = "failover-controller-ledger"
 # moto logs every failed state at ERROR with its whole parse tree; the tests read the failures themselves.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
@@ -25,7 +23,7 @@ logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 def sfn(monkeypatch: pytest.MonkeyPatch, plan_doc: dict[str, Any]) -> Iterator[harness.Harness]:
     config: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     with mock_aws(config=config):
-        world.create_ledger_table(ClientFactory(), harness.REGION, TABLE)
+        world.create_ledger_table(ClientFactory(), harness.REGION, harness.TABLE)
         sns = boto3.client("sns", region_name=harness.REGION)
         topic = sns.create_topic(Name="failover-controller")["TopicArn"]
         sqs = boto3.client("sqs", region_name=harness.REGION)
@@ -35,7 +33,7 @@ def sfn(monkeypatch: pytest.MonkeyPatch, plan_doc: dict[str, Any]) -> Iterator[h
         boto3.client("ssm", region_name=harness.REGION).put_parameter(
             Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
         )
-        monkeypatch.setenv("LEDGER_TABLE", TABLE)
+        monkeypatch.setenv("LEDGER_TABLE", harness.TABLE)
         monkeypatch.setenv("TOPIC_ARN", topic)
         monkeypatch.setenv("INBOX_QUEUE_URL", queue)
         clients.clear()
@@ -47,20 +45,3 @@ def sfn(monkeypatch: pytest.MonkeyPatch, plan_doc: dict[str, Any]) -> Iterator[h
             yield holder[0]
         finally:
             next(with_lambda, None)
-
-
-def inbox() -> list[dict[str, str]]:
-    """The notifications published so far, as a person subscribed to the topic would get them."""
-    sqs = boto3.client("sqs", region_name=harness.REGION)
-    got = sqs.receive_message(QueueUrl=os.environ["INBOX_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in got]
-
-
-def ledger_item(sk_prefix: str) -> list[dict[str, Any]]:
-    ddb = boto3.client("dynamodb", region_name=harness.REGION)
-    items: list[dict[str, Any]] = ddb.query(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
-        ExpressionAttributeValues={":pk": {"S": "PLAN#recsys"}, ":sk": {"S": sk_prefix}},
-    )["Items"]
-    return items

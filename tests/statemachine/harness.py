@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import os
 import time
 import zipfile
 from collections import defaultdict
@@ -24,10 +25,11 @@ import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from failover_controller.errors import FailoverError
-from tests.conftest import FakeContext
+from tests.support.lambda_context import FakeContext
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = ROOT / "statemachines" / "failover.asl.json"
+TABLE = "failover-controller-ledger"
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
 
@@ -213,3 +215,20 @@ def create(region: str = REGION) -> Harness:
     sfn = boto3.client("stepfunctions", region_name=region)
     arn = sfn.create_state_machine(name="failover", definition=definition(), roleArn=role)["stateMachineArn"]
     return Harness(sfn=sfn, state_machine_arn=arn)
+
+
+def inbox() -> list[dict[str, str]]:
+    """The notifications published so far, as a person subscribed to the topic would get them."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    got = sqs.receive_message(QueueUrl=os.environ["INBOX_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in got]
+
+
+def ledger_item(sk_prefix: str) -> list[dict[str, Any]]:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    items: list[dict[str, Any]] = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+        ExpressionAttributeValues={":pk": {"S": "PLAN#recsys"}, ":sk": {"S": sk_prefix}},
+    )["Items"]
+    return items

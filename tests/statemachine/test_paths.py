@@ -9,8 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.statemachine.conftest import TABLE, inbox, ledger_item
-from tests.statemachine.harness import Harness, Raise, step_result
+from tests.statemachine.harness import TABLE, Harness, Raise, inbox, ledger_item, step_result
 
 START = {"plan": "recsys", "target_region": "us-west-2", "mode": "graceful", "dry_run": False, "poll_seconds": 0}
 HAPPY = [

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import boto3
 import pytest
@@ -22,76 +22,20 @@ from failover_controller.config import DetectConfig
 from failover_controller.detect import decide, execution_name, parse_alarm_event
 from failover_controller.errors import InputInvalid, TransientAwsError
 from failover_controller.ledger import Ledger
-from failover_controller.plan import parse_plan
 from failoverctl import world
 from functions.detect.app import lambda_handler
-from tests.conftest import FakeContext
-from tests.support import aws_like
+from tests.support.detect_world import TABLE, DetectWorld, alarm_event
 from tests.support.events import ROOT, load_event
+from tests.support.lambda_context import FakeContext
 from tests.support.silent_region import silent_endpoint
 
-TABLE = "ledger"
 TEMPLATE = ROOT / "template.yaml"
-
-
-class DetectWorld:
-    def __init__(self, plan_doc: dict[str, Any]) -> None:
-        self.plan = parse_plan(plan_doc)
-        for region in self.plan.regions:
-            boto3.client("ssm", region_name=region).put_parameter(
-                Name=self.plan.write_region_parameter, Value=self.plan.primary_region, Type="String"
-            )
-        boto3.client("ssm", region_name="us-west-2").put_parameter(
-            Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
-        )
-        session = boto3.Session()
-        aws_like.alarm_transition_timestamps(session)  # DescribeAlarms as AWS answers it
-        self.factory = ClientFactory(session=session)
-        world.create_alarms(self.plan, self.factory)
-        world.create_ledger_table(self.factory, "us-west-2", TABLE)
-        sfn = boto3.client("stepfunctions", region_name="us-west-2")
-        role = "arn:aws:iam::123456789012:role/sfn"
-        self.state_machine = sfn.create_state_machine(
-            name="failover",
-            roleArn=role,
-            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
-        )["stateMachineArn"]
-        self.sfn = sfn
-        self.config = DetectConfig(
-            region="us-west-2",
-            plan_parameter_prefix=world.PLAN_PREFIX,
-            plan_cache_seconds=0,
-            ledger_table=TABLE,
-            state_machine_arn=self.state_machine,
-            plans=("recsys",),
-        )
-
-    def set_alarm(self, name: str, state: Literal["ALARM", "OK", "INSUFFICIENT_DATA"] = "ALARM") -> None:
-        region = next(s.region for s in self.plan.signals if s.name == name)
-        boto3.client("cloudwatch", region_name=region).set_alarm_state(
-            AlarmName=name, StateValue=state, StateReason="test"
-        )
-
-    def executions(self) -> list[dict[str, Any]]:
-        return [dict(e) for e in self.sfn.list_executions(stateMachineArn=self.state_machine)["executions"]]
-
-    def decide(self, event: dict[str, Any], now: float | None = None) -> Any:
-        return decide(event, self.config, self.factory, now=now)
 
 
 @pytest.fixture
 def dw(plan_doc: dict[str, Any]) -> Iterator[DetectWorld]:
     with mock_aws():
         yield DetectWorld(plan_doc)
-
-
-def alarm_event(name: str = "recsys-api-canary-use1", state: str = "ALARM", **overrides: Any) -> dict[str, Any]:
-    event = load_event("detect_alarm")
-    event["detail"]["alarmName"] = name
-    event["detail"]["state"]["value"] = state
-    event["region"] = "us-east-1" if name.endswith("health-check-use1") else "us-west-2"
-    event.update(overrides)
-    return event
 
 
 def test_quorum_in_alarm_starts_exactly_one_execution(dw: DetectWorld) -> None:

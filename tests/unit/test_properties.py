@@ -18,9 +18,9 @@ from failover_controller.errors import InputInvalid, PlanInvalid
 from failover_controller.plan import parse_plan
 from failover_controller.run import parse_start
 from functions.detect.app import lambda_handler
-from tests.conftest import FakeContext
+from tests.support.detect_world import TABLE, DetectWorld
 from tests.support.events import load_event, sample_plan_doc
-from tests.unit.test_detect import TABLE, DetectWorld
+from tests.support.lambda_context import FakeContext
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

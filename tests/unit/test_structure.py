@@ -42,3 +42,34 @@ def test_the_read_layer_imports_no_step_and_no_check() -> None:
         assert not {i for i in imported if i.startswith(("failover_controller.steps", "failover_controller.checks"))}, (
             path
         )
+
+
+def test_no_product_function_is_over_60_lines() -> None:
+    root = PACKAGE.parents[3]
+    long = []
+    for folder in ("layers", "functions", "cli"):
+        for path in (root / folder).rglob("*.py"):
+            functions = [
+                node
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            ]
+            long += [
+                f"{path.relative_to(root)}:{f.lineno} {f.name}"
+                for f in functions
+                if (f.end_lineno or f.lineno) - f.lineno + 1 > 60
+            ]
+    assert long == []
+
+
+def test_test_helpers_come_from_tests_support_not_from_test_modules() -> None:
+    root = PACKAGE.parents[3]
+    forbidden = ("tests.unit", "tests.emulator", "tests.drill", "tests.conftest", "tests.statemachine.conftest")
+    wrong = [
+        f"{path.relative_to(root)} imports {name}"
+        for folder in ("tests", "benchmarks")
+        for path in (root / folder).rglob("*.py")
+        for name in imports_of(path)
+        if name.startswith(forbidden)
+    ]
+    assert wrong == []

@@ -156,9 +156,37 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
     if not isinstance(event, dict) or event.get("outcome") not in OUTCOMES:
         raise InputInvalid("record request", [f"outcome: must be one of {', '.join(OUTCOMES)}"])
     outcome: str = event["outcome"]
-    run_doc = event.get("run")
     if outcome == "succeeded" and not _changed_anything(event.get("results") or {}):
         outcome = "noop"  # already failed over: no recovery happened, so no RTO, no success, no cooldown
+    summary = _summary(event, outcome)
+    released, figures = False, {}
+    if isinstance(event.get("run"), dict):
+        run = Run.from_dict(event["run"])
+        if not run.dry_run:
+            figures = recovery_figures(run, event.get("results") or {})
+            if outcome == "noop":
+                figures["achieved_rto_s"] = None
+            summary.update(figures)
+            _emit_metrics(run, outcome, figures)
+        released = _write_ledger(
+            _ledger(config, factory), run, event, outcome=outcome, summary=summary, figures=figures
+        )
+    subject, body = compose(outcome, summary)
+    message_id = publish(factory, config.region, config.topic_arn, subject, body)
+    return {
+        "outcome": outcome,
+        "lock_released": released,
+        "notification": message_id,
+        "subject": subject,
+        "achieved_rto_s": figures.get("achieved_rto_s"),
+        "rpo_exposure_ms": figures.get("rpo_exposure_ms"),
+    }
+
+
+def _summary(event: dict[str, Any], outcome: str) -> dict[str, Any]:
+    """What the notification says: the run (or, for input that never became a run, the input), the error, what
+    compensation could not do, and where traffic is now."""
+    run_doc = event.get("run")
     summary: dict[str, Any] = dict(run_doc) if isinstance(run_doc, dict) else {}
     if not summary and isinstance(event.get("input"), dict):
         summary = {k: event["input"].get(k) for k in ("plan", "target_region", "mode", "dry_run", "trigger")}
@@ -177,47 +205,38 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         summary["traffic_region"] = summary.get("target_region")
     elif compensation.get("after", {}).get("writer_region"):
         summary["traffic_region"] = compensation["after"]["writer_region"]
+    return summary
 
-    now = int(time.time())
-    released = False
-    figures: dict[str, Any] = {}
-    if isinstance(run_doc, dict):
-        run = Run.from_dict(run_doc)
-        if not run.dry_run:
-            figures = recovery_figures(run, event.get("results") or {})
-            if outcome == "noop":
-                figures["achieved_rto_s"] = None
-            summary.update(figures)
-            _emit_metrics(run, outcome, figures)
-        ledger = _ledger(config, factory)
-        item = {
-            "execution": run.execution,
-            "outcome": outcome,
-            "target_region": run.target_region,
-            "source_region": run.source_region,
-            "mode": run.mode,
-            "dry_run": run.dry_run,
-            "trigger": run.trigger,
-            "started_at": run.started_at,
-            "finished_at": now,
-            "error": event.get("error"),
-            "failed_step": event.get("failed_step"),
-            "steps": event.get("results"),
-            "needs_attention": summary["needs_attention"],
-            "traffic_region": summary.get("traffic_region"),
-            **figures,
-        }
-        ledger.put(run.plan, f"RUN#{run.started_at}#{run.execution}", item)
-        if outcome in COOLS_DOWN and not run.dry_run:
-            ledger.put(run.plan, "LAST_RUN", item)
-        released = ledger.release_lock(run.plan, run.execution)
-    subject, body = compose(outcome, summary)
-    message_id = publish(factory, config.region, config.topic_arn, subject, body)
-    return {
+
+def _write_ledger(
+    ledger: Ledger,
+    run: Run,
+    event: dict[str, Any],
+    *,
+    outcome: str,
+    summary: dict[str, Any],
+    figures: dict[str, Any],
+) -> bool:
+    """The run's ledger entry (and LAST_RUN, which Detect's cooldown counts from); returns whether the lock was
+    released."""
+    item = {
+        "execution": run.execution,
         "outcome": outcome,
-        "lock_released": released,
-        "notification": message_id,
-        "subject": subject,
-        "achieved_rto_s": figures.get("achieved_rto_s"),
-        "rpo_exposure_ms": figures.get("rpo_exposure_ms"),
+        "target_region": run.target_region,
+        "source_region": run.source_region,
+        "mode": run.mode,
+        "dry_run": run.dry_run,
+        "trigger": run.trigger,
+        "started_at": run.started_at,
+        "finished_at": int(time.time()),
+        "error": event.get("error"),
+        "failed_step": event.get("failed_step"),
+        "steps": event.get("results"),
+        "needs_attention": summary["needs_attention"],
+        "traffic_region": summary.get("traffic_region"),
+        **figures,
     }
+    ledger.put(run.plan, f"RUN#{run.started_at}#{run.execution}", item)
+    if outcome in COOLS_DOWN and not run.dry_run:
+        ledger.put(run.plan, "LAST_RUN", item)
+    return ledger.release_lock(run.plan, run.execution)

@@ -26,6 +26,7 @@ from failover_controller.config import DetectConfig
 from failover_controller.errors import InputInvalid
 from failover_controller.ledger import Ledger
 from failover_controller.names import REGION, execution_arn
+from failover_controller.plan import RecoveryPlan
 from failover_controller.plan_store import PlanStore
 from failover_controller.reads.cloudwatch import SignalState, alarm_states
 from failover_controller.reads.parameters import write_region
@@ -78,19 +79,41 @@ def parse_alarm_event(event: Any) -> AlarmChange:
                 "already delivers the plan's alarms to Detect (and the primary's stack forwards those of its region)"
             ],
         )
-    problems: list[str] = []
+    problems = _envelope_problems(event)
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InputInvalid("alarm event", [*problems, "detail: is required and must be an object"])
+    problems += _detail_problems(detail)
+    if problems:
+        raise InputInvalid("alarm event", problems)
     ev = EventBridgeEvent(event)
-    for key in ("id", "region", "time", "source"):
-        if not isinstance(event.get(key), str) or not event[key]:
-            problems.append(f"{key}: is required and must be a non-empty string")
+    state, previous = detail["state"], detail.get("previousState")
+    return AlarmChange(
+        event_id=ev.get_id,
+        region=ev.region,
+        time=ev.time,
+        alarm_name=detail["alarmName"],
+        state=state["value"],
+        previous_state=(previous or {}).get("value"),
+        reason=str(state.get("reason", ""))[:500],
+    )
+
+
+def _envelope_problems(event: dict[str, Any]) -> list[str]:
+    problems = [
+        f"{key}: is required and must be a non-empty string"
+        for key in ("id", "region", "time", "source")
+        if not isinstance(event.get(key), str) or not event[key]
+    ]
     if event.get("detail-type") != DETAIL_TYPE:
         problems.append(f"detail-type: must be {DETAIL_TYPE!r}, got {event.get('detail-type')!r}")
     if isinstance(event.get("region"), str) and event["region"] and not REGION.match(event["region"]):
         problems.append(f"region: {event['region']!r} is not an AWS region")
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        problems.append("detail: is required and must be an object")
-        raise InputInvalid("alarm event", problems)
+    return problems
+
+
+def _detail_problems(detail: dict[str, Any]) -> list[str]:
+    problems = []
     if not isinstance(detail.get("alarmName"), str) or not detail["alarmName"]:
         problems.append("detail.alarmName: is required and must be a non-empty string")
     state = detail.get("state")
@@ -104,17 +127,7 @@ def parse_alarm_event(event: Any) -> AlarmChange:
     previous = detail.get("previousState")
     if previous is not None and not isinstance(previous, dict):
         problems.append("detail.previousState: must be an object")
-    if problems:
-        raise InputInvalid("alarm event", problems)
-    return AlarmChange(
-        event_id=ev.get_id,
-        region=ev.region,
-        time=ev.time,
-        alarm_name=detail["alarmName"],
-        state=state["value"],  # type: ignore[index]
-        previous_state=(previous or {}).get("value"),
-        reason=str(state.get("reason", ""))[:500],  # type: ignore[union-attr]
-    )
+    return problems
 
 
 def execution_name(plan: str, change: AlarmChange) -> str:
@@ -137,43 +150,26 @@ def first_alarm_at(stamps: list[str], default: str) -> str:
 
 
 def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float | None = None) -> Decision:
+    """The decision for one event; the first refusal that applies is the reason."""
     now = time.time() if now is None else now
     change = parse_alarm_event(event)
     if change.state != "ALARM":
         return Decision("ignored", f"{change.alarm_name} went to {change.state}, not ALARM", change.alarm_name)
-
-    plans = [PlanStore.of(config, factory).load(name) for name in config.plans]
-    plan = next(
-        (p for p in plans if any(s.name == change.alarm_name and s.region == change.region for s in p.signals)),
-        None,
-    )
+    plan = _plan_naming(change, config, factory)
     if plan is None:
         return Decision("ignored", f"no plan names alarm {change.alarm_name} in {change.region}", change.alarm_name)
     decision = Decision("ignored", "", change.alarm_name, plan=plan.application)
-    home = config.region
-    if home != plan.standby_region:
+    if config.region != plan.standby_region:
         decision.reason = (
-            f"this controller runs in {home}, not in the plan's standby {plan.standby_region}: "
+            f"this controller runs in {config.region}, not in the plan's standby {plan.standby_region}: "
             "automatic runs fail into the standby; fail back by hand"
         )
         return decision
-
-    # Cheapest refusals first: one read answers both "a run holds the lock" and "cooldown" (an alarm storm
-    # costs one call per event once the first has started the run).
     name = execution_name(plan.application, change)
-    ledger = Ledger(config.ledger_table, home, factory)
-    held = ledger.get_many(plan.application, ["LOCK", "LAST_RUN"])
-    lock_item, last = held.get("LOCK"), held.get("LAST_RUN")
-    if lock_item and lock_item.get("owner") != name and float(lock_item.get("expires_at", 0)) >= now:
-        decision.reason = f"single-flight: run {lock_item.get('owner')} holds the lock"
+    ledger = Ledger(config.ledger_table, config.region, factory)
+    decision.reason = _held_or_cooling(ledger, plan, name, now)
+    if decision.reason:
         return decision
-    if last and now - float(last.get("finished_at", 0)) < plan.cooldown_seconds:
-        decision.reason = (
-            f"cooldown: the last run {last.get('execution')} ({last.get('outcome')}) finished "
-            f"{int(now - float(last['finished_at']))} s ago; the plan waits {plan.cooldown_seconds} s"
-        )
-        return decision
-
     states = alarm_states(plan, factory)
     # The event itself is the freshest reading of its own alarm.
     states[change.alarm_name] = SignalState(
@@ -186,24 +182,57 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
             f"quorum not met: {len(decision.in_alarm)} of {len(states)} in ALARM, {plan.quorum} needed ({others})"
         )
         return decision
-
-    if write_region(plan, home, factory) == home:
-        decision.reason = f"writes already go to {home}: nothing to fail over"
+    if write_region(plan, config.region, factory) == config.region:
+        decision.reason = f"writes already go to {config.region}: nothing to fail over"
         return decision
+    return _start(decision, plan, change, states, config=config, factory=factory, ledger=ledger, name=name, now=now)
 
-    lock = ledger.acquire_lock(
-        plan.application,
-        name,
-        lock_ttl_seconds(plan, require_approval=plan.automatic_requires_approval),
-        now=now,
+
+def _plan_naming(change: AlarmChange, config: DetectConfig, factory: ClientFactory) -> RecoveryPlan | None:
+    """The plan that names the event's alarm in the event's region."""
+    plans = [PlanStore.of(config, factory).load(name) for name in config.plans]
+    return next(
+        (p for p in plans if any(s.name == change.alarm_name and s.region == change.region for s in p.signals)),
+        None,
     )
+
+
+def _held_or_cooling(ledger: Ledger, plan: RecoveryPlan, name: str, now: float) -> str:
+    """Cheapest refusals first: one read answers both "a run holds the lock" and "cooldown" (an alarm storm
+    costs one call per event once the first has started the run). Empty when neither applies."""
+    held = ledger.get_many(plan.application, ["LOCK", "LAST_RUN"])
+    lock_item, last = held.get("LOCK"), held.get("LAST_RUN")
+    if lock_item and lock_item.get("owner") != name and float(lock_item.get("expires_at", 0)) >= now:
+        return f"single-flight: run {lock_item.get('owner')} holds the lock"
+    if last and now - float(last.get("finished_at", 0)) < plan.cooldown_seconds:
+        return (
+            f"cooldown: the last run {last.get('execution')} ({last.get('outcome')}) finished "
+            f"{int(now - float(last['finished_at']))} s ago; the plan waits {plan.cooldown_seconds} s"
+        )
+    return ""
+
+
+def _start(
+    decision: Decision,
+    plan: RecoveryPlan,
+    change: AlarmChange,
+    states: dict[str, SignalState],
+    *,
+    config: DetectConfig,
+    factory: ClientFactory,
+    ledger: Ledger,
+    name: str,
+    now: float,
+) -> Decision:
+    """Take the lock and start the run under the event's name; a redelivered event finds its own run."""
+    ttl = lock_ttl_seconds(plan, require_approval=plan.automatic_requires_approval)
+    lock = ledger.acquire_lock(plan.application, name, ttl, now=now)
     if not lock.acquired:
         decision.reason = f"single-flight: run {lock.owner} holds the lock"
         return decision
-
     start = {
         "plan": plan.application,
-        "target_region": home,
+        "target_region": config.region,
         "mode": plan.automatic_mode,
         "dry_run": False,
         "require_approval": plan.automatic_requires_approval,
@@ -218,7 +247,7 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
             "first_alarm_at": first_alarm_at([states[n].since or change.time for n in decision.in_alarm], change.time),
         },
     }
-    sfn = factory.client("stepfunctions", home)
+    sfn = factory.client("stepfunctions", config.region)
     try:
         arn = sfn.start_execution(stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(start))[
             "executionArn"
@@ -229,5 +258,5 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
             raise mapped("StartExecution", exc) from exc
         arn = execution_arn(config.state_machine_arn, name)
     decision.outcome, decision.execution_name, decision.execution_arn = "started", name, arn
-    decision.reason = f"quorum {len(decision.in_alarm)}/{plan.quorum} in ALARM: failover to {home} started"
+    decision.reason = f"quorum {len(decision.in_alarm)}/{plan.quorum} in ALARM: failover to {config.region} started"
     return decision

@@ -185,11 +185,10 @@ def _endpoint_problems(doc: dict[str, Any], primary: str, standby: str) -> list[
 
 
 def _semantic_problems(doc: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
+    """The rules a schema cannot say; every problem named."""
     regions = doc["regions"]
     pair = {regions["primary"], regions["standby"]}
-    if len(pair) != 2:
-        problems.append("regions: primary and standby must be different regions")
+    problems = [] if len(pair) == 2 else ["regions: primary and standby must be different regions"]
     problems += _region_problems(regions)
     problems += _endpoint_problems(doc, regions["primary"], regions["standby"])
     size = stored_bytes(doc)
@@ -198,6 +197,18 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
             f"(plan): is {size} bytes as stored (compact JSON); an SSM parameter holds at most "
             f"{ADVANCED_TIER_BYTES} bytes (advanced tier): split the application into plans"
         )
+    problems += _per_region_problems(doc, pair)
+    problems += _signal_problems(doc["signals"], pair)
+    problems += _record_problems(doc["route53"]["records"])
+    for region, value in doc["sagemaker"]["endpoints"].items():
+        for k, endpoint in enumerate(endpoint_list(value)):
+            where = f"sagemaker.endpoints.{region}" + (f"[{k}]" if isinstance(value, list) else "")
+            problems += _variant_rules(where, endpoint["variants"])
+    return problems
+
+
+def _per_region_problems(doc: dict[str, Any], pair: set[str]) -> list[str]:
+    """Every per-region map names exactly the plan's two regions."""
     per_region = {
         "aurora.clusters": doc["aurora"]["clusters"],
         "sagemaker.endpoints": doc["sagemaker"]["endpoints"],
@@ -205,36 +216,42 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     }
     for i, record in enumerate(doc["route53"]["records"]):
         per_region[f"route53.records[{i}].set_identifiers"] = record["set_identifiers"]
-        if len(set(record["set_identifiers"].values())) != len(record["set_identifiers"]):
-            problems.append(f"route53.records[{i}].set_identifiers: each region needs its own set identifier")
+    problems = []
     for where, mapping in per_region.items():
-        keys = set(mapping)
-        for missing in sorted(pair - keys):
-            problems.append(f"{where}: has no entry for plan region {missing}")
-        for extra in sorted(keys - pair):
-            problems.append(f"{where}.{extra}: is not one of the plan's regions ({', '.join(sorted(pair))})")
-    signals = doc["signals"]
+        problems += [f"{where}: has no entry for plan region {missing}" for missing in sorted(pair - set(mapping))]
+        problems += [
+            f"{where}.{extra}: is not one of the plan's regions ({', '.join(sorted(pair))})"
+            for extra in sorted(set(mapping) - pair)
+        ]
+    return problems
+
+
+def _signal_problems(signals: dict[str, Any], pair: set[str]) -> list[str]:
     names = [a["name"] for a in signals["alarms"]]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"signals.alarms: {name} is listed more than once")
-    for i, alarm in enumerate(signals["alarms"]):
-        if alarm["region"] not in pair:
-            problems.append(
-                f"signals.alarms[{i}].region: {alarm['region']} is not one of the plan's regions: no controller "
-                "stack there could deliver its state changes to Detect"
-            )
+    problems = [
+        f"signals.alarms: {n} is listed more than once" for n in sorted({n for n in names if names.count(n) > 1})
+    ]
+    problems += [
+        f"signals.alarms[{i}].region: {alarm['region']} is not one of the plan's regions: no controller stack there "
+        "could deliver its state changes to Detect"
+        for i, alarm in enumerate(signals["alarms"])
+        if alarm["region"] not in pair
+    ]
     if signals["quorum"] > len(signals["alarms"]):
         problems.append(f"signals.quorum: {signals['quorum']} exceeds the {len(signals['alarms'])} alarm(s) listed")
-    seen_records: set[tuple[str, str]] = set()
-    for i, record in enumerate(doc["route53"]["records"]):
+    return problems
+
+
+def _record_problems(records: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for i, record in enumerate(records):
+        if len(set(record["set_identifiers"].values())) != len(record["set_identifiers"]):
+            problems.append(f"route53.records[{i}].set_identifiers: each region needs its own set identifier")
         key = (record["name"].rstrip(".").lower(), record["type"])
-        if key in seen_records:
+        if key in seen:
             problems.append(f"route53.records[{i}]: {record['name']} {record['type']} is listed twice")
-        seen_records.add(key)
-    for region, value in doc["sagemaker"]["endpoints"].items():
-        for k, endpoint in enumerate(endpoint_list(value)):
-            where = f"sagemaker.endpoints.{region}" + (f"[{k}]" if isinstance(value, list) else "")
-            problems += _variant_rules(where, endpoint["variants"])
+        seen.add(key)
     return problems
 
 

@@ -79,7 +79,7 @@ class SchemaValidator:
             node = node[part]
         return node  # type: ignore[no-any-return]
 
-    def _check(  # noqa: PLR0915 - one branch per keyword reads best here
+    def _check(
         self, value: Any, schema: dict[str, Any], path: tuple[str | int, ...], found: list[tuple[str, str]]
     ) -> None:
         where = path_str(path)
@@ -96,49 +96,75 @@ class SchemaValidator:
         if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
             found.append((where, f"must be one of {', '.join(map(repr, schema['enum']))}, got {shown(value)}"))
         if isinstance(value, str):
-            if "minLength" in schema and len(value) < schema["minLength"]:
-                found.append((where, f"must be at least {schema['minLength']} characters long"))
-            if "maxLength" in schema and len(value) > schema["maxLength"]:
-                found.append((where, f"must be at most {schema['maxLength']} characters long"))
-            if "pattern" in schema and not re.search(schema["pattern"], value):
-                found.append((where, f"{shown(value)} does not match {schema['pattern']!r}"))
+            found += [(where, reason) for reason in _string_problems(value, schema)]
         if _is_type(value, "number"):
-            if "minimum" in schema and value < schema["minimum"]:
-                found.append((where, f"must be >= {schema['minimum']}, got {value}"))
-            if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-                found.append((where, f"must be > {schema['exclusiveMinimum']}, got {value}"))
-            if "maximum" in schema and value > schema["maximum"]:
-                found.append((where, f"must be <= {schema['maximum']}, got {value}"))
+            found += [(where, reason) for reason in _number_problems(value, schema)]
         if isinstance(value, list):
-            if "minItems" in schema and len(value) < schema["minItems"]:
-                found.append((where, f"must have at least {schema['minItems']} item(s)"))
-            if "maxItems" in schema and len(value) > schema["maxItems"]:
-                found.append((where, f"must have at most {schema['maxItems']} item(s)"))
-            if schema.get("uniqueItems"):
-                seen: list[Any] = []
-                for item in value:
-                    if any(_json_equal(item, s) for s in seen):
-                        found.append((where, f"has duplicate item {shown(item)}"))
-                        break
-                    seen.append(item)
-            if "items" in schema:
-                for i, item in enumerate(value):
-                    self._check(item, schema["items"], (*path, i), found)
+            self._check_array(value, schema, path, found)
         if isinstance(value, dict):
-            for name in schema.get("required", []):
-                if name not in value:
-                    found.append((where, f"is missing required field {name!r}"))
-            if "minProperties" in schema and len(value) < schema["minProperties"]:
-                found.append((where, f"must have at least {schema['minProperties']} entries"))
-            props: dict[str, Any] = schema.get("properties", {})
-            extra = schema.get("additionalProperties", True)
-            names_schema = schema.get("propertyNames")
-            for key, item in value.items():
-                if names_schema is not None:
-                    self._check(key, names_schema, (*path, key), found)
-                if key in props:
-                    self._check(item, props[key], (*path, key), found)
-                elif extra is False:
-                    found.append((path_str((*path, key)), "is not a known field"))
-                elif isinstance(extra, dict):
-                    self._check(item, extra, (*path, key), found)
+            self._check_object(value, schema, path, found)
+
+    def _check_array(
+        self, value: list[Any], schema: dict[str, Any], path: tuple[str | int, ...], found: list[tuple[str, str]]
+    ) -> None:
+        where = path_str(path)
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            found.append((where, f"must have at least {schema['minItems']} item(s)"))
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            found.append((where, f"must have at most {schema['maxItems']} item(s)"))
+        if schema.get("uniqueItems"):
+            duplicate = next(
+                (item for i, item in enumerate(value) if any(_json_equal(item, s) for s in value[:i])), _NONE
+            )
+            if duplicate is not _NONE:
+                found.append((where, f"has duplicate item {shown(duplicate)}"))
+        if "items" in schema:
+            for i, item in enumerate(value):
+                self._check(item, schema["items"], (*path, i), found)
+
+    def _check_object(
+        self, value: dict[str, Any], schema: dict[str, Any], path: tuple[str | int, ...], found: list[tuple[str, str]]
+    ) -> None:
+        where = path_str(path)
+        found += [
+            (where, f"is missing required field {name!r}") for name in schema.get("required", []) if name not in value
+        ]
+        if "minProperties" in schema and len(value) < schema["minProperties"]:
+            found.append((where, f"must have at least {schema['minProperties']} entries"))
+        props: dict[str, Any] = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        names_schema = schema.get("propertyNames")
+        for key, item in value.items():
+            if names_schema is not None:
+                self._check(key, names_schema, (*path, key), found)
+            if key in props:
+                self._check(item, props[key], (*path, key), found)
+            elif extra is False:
+                found.append((path_str((*path, key)), "is not a known field"))
+            elif isinstance(extra, dict):
+                self._check(item, extra, (*path, key), found)
+
+
+_NONE = object()
+
+
+def _string_problems(value: str, schema: dict[str, Any]) -> list[str]:
+    problems = []
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        problems.append(f"must be at least {schema['minLength']} characters long")
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        problems.append(f"must be at most {schema['maxLength']} characters long")
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        problems.append(f"{shown(value)} does not match {schema['pattern']!r}")
+    return problems
+
+
+def _number_problems(value: float, schema: dict[str, Any]) -> list[str]:
+    problems = []
+    if "minimum" in schema and value < schema["minimum"]:
+        problems.append(f"must be >= {schema['minimum']}, got {value}")
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        problems.append(f"must be > {schema['exclusiveMinimum']}, got {value}")
+    if "maximum" in schema and value > schema["maximum"]:
+        problems.append(f"must be <= {schema['maximum']}, got {value}")
+    return problems

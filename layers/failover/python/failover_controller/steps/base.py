@@ -77,13 +77,8 @@ def parse_step_input(event: Any, *, actions: tuple[str, ...], params: dict[str, 
     action = event.get("action", actions[0])
     if action not in actions:
         problems.append(f"action: must be one of {', '.join(actions)}, got {action!r}")
-    extra: dict[str, Any] = {}
-    for key, kind in params.items():
-        if key in event and event[key] is not None:
-            if not isinstance(event[key], kind) or (kind is int and isinstance(event[key], bool)):
-                problems.append(f"{key}: must be of type {kind.__name__}, got {type(event[key]).__name__}")
-            else:
-                extra[key] = event[key]
+    extra, wrong = _typed_params(event, params)
+    problems += wrong
     if problems:
         raise InputInvalid("step input", problems)
     return StepInput(
@@ -94,6 +89,19 @@ def parse_step_input(event: Any, *, actions: tuple[str, ...], params: dict[str, 
         action=action,
         params=extra,
     )
+
+
+def _typed_params(event: dict[str, Any], params: dict[str, type]) -> tuple[dict[str, Any], list[str]]:
+    """The step's own fields that the event sets, and the problems of those of the wrong type."""
+    extra: dict[str, Any] = {}
+    problems = []
+    for key, kind in params.items():
+        if key in event and event[key] is not None:
+            if not isinstance(event[key], kind) or (kind is int and isinstance(event[key], bool)):
+                problems.append(f"{key}: must be of type {kind.__name__}, got {type(event[key]).__name__}")
+            else:
+                extra[key] = event[key]
+    return extra, problems
 
 
 def enforce_deadline(step: str, result: StepResult, params: dict[str, Any], now: float) -> None:

@@ -52,20 +52,7 @@ def promote(req: StepRequest) -> StepResult:
             f"{req.plan.global_cluster_id}"
         )
     if seen["in_progress"]:
-        if seen["in_progress_to"] not in (None, seen["target_arn"]):
-            raise PreconditionFailed(
-                f"an operation toward {seen['in_progress_to']} is under way ({seen['operation_status']}); "
-                "not starting another"
-            )
-        if seen["operation_status"] == "cancelling":
-            raise PreconditionFailed(
-                "a switchover or failover of the global cluster is being cancelled; start again once it settles"
-            )
-        result.after, result.done = seen, False
-        result.message = (
-            f"a promotion to the target is already under way ({seen['operation_status']}); not starting another"
-        )
-        return result
+        return _under_way(seen, result)
     if seen["target_is_writer"]:
         result.after, result.done = seen, is_promoted(seen)
         result.message = "the target cluster already is the writer; nothing to do"
@@ -80,7 +67,29 @@ def promote(req: StepRequest) -> StepResult:
     result.before["replication_lag_detail"] = reading.detail
     if not req.graceful:
         _rpo_guard(req, result)
+    return _promote(req, seen, result)
 
+
+def _under_way(seen: dict[str, Any], result: StepResult) -> StepResult:
+    """An operation is under way (any FailoverState status): never a second one."""
+    if seen["in_progress_to"] not in (None, seen["target_arn"]):
+        raise PreconditionFailed(
+            f"an operation toward {seen['in_progress_to']} is under way ({seen['operation_status']}); "
+            "not starting another"
+        )
+    if seen["operation_status"] == "cancelling":
+        raise PreconditionFailed(
+            "a switchover or failover of the global cluster is being cancelled; start again once it settles"
+        )
+    result.after, result.done = seen, False
+    result.message = (
+        f"a promotion to the target is already under way ({seen['operation_status']}); not starting another"
+    )
+    return result
+
+
+def _promote(req: StepRequest, seen: dict[str, Any], result: StepResult) -> StepResult:
+    """Switchover (graceful) or failover with data loss allowed (ungraceful), then read that it began."""
     rds = req.clients.rds(req.target_region)
     if req.graceful:
         api, fn = "rds:SwitchoverGlobalCluster", rds.switchover_global_cluster
@@ -88,17 +97,13 @@ def promote(req: StepRequest) -> StepResult:
     else:
         api, fn = "rds:FailoverGlobalCluster", rds.failover_global_cluster
         params = {"AllowDataLoss": True}
-    params |= {
-        "GlobalClusterIdentifier": req.plan.global_cluster_id,
-        "TargetDbClusterIdentifier": seen["target_arn"],
-    }
+    params |= {"GlobalClusterIdentifier": req.plan.global_cluster_id, "TargetDbClusterIdentifier": seen["target_arn"]}
     action = PlannedAction(api=api, region=req.target_region, params=params)
     result.actions.append(action)
     if req.dry_run:
         result.after = seen
         result.message += f"dry run: would call {api} to make {seen['target_arn']} the writer"
         return result
-
     call(f"{api} to {seen['target_arn']}", fn, **params)
     action.performed = True
     after = global_cluster(req)
