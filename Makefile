@@ -68,7 +68,7 @@ lint: venv sam $(CHECKOV_VENV)/.installed ## ruff, mypy --strict, cfn-lint, sam 
 	$(VENV)/bin/mypy
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region $(REGION)
-	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --config-file .checkov.yaml
 	$(PY) -m failoverctl.permissions --check docs/permissions.md
 
 bench: venv emulator sam ## measure cold start, Detect and the runbook; writes benchmarks/RESULTS.md

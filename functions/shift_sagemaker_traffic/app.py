@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from failover_controller.clients import clients
-from failover_controller.config import step_function_config
+from failover_controller.config import step_config
 from failover_controller.handler import run_step
 from failover_controller.observability import logger, metrics, tracer
 
@@ -17,4 +17,4 @@ if TYPE_CHECKING:  # the import costs cold-start time for an annotation
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_step("shift_sagemaker_traffic", event, step_function_config(), clients)
+    return run_step("shift_sagemaker_traffic", event, step_config(), clients)

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
+from failover_controller.bookkeeping import recovery_figures
 from failover_controller.clients import ClientFactory
-from failover_controller.config import ConfigError, StepFunctionConfig
-from failover_controller.controller import recovery_figures
+from failover_controller.config import ConfigError, StepConfig
 from failover_controller.errors import InputInvalid, PlanInvalid, PreconditionFailed
 from failover_controller.plan import load_plan_file
 from failover_controller.run import Run, new_run, parse_start
@@ -71,14 +71,12 @@ def test_a_controller_only_fails_over_into_its_own_region() -> None:
 
 def test_config_names_each_bad_variable() -> None:
     with pytest.raises(ConfigError) as info:
-        StepFunctionConfig.from_env(
-            {"AWS_REGION": "mars", "PLAN_PARAMETER_PREFIX": "plans/", "PLAN_CACHE_SECONDS": "x"}
-        )
+        StepConfig.from_env({"AWS_REGION": "mars", "PLAN_PARAMETER_PREFIX": "plans/", "PLAN_CACHE_SECONDS": "x"})
     message = str(info.value)
     assert "AWS_REGION" in message
     assert "PLAN_PARAMETER_PREFIX" in message
     assert "PLAN_CACHE_SECONDS" in message
-    config = StepFunctionConfig.from_env({"AWS_REGION": "us-west-2"})
+    config = StepConfig.from_env({"AWS_REGION": "us-west-2"})
     assert config.plan_parameter_prefix == "/failover-controller/plans"
     assert config.plan_cache_seconds == 300
 

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from failover_controller.bookkeeping import record, request_approval
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig
-from failover_controller.controller import record, request_approval
 from failover_controller.ledger import Ledger
 from failover_controller.notify import SUBJECT_MAX, compose
 from failover_controller.observability import metrics

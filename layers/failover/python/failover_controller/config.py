@@ -69,7 +69,7 @@ class _Reader:
 
 
 @dataclass(frozen=True)
-class StepFunctionConfig:
+class StepConfig:
     """The runbook steps: where they run and where plans are stored."""
 
     region: str
@@ -77,7 +77,7 @@ class StepFunctionConfig:
     plan_cache_seconds: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StepFunctionConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StepConfig:
         r = _Reader(env)
         config = cls(*r.common())
         r.done()
@@ -85,7 +85,7 @@ class StepFunctionConfig:
 
 
 @dataclass(frozen=True)
-class ControllerConfig(StepFunctionConfig):
+class ControllerConfig(StepConfig):
     """Functions that also use the ledger table and the notification topic."""
 
     ledger_table: str
@@ -100,7 +100,7 @@ class ControllerConfig(StepFunctionConfig):
 
 
 @dataclass(frozen=True)
-class DetectConfig(StepFunctionConfig):
+class DetectConfig(StepConfig):
     """Detect: which plans it watches, the ledger (lock, cooldown) and the state machine it starts."""
 
     ledger_table: str
@@ -117,7 +117,7 @@ class DetectConfig(StepFunctionConfig):
 
 
 @dataclass(frozen=True)
-class ReadinessConfig(StepFunctionConfig):
+class ReadinessConfig(StepConfig):
     """Readiness: the plans it assesses for a failover into this region."""
 
     plans: tuple[str, ...]
@@ -137,8 +137,8 @@ def readiness_config() -> ReadinessConfig:
 
 
 @cache
-def step_function_config() -> StepFunctionConfig:
-    return StepFunctionConfig.from_env()
+def step_config() -> StepConfig:
+    return StepConfig.from_env()
 
 
 @cache
@@ -152,7 +152,7 @@ def detect_config() -> DetectConfig:
 
 
 def clear() -> None:
-    step_function_config.cache_clear()
+    step_config.cache_clear()
     controller_config.cache_clear()
     detect_config.cache_clear()
     readiness_config.cache_clear()

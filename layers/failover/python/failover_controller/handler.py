@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from failover_controller.clients import ClientFactory
-from failover_controller.config import ControllerConfig, DetectConfig, StepFunctionConfig
+from failover_controller.config import ControllerConfig, DetectConfig, StepConfig
 from failover_controller.errors import FailoverError
 from failover_controller.observability import logger, metrics, tracer
 from failover_controller.plan_store import PlanStore
@@ -35,7 +35,7 @@ def reported(metric: str, message: str, *, prefix: str = "", **fields: Any) -> I
 
 
 @tracer.capture_method(capture_response=False)
-def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: ClientFactory) -> dict[str, Any]:
+def run_step(step_name: str, event: Any, config: StepConfig, factory: ClientFactory) -> dict[str, Any]:
     factory.begin(config.region)
     step = load_step(step_name)
     metrics.add_dimension(name="step", value=step.name)
@@ -73,13 +73,13 @@ def run_step(step_name: str, event: Any, config: StepFunctionConfig, factory: Cl
 def run_controller(name: str, event: Any, config: ControllerConfig, factory: ClientFactory) -> dict[str, Any]:
     """The state machine's bookkeeping functions: same logging and error contract as the steps."""
     # Imported here, not at the top: the runbook steps' cold start does not pay for what they never run.
-    from failover_controller import controller  # noqa: PLC0415
+    from failover_controller import bookkeeping  # noqa: PLC0415
 
     factory.begin(config.region)
     functions: dict[str, Callable[[Any, ControllerConfig, ClientFactory], dict[str, Any]]] = {
-        "validate_input": controller.validate_input,
-        "request_approval": controller.request_approval,
-        "record": controller.record,
+        "validate_input": bookkeeping.validate_input,
+        "request_approval": bookkeeping.request_approval,
+        "record": bookkeeping.record,
     }
     metrics.add_dimension(name="function", value=name)
     with reported("ControllerErrors", "refused or failed", function=name):
