@@ -13,7 +13,8 @@ from typing import Any
 
 from benchmarks.common import ROOT, median
 from failover_controller.clients import ClientFactory
-from failoverctl import drill, emulators
+from failoverctl import drill
+from failoverctl.drill import emulators
 
 RUNS = 3
 TRANSITION_USD = 0.025 / 1000  # Step Functions Standard, per state transition (us-east-1 list price)

@@ -13,7 +13,7 @@ from failover_controller import config as function_config
 from failover_controller import plan_store
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.observability import metrics
-from failoverctl import emulators, moto_as_aws
+from failoverctl.drill import emulators, moto_as_aws
 from tests.support.events import sample_plan_doc
 from tests.support.lambda_context import FakeContext
 

@@ -28,6 +28,8 @@ from failover_controller.errors import PlanInvalid
 from failover_controller.names import DEFAULT_PLAN_PREFIX
 from failover_controller.plan import load_plan_file
 from failoverctl import drill, operate
+from failoverctl.follow import FollowError
+from failoverctl.paths import ROOT
 from failoverctl.stack import stack_parameters
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_DRILL_BROKEN = 0, 1, 2, 3
@@ -74,7 +76,7 @@ def _drill(args: argparse.Namespace) -> int:
     )
     try:
         report = drill.run(options)
-    except drill.DrillError as exc:
+    except (drill.DrillError, FollowError) as exc:
         print(f"drill could not run: {exc}", file=sys.stderr)
         return EXIT_DRILL_BROKEN
     return EXIT_OK if report.get("passed") else EXIT_FAILED
@@ -133,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")
     run.add_argument(
         "--plan",
-        default=str(drill.ROOT / "plans" / "recsys.json"),
+        default=str(ROOT / "plans" / "recsys.json"),
         help="the plan whose application is built and failed over (default: the sample, plans/recsys.json)",
     )
     run.add_argument("--keep", action="store_true", help="leave the emulators running and print their endpoints")

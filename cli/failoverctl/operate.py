@@ -26,7 +26,8 @@ from failover_controller.plan import RecoveryPlan, load_plan_file
 from failover_controller.plan_store import PlanStore, push_plan
 from failover_controller.readiness import assess
 from failover_controller.run import parse_start
-from failoverctl import drill
+from failoverctl.follow import FollowError, Printer, follow, ledger_outcome, why
+from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE
 
 
 class CommandError(RuntimeError):
@@ -57,9 +58,9 @@ def factory_for(args: argparse.Namespace) -> ClientFactory:
     """--local / --endpoint-url: clients of the emulators, with test credentials; else the normal chain."""
     endpoints: dict[str, str] = {}
     if getattr(args, "local", False):
-        if not drill.STATE_FILE.exists():
+        if not LOCAL_STATE_FILE.exists():
             raise CommandError("no local emulators are running: start them with `failoverctl drill --keep`")
-        state = json.loads(drill.STATE_FILE.read_text())
+        state = json.loads(LOCAL_STATE_FILE.read_text())
         endpoints = {"*": state["ministack"], "sagemaker": state["moto"], "application-autoscaling": state["moto"]}
     elif getattr(args, "endpoint_url", None):
         endpoints = {"*": args.endpoint_url}
@@ -158,18 +159,18 @@ def failover(args: argparse.Namespace, out: IO[str]) -> int:
         ]
     except ClientError as exc:
         raise CommandError(f"StartExecution refused: {exc}") from exc
-    say = drill.Printer(out)
+    say = Printer(out)
     say(f"started {name} in {ctl.region} ({args.mode}{', dry run' if args.dry_run else ''})")
     if args.require_approval:
         say(f"it will wait for approval: failoverctl approve {name} --region {ctl.region}")
     if args.no_follow:
         say(arn)
         return 0
-    run = drill.follow(ctl.factory, ctl.region, arn, say, timeout=args.timeout)
-    outcome = drill.ledger_outcome(ctl.factory, ctl.region, ctl.ledger_table, ctl.plan(args.plan), arn)
+    run = follow(ctl.factory, ctl.region, arn, say, timeout=args.timeout)
+    outcome = ledger_outcome(ctl.factory, ctl.region, ctl.ledger_table, ctl.plan(args.plan), arn)
     say(f"{run.status}: outcome {outcome}")
     if run.cause:
-        say(f"why: {drill.why(run.cause)}")
+        say(f"why: {why(run.cause)}")
     return 0 if outcome in {"succeeded", "dry_run"} else 1
 
 
@@ -259,7 +260,7 @@ def push(args: argparse.Namespace, out: IO[str]) -> int:
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="the controller's region (default: AWS_REGION)")
-    parser.add_argument("--stack", default=drill.STACK, help="the controller's stack name (default: %(default)s)")
+    parser.add_argument("--stack", default=DEFAULT_STACK, help="the controller's stack name (default: %(default)s)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the emulators a `failoverctl drill --keep` left running")
     where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (an emulator)")
@@ -273,7 +274,7 @@ def run_command(func: Any, args: argparse.Namespace, out: IO[str], err: IO[str])
     except InputInvalid as exc:
         err.write(f"invalid: {exc.message}\n")
         return 2
-    except (CommandError, FailoverError) as exc:
+    except (CommandError, FailoverError, FollowError) as exc:
         err.write(f"error: {exc}\n")
         return 3
     return code

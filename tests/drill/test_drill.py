@@ -15,8 +15,10 @@ import pytest
 
 from failover_controller.clients import ClientFactory
 from failover_controller.ledger import Ledger
-from failoverctl import drill, emulators, operate
+from failoverctl import drill, operate
 from failoverctl.__main__ import parser
+from failoverctl.drill import emulators
+from failoverctl.paths import DEFAULT_STACK, ROOT
 
 pytestmark = pytest.mark.emulator
 
@@ -29,9 +31,7 @@ def run_drill(
 ) -> dict[str, Any]:
     report_path = tmp_path / f"{scenario}.json"
     out = io.StringIO()
-    options = drill.Options(
-        scenario=scenario, failback=failback, report=report_path, plan_file=drill.ROOT / "plans" / plan
-    )
+    options = drill.Options(scenario=scenario, failback=failback, report=report_path, plan_file=ROOT / "plans" / plan)
     report = drill.run(options, pair, out)
     assert json.loads(report_path.read_text())["passed"] == report["passed"]
     assert report["passed"], out.getvalue()
@@ -123,7 +123,7 @@ def test_rerunning_after_a_step_failure_converges_without_acting_twice(
         f = ClientFactory()
         table = next(
             o["OutputValue"]
-            for o in f.client("cloudformation", "us-west-2").describe_stacks(StackName=drill.STACK)["Stacks"][0][
+            for o in f.client("cloudformation", "us-west-2").describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0][
                 "Outputs"
             ]
             if o["OutputKey"] == "LedgerTableName"

@@ -14,8 +14,10 @@ import pytest
 from failover_controller.clients import ClientFactory
 from failover_controller.ledger import Ledger
 from failover_controller.plan import parse_plan
-from failoverctl import drill, emulators, operate, world
+from failoverctl import drill, operate
 from failoverctl.__main__ import parser
+from failoverctl.drill import emulators, world
+from failoverctl.paths import DEFAULT_STACK, ROOT
 
 pytestmark = pytest.mark.emulator
 
@@ -51,7 +53,7 @@ def in_background(pair: emulators.Emulators, *argv: str) -> tuple[threading.Thre
 def snapshot(pair: emulators.Emulators, report: dict[str, Any]) -> dict[str, Any]:
     with drill.emulated_env(pair):
         f = ClientFactory()
-        plan = parse_plan(json.loads(Path(drill.ROOT / "plans" / "recsys.json").read_text()))
+        plan = parse_plan(json.loads(Path(ROOT / "plans" / "recsys.json").read_text()))
         zone = f.route53("us-west-2").list_hosted_zones()["HostedZones"][0]["Id"].rsplit("/", 1)[-1]
         plan = parse_plan(world.with_zone(plan.document, zone))
         return world.snapshot(plan, f)
@@ -88,7 +90,7 @@ def test_a_dry_run_failover_changes_nothing(emulator_pair: emulators.Emulators, 
 def _wait_for_approval_request(pair: emulators.Emulators, region: str, name: str) -> None:
     with drill.emulated_env(pair):
         f = ClientFactory()
-        table = f.client("cloudformation", region).describe_stacks(StackName=drill.STACK)["Stacks"][0]["Outputs"]
+        table = f.client("cloudformation", region).describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0]["Outputs"]
         ledger = Ledger(next(o["OutputValue"] for o in table if o["OutputKey"] == "LedgerTableName"), region, f)
         for _ in range(300):
             if ledger.get("recsys", f"APPROVAL#{name}"):

@@ -8,7 +8,7 @@ import pytest
 
 from failover_controller.clients import ClientFactory, clients
 from failover_controller.plan import RecoveryPlan
-from failoverctl import emulators, world
+from failoverctl.drill import emulators, world
 
 
 @pytest.fixture(scope="session")

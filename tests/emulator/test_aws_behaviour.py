@@ -11,7 +11,7 @@ from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan
 from failover_controller.reads import route53
 from failover_controller.steps import compensate, flip_dns, preflight, promote_aurora
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.requests import request
 

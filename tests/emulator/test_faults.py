@@ -19,7 +19,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import TransientAwsError
 from failover_controller.plan import RecoveryPlan
 from failover_controller.steps import flip_dns, promote_aurora, shift_sagemaker_traffic, switch_dynamodb_writes
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator

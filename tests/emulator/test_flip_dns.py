@@ -11,7 +11,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import flip_dns, promote_aurora
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator

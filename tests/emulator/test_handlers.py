@@ -11,7 +11,7 @@ import pytest
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, NotReady, PlanInvalid, PreconditionFailed
 from failover_controller.plan import RecoveryPlan
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeContext
 

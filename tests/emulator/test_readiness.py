@@ -11,7 +11,7 @@ from failover_controller import readiness
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ReadinessConfig
 from failover_controller.plan import RecoveryPlan
-from failoverctl import world
+from failoverctl.drill import world
 from functions.readiness.app import lambda_handler
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeContext

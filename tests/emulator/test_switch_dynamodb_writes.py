@@ -11,7 +11,7 @@ from failover_controller.errors import PreconditionFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import promote_aurora
 from failover_controller.steps import switch_dynamodb_writes as step
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator

@@ -18,7 +18,7 @@ from failover_controller.steps import (
     switch_dynamodb_writes,
     verify,
 )
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator

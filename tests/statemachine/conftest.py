@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from failover_controller.clients import ClientFactory, clients
-from failoverctl import world
+from failoverctl.drill import world
 from tests.statemachine import harness
 
 # moto logs every failed state at ERROR with its whole parse tree; the tests read the failures themselves.

@@ -12,7 +12,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
 from failover_controller.detect import decide
 from failover_controller.plan import parse_plan
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.events import load_event
 

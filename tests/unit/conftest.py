@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
-from failoverctl import world
+from failoverctl.drill import world
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from failover_controller.checks import artifacts
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.reads import aurora
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.requests import request
 

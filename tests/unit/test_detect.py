@@ -22,7 +22,7 @@ from failover_controller.config import DetectConfig
 from failover_controller.detect import decide, execution_name, parse_alarm_event
 from failover_controller.errors import InputInvalid, TransientAwsError
 from failover_controller.ledger import Ledger
-from failoverctl import world
+from failoverctl.drill import world
 from functions.detect.app import lambda_handler
 from tests.support.detect_world import TABLE, DetectWorld, alarm_event
 from tests.support.events import ROOT, load_event

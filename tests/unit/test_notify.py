@@ -17,7 +17,7 @@ from failover_controller.config import ControllerConfig
 from failover_controller.ledger import Ledger
 from failover_controller.notify import SUBJECT_MAX, compose
 from failover_controller.observability import metrics
-from failoverctl import world
+from failoverctl.drill import world
 from tests.support.events import load_event
 
 BASE = {

@@ -16,8 +16,8 @@ from failover_controller.errors import PlanInvalid
 from failover_controller.plan import STANDARD_TIER_BYTES, load_plan_file, parse_plan, stored_bytes
 from failover_controller.plan_store import load_plan, push_plan
 from failoverctl.__main__ import main
+from failoverctl.drill.world import PLAN_PREFIX
 from failoverctl.stack import stack_parameters
-from failoverctl.world import PLAN_PREFIX
 from tests.support import aws_like
 from tests.support.events import ROOT
 

@@ -73,3 +73,14 @@ def test_test_helpers_come_from_tests_support_not_from_test_modules() -> None:
         if name.startswith(forbidden)
     ]
     assert wrong == []
+
+
+def test_only_the_cli_entry_point_imports_the_drill() -> None:
+    cli = PACKAGE.parents[3] / "cli" / "failoverctl"
+    importers = sorted(
+        str(path.relative_to(cli))
+        for path in cli.rglob("*.py")
+        if "drill" not in path.relative_to(cli).parts[:-1]
+        and any(name.startswith("failoverctl.drill") for name in imports_of(path))
+    )
+    assert importers == ["__main__.py"]

@@ -20,7 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from failoverctl.paths import ROOT
+
 DEFAULT_MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
 
 
@@ -137,7 +138,7 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
         with moto_log.open("wb") as out:
             emulators.procs.append(
                 subprocess.Popen(  # noqa: S603
-                    [sys.executable, "-m", "failoverctl.moto_as_aws", "-H", "127.0.0.1", "-p", str(moto_port)],
+                    [sys.executable, "-m", "failoverctl.drill.moto_as_aws", "-H", "127.0.0.1", "-p", str(moto_port)],
                     env=base_env,
                     stdout=out,
                     stderr=subprocess.STDOUT,

@@ -1,0 +1,117 @@
+"""The drill's hands on the emulated world: the environment that points every client at the emulators, the
+alarm event the emulator does not emit, the readiness function invoked, the metrics read from the logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from failover_controller.clients import ClientFactory
+from failover_controller.plan import RecoveryPlan
+from failoverctl.drill import emulators as emu
+from failoverctl.drill import world
+from failoverctl.drill.scenarios import DrillError
+from failoverctl.drill.toolchain import ACCOUNT, EVENT_SOURCE
+from failoverctl.paths import ROOT
+
+
+@contextlib.contextmanager
+def emulated_env(pair: emu.Emulators) -> Iterator[None]:
+    """Every boto3 client of this process talks to the emulators, with test credentials."""
+    values = {
+        **pair.endpoint_env(),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SESSION_TOKEN": "",
+        "AWS_PROFILE": "",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    for key in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(key, None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def fire_alarms(plan: RecoveryPlan, f: ClientFactory) -> tuple[str, float]:
+    """Put the plan's alarms in place, a quorum of them in ALARM, and deliver the event Detect listens for.
+
+    The standby's own observers go first (they are what still answers when the primary region is down).
+    """
+    world.create_alarms(plan, f, world.health_check_of(plan, f, plan.primary_region))
+    ordered = sorted(plan.signals, key=lambda s: s.region != plan.standby_region)
+    firing = ordered[: plan.quorum]
+    for signal in firing:
+        f.cloudwatch(signal.region).set_alarm_state(AlarmName=signal.name, StateValue="ALARM", StateReason="drill")
+    trigger = firing[0]
+    now = datetime.now(UTC)
+    detail = {
+        "alarmName": trigger.name,
+        "state": {"value": "ALARM", "reason": "failoverctl drill", "timestamp": now.isoformat()},
+        "previousState": {"value": "OK", "reason": "", "timestamp": now.isoformat()},
+        "configuration": {"description": "failoverctl drill"},
+    }
+    sent = time.time()
+    result = f.client("events", trigger.region).put_events(
+        Entries=[
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": "CloudWatch Alarm State Change",
+                "Detail": json.dumps(detail),
+                "Resources": [f"arn:aws:cloudwatch:{trigger.region}:{ACCOUNT}:alarm:{trigger.name}"],
+                "Time": now,
+            }
+        ]
+    )
+    if result.get("FailedEntryCount"):
+        raise DrillError(f"EventBridge refused the alarm event: {result['Entries']}")
+    return trigger.name, sent
+
+
+def invoke_readiness(f: ClientFactory, region: str, function: str) -> dict[str, Any]:
+    """Invoke the deployed Readiness function (what its schedule does) and summarise its report."""
+    event = json.loads((ROOT / "events" / "readiness_schedule.json").read_text())
+    response = f.client("lambda", region).invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    body = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise DrillError(f"the Readiness function failed: {body}")
+    report = body["plans"][0]
+    return {
+        "ready": report["ready"],
+        "failing": report["failing"],
+        "unknown": report["unknown"],
+        "passed": sum(c["verdict"] == "pass" for c in report["checks"]),
+        "failing_checks": [
+            f"{c['name']} {c['resource']}: {c['detail']}" for c in report["checks"] if c["verdict"] == "fail"
+        ],
+    }
+
+
+def emitted_metrics(f: ClientFactory, region: str, record_function: str) -> dict[str, Any]:
+    """The run's figures as the Record function emitted them (embedded metric format, in its log)."""
+    names = ("FailoverRuns", "FailoverSucceeded", "FailoverFailed", "AchievedRTO", "RPOExposure")
+    try:
+        events = f.client("logs", region).filter_log_events(
+            logGroupName=f"/aws/lambda/{record_function}", filterPattern="FailoverRuns"
+        )["events"]
+    except Exception:  # noqa: BLE001 - the log is evidence, not a condition of the drill
+        return {}
+    for event in reversed(events):
+        with contextlib.suppress(ValueError):
+            doc = json.loads(event["message"])
+            return {n: doc[n][0] if isinstance(doc.get(n), list) else doc.get(n) for n in names if n in doc}
+    return {}

@@ -1,0 +1,298 @@
+"""The local drill: a whole failover of the sample application on the embedded emulators.
+
+Starts ministack and moto_server on 127.0.0.1, builds and deploys the real template.yaml into the standby
+region with `sam build` / `sam deploy`, creates the application in both regions, sets the plan's alarms to
+ALARM and delivers the same "CloudWatch Alarm State Change" event through the deployed EventBridge rule
+(the emulator does not emit it by itself), follows the execution Detect starts, verifies the world
+independently, and writes a JSON report. Nothing in it touches real AWS: every client points at the
+emulators, with test credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from failover_controller.clients import ClientFactory
+from failover_controller.plan import RecoveryPlan
+from failoverctl.drill import emulators as emu
+from failoverctl.drill import world
+from failoverctl.drill.controls import emitted_metrics, emulated_env, fire_alarms, invoke_readiness
+from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenario_plan_doc
+from failoverctl.drill.toolchain import build, deploy
+from failoverctl.drill.verification import expected_world, table, verify_world
+from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
+from failoverctl.paths import LOCAL_STATE_FILE, ROOT
+
+
+@dataclass
+class Options:
+    scenario: str = "graceful"
+    failback: bool = False
+    report: Path = Path("drill-report.json")
+    keep: bool = False
+    plan_file: Path = ROOT / "plans" / "recsys.json"
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+
+
+def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.stdout) -> dict[str, Any]:
+    """The drill. ``pair``: emulators to reuse (reset first); else they are started, and stopped unless keep."""
+    if options.scenario not in SCENARIOS:
+        raise DrillError(f"unknown scenario {options.scenario!r}: one of {', '.join(SCENARIOS)}")
+    scenario = SCENARIOS[options.scenario]
+    say = Printer(out)
+    wall = time.monotonic()
+    own = pair is None
+    say(f"failoverctl drill: scenario {scenario.name}: {scenario.story}")
+    if pair is None:
+        say.step("starting ministack and moto_server on 127.0.0.1 ...")
+        pair = emu.start(detach=options.keep)
+    else:
+        pair.reset()
+    report: dict[str, Any] = {
+        "scenario": scenario.name,
+        "expected_outcome": scenario.expected_outcome,
+        "emulators": {"ministack": pair.ministack_url, "moto_sagemaker": pair.moto_url},
+    }
+    log = pair.workdir / "drill-tools.log"
+    try:
+        with emulated_env(pair):
+            report |= _drill(options, scenario, pair, say, log)
+    finally:
+        report["wall_s"] = round(time.monotonic() - wall, 2)
+        if own and options.keep:
+            LOCAL_STATE_FILE.parent.mkdir(exist_ok=True)
+            LOCAL_STATE_FILE.write_text(
+                json.dumps(
+                    {
+                        "pids": pair.pids,
+                        "ministack": pair.ministack_url,
+                        "moto": pair.moto_url,
+                        "workdir": str(pair.workdir),
+                    }
+                )
+            )
+            say(f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}")
+            say("    stop them with: failoverctl drill --stop")
+        elif own:
+            pair.stop()
+        options.report.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+    say(
+        f"report: {options.report}   wall time {report['wall_s']:.1f}s   "
+        f"{'PASSED' if report.get('passed') else 'FAILED'}"
+    )
+    return report
+
+
+@dataclass
+class Deployed:
+    """The drill's world and controller, ready to be triggered."""
+
+    plan: RecoveryPlan
+    before: dict[str, Any]
+    outputs: dict[str, str]
+    deploy_s: float
+    readiness: dict[str, Any]
+
+
+def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, log: Path) -> dict[str, Any]:
+    f = ClientFactory()
+    ready = _build_and_deploy(options, scenario, pair, say, log=log, f=f)
+    plan, outputs = ready.plan, ready.outputs
+    alarm, sent = fire_alarms(plan, f)
+    say.step(
+        f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
+        f"to EventBridge in {plan.standby_region}"
+    )
+    execution = wait_for_execution(f, plan.standby_region, outputs["StateMachineArn"])
+    say.step(f"Detect started {execution.rsplit(':', 1)[-1]}")
+    run_ = follow(f, plan.standby_region, execution, say)
+    run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
+    after = world.snapshot(plan, f)
+    checks = verify_world(expected_world(scenario, plan, ready.before), after)
+    timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2)}
+    say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
+    if run_.cause:
+        say(f"  why: {why(run_.cause)}")
+    result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
+    passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
+    if options.failback and passed:
+        result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f)
+        passed = passed and bool(result["failback"]["passed"])
+    result["passed"] = passed
+    return result
+
+
+def _build_and_deploy(
+    options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, *, log: Path, f: ClientFactory
+) -> Deployed:
+    """The scenario's application in both regions, the controller built and deployed into the standby, and its
+    scheduled readiness invoked once."""
+    say.step(
+        "creating the application in both regions (Aurora global cluster, DynamoDB global tables, "
+        "SageMaker endpoints, Route 53 records) ..."
+    )
+    plan = world.build(
+        scenario_plan_doc(options, scenario), f, standby_model_tag=scenario.standby_model_tag, store=False
+    )
+    if scenario.after_build is not None:
+        scenario.after_build(plan, f)
+    before = world.snapshot(plan, f)
+    say.step("sam build ...")
+    build(log)
+    t = time.monotonic()
+    say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
+    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f)
+    deploy_s = time.monotonic() - t
+    say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
+    readiness = invoke_readiness(f, plan.standby_region, outputs["ReadinessFunctionName"])
+    verdict = "READY" if readiness["ready"] else "NOT READY"
+    say.step(
+        f"scheduled readiness, invoked now: {plan.application} into {plan.standby_region} is {verdict} "
+        f"({readiness['passed']} checks pass, {readiness['failing']} failing, {readiness['unknown']} unknown)"
+        + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
+    )
+    return Deployed(plan, before, outputs, deploy_s, readiness)
+
+
+def _report(
+    ready: Deployed,
+    run_: FollowedRun,
+    execution: str,
+    *,
+    after: dict[str, Any],
+    checks: list[dict[str, Any]],
+    timings: dict[str, float],
+    say: Printer,
+    f: ClientFactory,
+) -> dict[str, Any]:
+    """Print the ledger, the metrics, the world before and after and the verification; return the report."""
+    plan, outputs = ready.plan, ready.outputs
+    ledger = ledger_run(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
+    emf = emitted_metrics(f, plan.standby_region, outputs["RecordFunctionName"])
+    figures = ("outcome", "achieved_rto_s", "rto_target_s", "rpo_exposure_ms", "rpo_target_ms")
+    say("  the ledger: " + ", ".join(f"{k}={ledger.get(k)}" for k in figures))
+    if emf:
+        say(
+            "  metrics (EMF in the Record function's log; the emulator does not turn EMF into metrics): "
+            + ", ".join(f"{k}={v}" for k, v in emf.items())
+        )
+    say("  the world, read back independently:")
+    for line in table(ready.before, after):
+        say(line)
+    bad = [c for c in checks if not c["ok"]]
+    say(
+        f"  verified {len(checks) - len(bad)}/{len(checks)} expectations"
+        + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
+    )
+    if "dns_s" in timings:
+        say(
+            f"  controller time: alarm event -> DNS flipped {timings['dns_s']:.2f}s, -> verified "
+            f"{timings['verified_s']:.2f}s (emulated dependencies answer at once)"
+        )
+    return {
+        "readiness": ready.readiness,
+        "ledger": ledger,
+        "metrics": emf,
+        "outcome": run_.outcome,
+        "execution_status": run_.status,
+        "execution_arn": execution,
+        "error": run_.error,
+        "cause": run_.cause,
+        "timeline": run_.timeline,
+        "world_before": ready.before,
+        "world_after": after,
+        "verification": checks,
+        "timings": timings,
+    }
+
+
+def _timings(run_: FollowedRun, sent: float) -> dict[str, float]:
+    """Seconds from the alarm event: to the run's start, to DNS flipped (Verify entered), to verified."""
+    out: dict[str, float] = {}
+    for key, state, edge in (
+        ("started_s", "ValidateInput", "entered"),
+        ("dns_s", "Verify", "entered"),
+        ("verified_s", "Verify", "exited"),
+    ):
+        stamp = next((t[edge] for t in run_.timeline if t["state"] == state and t[edge]), None)
+        if stamp:
+            out[key] = round(datetime.fromisoformat(stamp).timestamp() - sent, 3)
+    return out
+
+
+def _failback(
+    plan: RecoveryPlan, pair: emu.Emulators, original: dict[str, Any], say: Printer, *, log: Path, f: ClientFactory
+) -> dict[str, Any]:
+    """The same runbook in the other direction, started by hand in the primary region, graceful."""
+    primary = plan.primary_region
+    say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
+    outputs = deploy(plan, primary, pair.workdir, log, f)
+    # The emulator publishes no replication figures: supply the (now secondary) primary's, as AWS would.
+    world.put_replication_lag(plan, f, primary, 80.0)
+    world.put_replication_latency(plan, f, primary, 300.0)
+    readiness = invoke_readiness(f, primary, outputs["ReadinessFunctionName"])
+    say.step(
+        f"readiness of a failback into {primary} (old primary rejoined as secondary, replication caught up): "
+        f"{'READY' if readiness['ready'] else 'NOT READY'} ({readiness['passed']} pass, {readiness['failing']} failing)"
+        + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
+    )
+    sfn = f.client("stepfunctions", primary)
+    name = f"{plan.application}-failback-{int(time.time())}"
+    execution = sfn.start_execution(
+        stateMachineArn=outputs["StateMachineArn"],
+        name=name,
+        input=json.dumps(
+            {
+                "plan": plan.application,
+                "target_region": primary,
+                "mode": "graceful",
+                "trigger": {"type": "manual", "by": "failoverctl drill --failback"},
+            }
+        ),
+    )["executionArn"]
+    run_ = follow(f, primary, execution, say)
+    ledger = ledger_run(f, primary, outputs["LedgerTableName"], plan, execution)
+    run_.outcome = ledger.get("outcome")
+    say(
+        f"  the ledger in {primary}: achieved_rto_s={ledger.get('achieved_rto_s')}, "
+        f"rpo_exposure_ms={ledger.get('rpo_exposure_ms')}"
+    )
+    after = world.snapshot(plan, f)
+    checks = verify_world(original, after)
+    bad = [c for c in checks if not c["ok"]]
+    say.step(
+        f"failback {run_.status}, outcome {run_.outcome}; the original state restored: "
+        f"{len(checks) - len(bad)}/{len(checks)} checks"
+        + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
+    )
+    return {
+        "readiness": readiness,
+        "ledger": ledger,
+        "outcome": run_.outcome,
+        "execution_arn": execution,
+        "timeline": run_.timeline,
+        "world_after": after,
+        "verification": checks,
+        "passed": run_.outcome == "succeeded" and not bad,
+    }
+
+
+def stop_kept() -> str:
+    """`failoverctl drill --stop`: stop the emulators a `--keep` drill left running."""
+    if not LOCAL_STATE_FILE.exists():
+        return "no kept emulators to stop"
+    state = json.loads(LOCAL_STATE_FILE.read_text())
+    emu.stop_pids([int(p) for p in state["pids"]])
+    shutil.rmtree(state.get("workdir", ""), ignore_errors=True)
+    LOCAL_STATE_FILE.unlink()
+    return f"stopped ministack {state['ministack']} and moto {state['moto']}"

@@ -1,0 +1,92 @@
+"""The SAM CLI against the emulators: `sam build` of the real template, the plan pushed, `sam deploy`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from failover_controller.clients import ClientFactory
+from failover_controller.plan import RecoveryPlan
+from failover_controller.plan_store import push_plan
+from failoverctl.drill import world
+from failoverctl.drill.scenarios import DrillError
+from failoverctl.paths import DEFAULT_STACK, ROOT
+from failoverctl.stack import stack_parameters
+
+EVENT_SOURCE = "failoverctl.drill"
+ACCOUNT = "000000000000"  # ministack's account
+
+
+def python313_dir() -> str:
+    """sam build needs the functions' runtime (python3.13) on PATH; pyenv's shim alone is not enough."""
+    candidates = [
+        shutil.which("python3.13") or "",
+        *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")),
+    ]
+    for candidate in filter(None, candidates):
+        try:
+            found = subprocess.run(  # noqa: S603
+                [candidate, "-c", "import os, sys; print(os.path.dirname(sys.executable))"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return found.stdout.strip()
+    raise DrillError("sam build needs python3.13 (the functions' runtime) on PATH; install it and run again")
+
+
+def sam_binary() -> str:
+    sam = os.environ.get("SAM_BIN") or str(ROOT / ".venv-sam" / "bin" / "sam")
+    if not Path(sam).exists():
+        raise DrillError(f"the SAM CLI is not at {sam}: run `make sam` (or set SAM_BIN)")
+    return sam
+
+
+def _run_tool(args: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
+    with log.open("ab") as out:
+        done = subprocess.run(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, check=False, timeout=600)  # noqa: S603
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace")[-4000:]
+        raise DrillError(f"{what} failed (exit {done.returncode}); the end of {log}:\n{tail}")
+
+
+def build(log: Path) -> None:
+    env = {**os.environ, "PATH": f"{python313_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
+    _run_tool([sam_binary(), "build", "--region", "us-west-2"], log, "sam build", env)
+
+
+def deploy(plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientFactory) -> dict[str, str]:
+    """As `make deploy`: the plan pushed to ``region``, then `sam deploy` of the built template there; returns the
+    stack's outputs."""
+    push_plan(plan, prefix=world.PLAN_PREFIX, region=region, factory=f)
+    params = workdir / f"params-{region}.yaml"
+    params.write_text(json.dumps(stack_parameters(plan, region, ACCOUNT, alarm_event_source=EVENT_SOURCE)))
+    _run_tool(
+        [
+            sam_binary(),
+            "deploy",
+            "--region",
+            region,
+            "--stack-name",
+            DEFAULT_STACK,
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "--resolve-s3",
+            "--no-confirm-changeset",
+            "--no-fail-on-empty-changeset",
+            "--no-progressbar",
+            "--parameter-overrides",
+            f"file://{params}",
+        ],
+        log,
+        f"sam deploy to {region}",
+        dict(os.environ),
+    )
+    stack = f.client("cloudformation", region).describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

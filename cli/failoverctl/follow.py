@@ -1,0 +1,124 @@
+"""Following an execution to its end and printing it, for `failoverctl failover` and the drill alike."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from failover_controller.clients import ClientFactory
+from failover_controller.ledger import Ledger
+from failover_controller.plan import RecoveryPlan
+
+
+class FollowError(RuntimeError):
+    """An execution did not start, or did not end, in time."""
+
+
+FOLLOW_TIMEOUT = 180.0
+
+
+@dataclass
+class FollowedRun:
+    """One execution, followed to its end."""
+
+    execution_arn: str
+    status: str
+    outcome: str | None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+
+
+class Printer:
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.t0 = time.monotonic()
+
+    def __call__(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def step(self, text: str) -> None:
+        self(f"[{time.monotonic() - self.t0:6.1f}s] {text}")
+
+
+def wait_for_execution(f: ClientFactory, region: str, state_machine: str, timeout: float = 30.0) -> str:
+    sfn = f.client("stepfunctions", region)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+        if executions:
+            return str(executions[0]["executionArn"])
+        time.sleep(0.1)
+    raise FollowError(f"no execution started within {timeout:.0f}s: Detect did not start a run (see its logs)")
+
+
+def follow(
+    f: ClientFactory, region: str, execution_arn: str, say: Printer, timeout: float = FOLLOW_TIMEOUT
+) -> FollowedRun:
+    """Print one line per state as it finishes, with its duration; return when the execution ends."""
+    sfn = f.client("stepfunctions", region)
+    seen: set[int] = set()
+    entered: dict[str, datetime] = {}
+    timeline: list[dict[str, Any]] = []
+    started: datetime | None = None
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sfn.describe_execution(executionArn=execution_arn)
+        started = started or desc["startDate"]
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events:
+            if event["id"] in seen:
+                continue
+            seen.add(event["id"])
+            if "stateEnteredEventDetails" in event:
+                entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+            elif "stateExitedEventDetails" in event:
+                name = event["stateExitedEventDetails"]["name"]
+                begin = entered.pop(name, event["timestamp"])
+                duration = (event["timestamp"] - begin).total_seconds()
+                offset = (begin - started).total_seconds()
+                timeline.append(
+                    {
+                        "state": name,
+                        "entered": begin.isoformat(),
+                        "exited": event["timestamp"].isoformat(),
+                        "duration_s": round(duration, 3),
+                    }
+                )
+                say(f"    +{offset:6.2f}s  {name:<28} {duration:6.2f}s")
+        if desc["status"] != "RUNNING":
+            for name, begin in entered.items():  # a Fail state is entered, never exited
+                timeline.append({"state": name, "entered": begin.isoformat(), "exited": None, "duration_s": 0.0})
+                say(f"    +{(begin - started).total_seconds():6.2f}s  {name:<28} (ended the run)")
+            return FollowedRun(execution_arn, desc["status"], None, timeline, desc.get("error"), desc.get("cause"))
+        if time.monotonic() > deadline:
+            raise FollowError(f"{execution_arn} still RUNNING after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def ledger_run(f: ClientFactory, region: str, table: str, plan: RecoveryPlan, execution_arn: str) -> dict[str, Any]:
+    """The run's ledger entry, as Record wrote it ({} if it wrote none)."""
+    name = execution_arn.rsplit(":", 1)[-1]
+    for run in Ledger(table, region, f).runs(plan.application, limit=50):
+        if run.get("execution") == name:
+            return run
+    return {}
+
+
+def ledger_outcome(f: ClientFactory, region: str, table: str, plan: RecoveryPlan, execution_arn: str) -> str | None:
+    outcome = ledger_run(f, region, table, plan, execution_arn).get("outcome")
+    return str(outcome) if outcome else None
+
+
+def why(cause: str) -> str:
+    """The readable part of a Fail state's cause: its prefix and the Lambda error's message."""
+    head, _, payload = cause.partition("{")
+    try:
+        message = json.loads("{" + payload).get("errorMessage", "")
+    except ValueError:
+        return cause[:400]
+    return f"{head}{message}"[:600]
