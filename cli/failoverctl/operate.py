@@ -25,7 +25,7 @@ from failover_controller.names import DEFAULT_PLAN_PREFIX, execution_arn
 from failover_controller.plan import RecoveryPlan, load_plan_file
 from failover_controller.plan_store import PlanStore, push_plan
 from failover_controller.readiness import assess
-from failover_controller.run import parse_start
+from failover_controller.run_context import parse_start
 from failoverctl.follow import FollowError, Printer, follow, ledger_outcome, why
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE
 

@@ -9,7 +9,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.config import ConfigError, StepConfig
 from failover_controller.errors import InputInvalid, PlanInvalid, PreconditionFailed
 from failover_controller.plan import load_plan_file
-from failover_controller.run import Run, new_run, parse_start
+from failover_controller.run_context import RunContext, new_run, parse_start
 from failover_controller.steps import flip_dns, promote_aurora
 from failover_controller.steps.base import make_request, parse_step_input
 from failover_controller.steps.registry import STEP_NAMES, load_step
@@ -107,13 +107,13 @@ def test_the_manual_start_sample_is_valid_input() -> None:
 def test_the_controller_functions_sample_events_are_valid() -> None:
     assert parse_start(load_event("validate_input")["input"])["plan"] == "recsys"
     for name in ("request_approval", "record"):
-        assert Run.from_dict(load_event(name)["run"]).execution == "recsys-manual-20261128T030000Z"
+        assert RunContext.from_dict(load_event(name)["run"]).execution == "recsys-manual-20261128T030000Z"
     assert load_event("record")["outcome"] == "succeeded"
 
 
 def test_recovery_figures_count_from_the_clock_start_to_dns_verified() -> None:
     event = load_event("record")
-    run = Run.from_dict(event["run"])
+    run = RunContext.from_dict(event["run"])
     figures = recovery_figures(run, event["results"])
     assert figures["achieved_rto_s"] == 371.0  # 03:00:00 (manual start) to 03:06:11 (Verify finished)
     assert (figures["rpo_exposure_ms"], figures["rto_target_s"], figures["rpo_target_ms"]) == (0.0, 900, 60_000)
@@ -125,5 +125,7 @@ def test_recovery_figures_count_from_the_clock_start_to_dns_verified() -> None:
         },
     }
     assert recovery_figures(run, ungraceful)["rpo_exposure_ms"] == 120.0
-    alarmed = Run.from_dict({**event["run"], "trigger": {"type": "alarm", "first_alarm_at": "2026-11-28T02:58:00Z"}})
+    alarmed = RunContext.from_dict(
+        {**event["run"], "trigger": {"type": "alarm", "first_alarm_at": "2026-11-28T02:58:00Z"}}
+    )
     assert recovery_figures(alarmed, event["results"])["achieved_rto_s"] == 491.0

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from failover_controller.errors import InputInvalid, PlanInvalid
 from failover_controller.plan import parse_plan
-from failover_controller.run import parse_start
+from failover_controller.run_context import parse_start
 from functions.detect.app import lambda_handler
 from tests.support.detect_world import TABLE, DetectWorld
 from tests.support.events import load_event, sample_plan_doc

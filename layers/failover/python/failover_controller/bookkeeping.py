@@ -15,7 +15,7 @@ from failover_controller.ledger import Ledger
 from failover_controller.notify import compose, publish, subject_line
 from failover_controller.observability import metrics
 from failover_controller.plan_store import PlanStore
-from failover_controller.run import Run, new_run, parse_start
+from failover_controller.run_context import RunContext, new_run, parse_start
 from failover_controller.steps.base import require_home
 
 OUTCOMES = ("succeeded", "dry_run", "aborted", "rejected", "invalid", "failed")
@@ -51,7 +51,7 @@ def request_approval(event: Any, config: ControllerConfig, factory: ClientFactor
     """The approval gate: keep the task token where an operator's tool finds it, and ask people."""
     if not isinstance(event, dict) or not isinstance(event.get("task_token"), str):
         raise InputInvalid("approval request", ["task_token: is required"])
-    run = Run.from_dict(event.get("run"))
+    run = RunContext.from_dict(event.get("run"))
     _ledger(config, factory).put(
         run.plan,
         f"APPROVAL#{run.execution}",
@@ -95,7 +95,7 @@ def _instant(stamp: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def recovery_figures(run: Run, results: dict[str, Any]) -> dict[str, Any]:
+def recovery_figures(run: RunContext, results: dict[str, Any]) -> dict[str, Any]:
     """Achieved RTO (first alarm, or the start of a manual run, to DNS flipped and verified), the RPO exposure at
     promotion (what an ungraceful promotion may have lost: the replication lag just before it), and each
     step's timing."""
@@ -140,7 +140,7 @@ def _changed_anything(results: dict[str, Any]) -> bool:
     return any(step.get("changed") is True for step in flat)
 
 
-def _emit_metrics(run: Run, outcome: str, figures: dict[str, Any]) -> None:
+def _emit_metrics(run: RunContext, outcome: str, figures: dict[str, Any]) -> None:
     metrics.add_dimension(name="plan", value=run.plan)
     metrics.add_metric(name="FailoverRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="FailoverSucceeded", unit=MetricUnit.Count, value=1 if outcome == "succeeded" else 0)
@@ -161,7 +161,7 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
     summary = _summary(event, outcome)
     released, figures = False, {}
     if isinstance(event.get("run"), dict):
-        run = Run.from_dict(event["run"])
+        run = RunContext.from_dict(event["run"])
         if not run.dry_run:
             figures = recovery_figures(run, event.get("results") or {})
             if outcome == "noop":
@@ -210,7 +210,7 @@ def _summary(event: dict[str, Any], outcome: str) -> dict[str, Any]:
 
 def _write_ledger(
     ledger: Ledger,
-    run: Run,
+    run: RunContext,
     event: dict[str, Any],
     *,
     outcome: str,

@@ -30,7 +30,7 @@ from failover_controller.plan import RecoveryPlan
 from failover_controller.plan_store import PlanStore
 from failover_controller.reads.cloudwatch import SignalState, alarm_states
 from failover_controller.reads.parameters import write_region
-from failover_controller.run import lock_ttl_seconds
+from failover_controller.run_context import lock_ttl_seconds
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")

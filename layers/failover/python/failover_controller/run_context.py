@@ -26,7 +26,7 @@ START_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 @dataclass(frozen=True)
-class Run:
+class RunContext:
     """What every state after ValidateInput reads at ``$.run``."""
 
     plan: str
@@ -63,7 +63,7 @@ class Run:
         }
 
     @classmethod
-    def from_dict(cls, doc: Any) -> Run:
+    def from_dict(cls, doc: Any) -> RunContext:
         if not isinstance(doc, dict):
             raise InputInvalid("run context", [f"(input): must be a JSON object, got {type(doc).__name__}"])
         try:
@@ -111,14 +111,14 @@ def parse_start(event: Any) -> dict[str, Any]:
 
 def new_run(
     start: dict[str, Any], plan: RecoveryPlan, *, execution: str, started_at: str, now: float | None = None
-) -> Run:
+) -> RunContext:
     if not _EXECUTION_NAME.match(execution):
         raise InputInvalid("failover input", [f"execution name {execution!r} is not a Step Functions name"])
     now = time.time() if now is None else now
     plan.require_region(start["target_region"])
     require_approval = start.get("require_approval", False)
     approval = approval_window(plan, require_approval=require_approval)
-    return Run(
+    return RunContext(
         plan=plan.application,
         target_region=start["target_region"],
         source_region=plan.other_region(start["target_region"]),
