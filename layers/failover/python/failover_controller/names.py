@@ -15,11 +15,6 @@ def plan_parameter_name(prefix: str, application: str) -> str:
     return f"{prefix.rstrip('/')}/{application}"
 
 
-def plan_prefix_of(parameter_name: str) -> str:
-    """The prefix of a plan parameter's name (a stack's PlanParameterName output)."""
-    return parameter_name.rsplit("/", 1)[0] or "/"
-
-
 def arn_region(arn: str | None) -> str | None:
     """The region field of an ARN (``arn:partition:service:region:account:resource``)."""
     parts = arn.split(":", 5) if isinstance(arn, str) else []
