@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from failover_controller.checks import guarded
@@ -13,25 +14,28 @@ from failover_controller.steps.base import StepRequest
 
 def checks(req: StepRequest) -> list[Check]:
     cluster_id = req.plan.aurora_clusters[req.target_region]
-    seen: dict[str, Any] | None = None
-    error: FailoverError | None = None
-    try:
-        seen = aurora.global_cluster(req)
-    except FailoverError as exc:
-        error = exc
-    available = guarded("aurora.cluster_available", cluster_id, "available", lambda: _available(req, seen, error))
+    read = _read(req)
+    seen = read if isinstance(read, dict) else None
     return [
-        available,
+        guarded("aurora.cluster_available", cluster_id, "available", partial(_available, req, read)),
         _member(req, seen),
         _synchronized(req, seen),
-        guarded("aurora.replication_lag_ms", _lag_resource(req), req.plan.rpo_seconds * 1000, lambda: _lag(req, seen)),
+        guarded("aurora.replication_lag_ms", _lag_resource(req), req.plan.rpo_seconds * 1000, partial(_lag, req, seen)),
     ]
 
 
-def _available(req: StepRequest, seen: dict[str, Any] | None, error: FailoverError | None) -> Check:
-    if error is not None or seen is None:  # the read's failure is this check's, with its reason
-        raise error or AssertionError("unreachable")
-    status = seen["target_cluster_status"]
+def _read(req: StepRequest) -> dict[str, Any] | FailoverError:
+    """The global cluster once, for every check; a failed read is kept, to be reported as the first check's."""
+    try:
+        return aurora.global_cluster(req)
+    except FailoverError as exc:
+        return exc
+
+
+def _available(req: StepRequest, read: dict[str, Any] | FailoverError) -> Check:
+    if isinstance(read, FailoverError):
+        raise read
+    status = read["target_cluster_status"]
     cluster_id = req.plan.aurora_clusters[req.target_region]
     return Check(
         "aurora.cluster_available", cluster_id, status, "available", "pass" if status == "available" else "fail"
