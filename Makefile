@@ -17,7 +17,7 @@ SAM_PYTHON_DIR ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/p
 	$$p -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null && break; done)
 REGION ?= us-west-2
 
-.PHONY: help venv emulator sam drill test test-unit lint docs bench format build deploy clean
+.PHONY: help venv emulator sam drill test test-unit lint docs bench mutation format build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,14 @@ lint: venv sam $(CHECKOV_VENV)/.installed ## ruff, mypy --strict, cfn-lint, sam 
 bench: venv emulator sam ## measure cold start, Detect and the runbook; writes benchmarks/RESULTS.md
 	MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack PYTHONPATH=layers/failover/python:cli:. \
 		$(PY) -m benchmarks.run_all
+
+$(VENV)/.mutation-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,mutation]'
+	@touch $@
+
+MUTANTS ?=
+mutation: $(VENV)/.mutation-installed ## mutation score of the decision modules (long; MUTANTS='failover_controller.detect.*' for some)
+	$(PY) -m benchmarks.mutation $(MUTANTS)
 
 docs: venv ## regenerate docs/permissions.md from template.yaml
 	$(PY) -m failoverctl.permissions > docs/permissions.md

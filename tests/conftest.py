@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
@@ -19,6 +21,17 @@ from tests.support.lambda_context import FakeContext
 
 HOME_REGION = "us-west-2"
 moto_as_aws.patch()  # in-process moto keeps what an update omits, as SageMaker does
+
+# botocore's service models and endpoint data, parsed once for the session rather than once per boto3 Session
+# (about 0.3 s each): they are read-only.
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def _register_shared_data_loader(self: botocore.session.Session) -> None:
+    self._components.lazy_register_component("data_loader", lambda: _SHARED_LOADER)
+
+
+botocore.session.Session._register_data_loader = _register_shared_data_loader  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failoverctl.drill import world
+from tests.support import aws_like
+from tests.support.aurora_world import GlobalDatabase
+from tests.support.global_tables import GlobalTables
 
 
 @pytest.fixture
@@ -30,3 +34,27 @@ def sagemaker_plan(moto: ClientFactory, plan_doc: dict[str, Any]) -> RecoveryPla
     plan = parse_plan(plan_doc)
     world.create_sagemaker(plan, moto)
     return plan
+
+
+@pytest.fixture
+def db(plan_doc: dict[str, Any]) -> GlobalDatabase:
+    """The plan's Aurora global database, its writer in the primary region."""
+    return GlobalDatabase.of_plan(parse_plan(plan_doc))
+
+
+@pytest.fixture
+def tables(plan_doc: dict[str, Any]) -> GlobalTables:
+    """The plan's DynamoDB global tables, ACTIVE in both regions."""
+    return GlobalTables.of_plan(parse_plan(plan_doc))
+
+
+@pytest.fixture
+def f(db: GlobalDatabase, tables: GlobalTables) -> Iterator[ClientFactory]:
+    """moto, but RDS answered by the in-process global database and the plan's tables by their replicas (moto has
+    neither); CloudWatch matching dimensions as exactly as AWS."""
+    with mock_aws():
+        session = boto3.Session()
+        db.install(session)
+        tables.install(session)
+        aws_like.strict_metric_dimensions(session)
+        yield ClientFactory(session=session)

@@ -144,9 +144,10 @@ def test_the_primary_regions_controller_does_not_fail_over_by_itself(dw: DetectW
 def test_a_storm_of_the_same_event_starts_one_execution(dw: DetectWorld) -> None:
     dw.set_alarm("recsys-inference-canary-use1")
     event = alarm_event()
-    outcomes = [dw.decide(event).outcome for _ in range(20)]
-    assert outcomes.count("started") >= 1
-    assert len(dw.executions()) == 1
+    decisions = [dw.decide(event) for _ in range(20)]
+    assert [d.outcome for d in decisions][0] == "started"
+    (execution,) = dw.executions()
+    assert {d.execution_name for d in decisions} == {execution["name"]}, "every redelivery names the one run"
 
 
 def test_concurrent_alarms_of_one_plan_start_one_execution(dw: DetectWorld) -> None:
@@ -217,14 +218,14 @@ def test_the_handler_returns_its_decision(dw: DetectWorld, monkeypatch: pytest.M
     assert result["reason"].startswith("quorum not met")
 
 
-def test_a_storm_of_1000_identical_events_delivered_concurrently_starts_exactly_one(dw: DetectWorld) -> None:
+def test_a_storm_of_200_identical_events_delivered_concurrently_starts_exactly_one(dw: DetectWorld) -> None:
     dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     dw.config = DetectConfig(**{**dw.config.__dict__, "plan_cache_seconds": 300})
     event = alarm_event()
     with ThreadPoolExecutor(max_workers=32) as pool:
-        decisions = list(pool.map(lambda _: dw.decide(event), range(1000)))
-    assert len(decisions) == 1000
+        decisions = list(pool.map(lambda _: dw.decide(event), range(200)))
+    assert len(decisions) == 200
     executions = dw.executions()
     assert len(executions) == 1
     started = {d.execution_name for d in decisions if d.outcome == "started"}

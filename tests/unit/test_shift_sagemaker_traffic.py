@@ -269,3 +269,54 @@ def test_a_weights_only_shift_is_done_once_the_endpoint_is_in_service(
     assert (waiting.changed, waiting.done) == (False, False)
     assert step.run(request(plan, f, "shift_weights")).done
     assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (0.5, 4)}
+
+
+# An asymmetric plan: each region its own capacities and weights, two variants. Every figure the step sets must come
+# from the target region's part of the plan (and the drain from the source's), never from the other region's.
+
+
+def asymmetric(plan_doc: dict[str, Any]) -> dict[str, Any]:
+    endpoints = plan_doc["sagemaker"]["endpoints"]
+    endpoints["us-east-1"]["variants"] = [
+        {"variant_name": "ranker", "standby_instance_count": 1, "active_instance_count": 4, "active_weight": 0.8},
+        {"variant_name": "reranker", "standby_instance_count": 1, "active_instance_count": 2, "active_weight": 0.2},
+    ]
+    endpoints["us-west-2"]["variants"] = [
+        {"variant_name": "ranker", "standby_instance_count": 2, "active_instance_count": 6, "active_weight": 0.3},
+        {"variant_name": "reranker", "standby_instance_count": 1, "active_instance_count": 3, "active_weight": 0.7},
+    ]
+    return plan_doc
+
+
+def test_an_asymmetric_plan_moves_each_region_to_its_own_figures(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(asymmetric(plan_doc))
+    world.create_sagemaker(plan, moto)
+    assert config(plan, moto) == {
+        "us-east-1": {"ranker": (0.8, 4), "reranker": (0.2, 2)},
+        "us-west-2": {"ranker": (0.3, 2), "reranker": (0.7, 1)},
+    }
+    step.run(request(plan, moto, "scale_target"))
+    for _ in range(4):
+        if step.run(request(plan, moto, "status")).done:
+            break
+    assert world.endpoint_config(plan, moto, "us-west-2") == {"ranker": (0.3, 6), "reranker": (0.7, 3)}
+    step.run(request(plan, moto, "shift_weights"))
+    drains = [step.run(request(plan, moto, "drain_source")) for _ in range(3)]
+    assert [d.done for d in drains] == [False, True, True], "the state machine loops the drain until done"
+    assert [d.changed for d in drains] == [True, True, False]
+    assert config(plan, moto) == {
+        "us-east-1": {"ranker": (0.8, 1), "reranker": (0.2, 1)},
+        "us-west-2": {"ranker": (0.3, 6), "reranker": (0.7, 3)},
+    }
+
+
+def test_an_asymmetric_dry_run_plans_the_targets_figures_and_changes_nothing(
+    moto: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    plan = parse_plan(asymmetric(plan_doc))
+    world.create_sagemaker(plan, moto)
+    before = config(plan, moto)
+    result = step.run(request(plan, moto, "scale_target", dry_run=True))
+    planned = [d for a in result.actions for d in a.params["DesiredWeightsAndCapacities"]]
+    assert planned == [{"VariantName": "ranker", "DesiredWeight": 0.3, "DesiredInstanceCount": 6}]
+    assert config(plan, moto) == before

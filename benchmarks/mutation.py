@@ -1,0 +1,256 @@
+"""Mutation testing of the decision modules with mutmut; writes benchmarks/MUTATION.md and benchmarks/mutation.json.
+
+mutmut names a mutant after its file's path, and its tests must import the mutated copy. The shared package lives
+in ``layers/failover/python`` (the Lambda layer's layout), so the run happens in a workspace, ``build/mutation``,
+where the package sits under ``src/`` and everything else the unit tests read is linked in. The fast tests
+(``tests/unit``) are the ones run: a mutant killed here is killed by ``make test-unit``.
+
+    python -m benchmarks.mutation                 # every decision module
+    python -m benchmarks.mutation 'failover_controller.detect.*'   # one module (mutmut's glob on names)
+    python -m benchmarks.mutation --report-only   # rewrite the report from the last run
+
+Equivalent mutants (no test can tell them from the original) are listed with their reason in
+``benchmarks/mutation_equivalent.json``, keyed by the mutant's function and its changed line, so that the list
+survives edits elsewhere in the module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "layers" / "failover" / "python" / "failover_controller"
+WORKSPACE = ROOT / "build" / "mutation"
+EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.json"
+REPORT_MD = ROOT / "benchmarks" / "MUTATION.md"
+REPORT_JSON = ROOT / "benchmarks" / "mutation.json"
+GOAL = 0.85
+
+# The decision logic: Detect, plan validation, the lock and run records, every step, compensation, readiness
+# verdicts and the guards the steps share. Plumbing (clients, logging, the CLI) is not mutated.
+DECISION_MODULES = [
+    "detect.py",
+    "plan.py",
+    "schema.py",
+    "ledger.py",
+    "bookkeeping.py",
+    "run_context.py",
+    "guards.py",
+    "changes.py",
+    "readiness.py",
+    "checks/*.py",
+    "steps/*.py",
+]
+# What the unit tests read besides the package: linked into the workspace, copied by mutmut into mutants/.
+LINKED = ["cli", "tests", "plans", "events", "statemachines", "functions", "template.yaml", "docs", "samconfig.toml"]
+# Tests of the repository's shape, not of behaviour: they read files mutmut does not copy, and kill nothing.
+IGNORED_TESTS = ["tests/unit/test_structure.py", "tests/unit/test_template.py"]
+
+# mutmut's exit codes per mutant (mutmut/__main__.py, status_by_exit_code).
+KILLED = {1, 3, -24, 24, 152, 255, 36, 37}  # test failed, timeout, or caught by the type checker
+SURVIVED = {0, 5}
+NO_TESTS = {33}
+
+
+def _pyproject() -> str:
+    only = ", ".join(f'"src/failover_controller/{m}"' for m in DECISION_MODULES)
+    ignored = ", ".join(f'"--ignore={t}"' for t in IGNORED_TESTS)
+    also = ", ".join(f'"{name}"' for name in LINKED)
+    return f"""[tool.mutmut]
+source_paths = ["src/failover_controller"]
+only_mutate = [{only}]
+do_not_mutate = ["*/__init__.py"]
+also_copy = [{also}]
+pytest_add_cli_args_test_selection = ["tests/unit", {ignored}]
+pytest_add_cli_args = ["-p", "no:cacheprovider"]
+do_not_mutate_patterns = ['logger[.]', 'metrics[.]add_metric']
+mutate_only_covered_lines = false
+use_git_change_detection = false
+
+[tool.pytest.ini_options]
+pythonpath = ["cli", "."]
+addopts = "--strict-markers"
+markers = ["emulator: runs against the shared ministack + moto_server emulators"]
+"""
+
+
+def prepare() -> None:
+    """A fresh workspace: the package under src/ (copied), everything else linked."""
+    if WORKSPACE.exists():
+        shutil.rmtree(WORKSPACE)
+    WORKSPACE.mkdir(parents=True)
+    shutil.copytree(PACKAGE, WORKSPACE / "src" / "failover_controller", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in LINKED:
+        (WORKSPACE / name).symlink_to(ROOT / name)
+    (WORKSPACE / "pyproject.toml").write_text(_pyproject())
+
+
+def run_mutmut(names: list[str], jobs: int | None) -> int:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    cmd = [sys.executable, "-m", "mutmut", "run", *names]
+    if jobs:
+        cmd += ["--max-children", str(jobs)]
+    return subprocess.call(cmd, cwd=WORKSPACE, env=env)
+
+
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+wanted = json.load(sys.stdin)
+json.dump({name: get_diff_for_mutant(name, path=path) for name, path in wanted.items()}, sys.stdout)
+"""
+
+
+def _diffs(paths: dict[str, str]) -> dict[str, str]:
+    """Each mutant's diff against the original (mutmut's own rendering), in one process."""
+    if not paths:
+        return {}
+    out = subprocess.run(
+        [sys.executable, "-c", _DIFFS], cwd=WORKSPACE, input=json.dumps(paths), capture_output=True, text=True, check=True
+    )
+    diffs: dict[str, str] = json.loads(out.stdout)
+    return diffs
+
+
+def _changed_line(diff: str) -> str:
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return " / ".join(added)
+
+
+def _function(name: str) -> str:
+    module, _, mangled = name.rpartition(".")
+    function = re.sub(r"__mutmut_\d+$", "", mangled).removeprefix("x_").replace("ǁ", ".")
+    return f"{module}.{function}"
+
+
+def _results() -> dict[str, tuple[int | None, str]]:
+    """Each mutant's exit code and the source path mutmut knows it by."""
+    found: dict[str, tuple[int | None, str]] = {}
+    mutants = WORKSPACE / "mutants"
+    for meta in (mutants / "src").rglob("*.py.meta"):
+        path = str(meta.relative_to(mutants)).removesuffix(".meta")
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            found[name] = (code, path)
+    return found
+
+
+def _module(name: str) -> str:
+    module = name.rpartition(".")[0]
+    return module.removeprefix("failover_controller.")
+
+
+def report() -> dict[str, Any]:
+    equivalent: dict[str, str] = json.loads(EQUIVALENT_FILE.read_text()) if EQUIVALENT_FILE.exists() else {}
+    results = _results()
+    per_module: dict[str, Counter[str]] = {}
+    open_ones: dict[str, str] = {}
+    for name, (code, path) in sorted(results.items()):
+        counts = per_module.setdefault(_module(name), Counter())
+        if code in KILLED:
+            counts["killed"] += 1
+        elif code is None:
+            counts["not_run"] += 1
+        else:
+            open_ones[name] = path
+    diffs = _diffs(open_ones)
+    survivors: dict[str, list[dict[str, str]]] = {}
+    used_equivalents: set[str] = set()
+    for name in open_ones:
+        counts = per_module[_module(name)]
+        key = f"{_function(name)}: {_changed_line(diffs[name])}"
+        if key in equivalent:
+            counts["equivalent"] += 1
+            used_equivalents.add(key)
+            continue
+        counts["no_tests" if results[name][0] in NO_TESTS else "survived"] += 1
+        survivors.setdefault(_module(name), []).append({"mutant": name, "key": key})
+    stale = sorted(set(equivalent) - used_equivalents)
+    return {"per_module": per_module, "survivors": survivors, "equivalent": equivalent, "stale": stale}
+
+
+def _judged(c: Counter[str]) -> int:
+    return c["killed"] + c["survived"] + c["no_tests"] + c["equivalent"]
+
+
+def _score(c: Counter[str]) -> float:
+    judged = c["killed"] + c["survived"] + c["no_tests"]
+    return c["killed"] / judged if judged else 1.0
+
+
+def write(result: dict[str, Any], command: str) -> None:
+    modules = dict(sorted(result["per_module"].items()))
+    data = {
+        m: {"killed": c["killed"], "survived": c["survived"] + c["no_tests"], "equivalent": c["equivalent"]}
+        for m, c in modules.items()
+        if _judged(c)
+    }
+    REPORT_JSON.write_text(json.dumps(data, indent=2) + "\n")
+    total = sum(modules.values(), Counter())
+    lines = [
+        "# Mutation score of the decision modules",
+        "",
+        f"Produced by `{command}` (mutmut, the unit tests only: `tests/unit`). Score = killed / (killed + survived);",
+        f"equivalent mutants (listed, with the reason, in `benchmarks/mutation_equivalent.json`) are left out. Goal: "
+        f"{GOAL:.0%} in every module.",
+        "",
+        "| module | killed | survived | equivalent | score |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for m, c in modules.items():
+        if not _judged(c):
+            lines.append(f"| `{m}` | | | | not run |")
+            continue
+        mark = "" if _score(c) >= GOAL else " **below goal**"
+        survived = c["survived"] + c["no_tests"]
+        lines.append(f"| `{m}` | {c['killed']} | {survived} | {c['equivalent']} | {_score(c):.1%}{mark} |")
+    survived_total = total["survived"] + total["no_tests"]
+    lines.append(
+        f"| **all** | {total['killed']} | {survived_total} | {total['equivalent']} | {_score(total):.1%} |"
+    )
+    lines += ["", "## Surviving mutants", ""]
+    if not result["survivors"]:
+        lines.append("None.")
+    for m, items in sorted(result["survivors"].items()):
+        lines += [f"### `{m}`", ""]
+        for item in items:
+            lines += [f"- `{item['mutant']}`: `{item['key']}`"]
+        lines.append("")
+    if result["stale"]:
+        lines += ["", "## Equivalent entries that matched no mutant (stale)", ""]
+        lines += [f"- `{k}`" for k in result["stale"]]
+    REPORT_MD.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mutants", nargs="*", help="mutmut name globs (default: every decision module)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last run")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel mutants (default: one per core)")
+    args = parser.parse_args(argv)
+    if not args.report_only:
+        prepare()
+        code = run_mutmut(args.mutants, args.jobs)
+        if code != 0:
+            print(f"mutmut exited with {code}", file=sys.stderr)
+            return code
+    result = report()
+    write(result, "make mutation" + (f" MUTANTS='{' '.join(args.mutants)}'" if args.mutants else ""))
+    below = {m: _score(c) for m, c in result["per_module"].items() if _judged(c) and _score(c) < GOAL}
+    print(REPORT_MD.read_text())
+    if below:
+        print("below the goal: " + ", ".join(f"{m} {s:.1%}" for m, s in sorted(below.items())), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""flip_dns, fast: Route 53 in moto, the Aurora writer in the in-process global database. Plans with weights other
+than 100, the failover routing policy, and a database whose promotion is still under way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from failover_controller.clients import ClientFactory
+from failover_controller.errors import InputInvalid, PreconditionFailed, StepFailed
+from failover_controller.plan import RecoveryPlan, parse_plan
+from failover_controller.steps import flip_dns as step
+from failoverctl.drill import world
+from tests.support.aurora_world import GlobalDatabase
+from tests.support.requests import request
+
+
+def dns_plan(doc: dict[str, Any], f: ClientFactory, *, policy: str = "weighted", weight: int = 100) -> RecoveryPlan:
+    doc["route53"]["routing_policy"] = policy
+    doc["route53"]["active_weight"] = weight
+    return parse_plan(world.with_zone(doc, world.create_route53(doc, f, "us-west-2")))
+
+
+def routing(plan: RecoveryPlan, f: ClientFactory) -> list[dict[str, Any]]:
+    return list(world.dns_routing(plan, f).values())
+
+
+def sets(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any]]:
+    rrs = f.route53("us-west-2").list_resource_record_sets(HostedZoneId=plan.hosted_zone_id)["ResourceRecordSets"]
+    return {r["SetIdentifier"]: r for r in rrs if "SetIdentifier" in r}
+
+
+@pytest.mark.parametrize("weight", [100, 37, 1, 255])
+def test_flip_gives_the_target_the_plans_weight_and_the_source_none(
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase, weight: int
+) -> None:
+    plan = dns_plan(plan_doc, f, weight=weight)
+    assert routing(plan, f) == [{"us-east-1": weight, "us-west-2": 0}] * 2
+    db.writer_region = "us-west-2"
+    kept = {k: {x: v[x] for x in ("TTL", "ResourceRecords", "HealthCheckId")} for k, v in sets(plan, f).items()}
+    result = step.run(request(plan, f, "flip"))
+    assert routing(plan, f) == [{"us-east-1": 0, "us-west-2": weight}] * 2
+    assert {k: {x: v[x] for x in ("TTL", "ResourceRecords", "HealthCheckId")} for k, v in sets(plan, f).items()} == kept
+    assert result.changed and result.actions[0].performed
+    assert len(result.actions[0].params["ChangeBatch"]["Changes"]) == 4
+    assert result.after["change_id"] and result.message.startswith("changed 4 record set(s) toward us-west-2: change ")
+
+
+def test_flip_with_the_failover_policy_makes_the_target_primary(
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase
+) -> None:
+    plan = dns_plan(plan_doc, f, policy="failover")
+    db.writer_region = "us-west-2"
+    step.run(request(plan, f, "flip"))
+    assert routing(plan, f) == [{"us-east-1": "SECONDARY", "us-west-2": "PRIMARY"}] * 2
+
+
+def test_only_the_records_not_yet_moved_change(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    plan = dns_plan(plan_doc, f, weight=40)
+    db.writer_region = "us-west-2"
+    record = sets(plan, f)["recsys-api-usw2"]
+    f.route53("us-west-2").change_resource_record_sets(
+        HostedZoneId=plan.hosted_zone_id,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": 40}}]},
+    )
+    result = step.run(request(plan, f, "flip"))
+    changed = [c["ResourceRecordSet"]["SetIdentifier"] for c in result.actions[0].params["ChangeBatch"]["Changes"]]
+    assert sorted(changed) == ["recsys-api-use1", "recsys-inference-use1", "recsys-inference-usw2"]
+    assert routing(plan, f) == [{"us-east-1": 0, "us-west-2": 40}] * 2
+
+
+def test_a_second_flip_changes_nothing(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    plan = dns_plan(plan_doc, f)
+    db.writer_region = "us-west-2"
+    step.run(request(plan, f, "flip"))
+    again = step.run(request(plan, f, "flip"))
+    assert not again.changed and again.actions == []
+    assert again.after["change_id"] is None
+    assert again.message == "DNS already sends traffic to us-west-2; nothing to do"
+
+
+def test_dns_waits_for_the_database_while_its_promotion_is_under_way(
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase
+) -> None:
+    plan = dns_plan(plan_doc, f, weight=50)
+    db.start("SwitchoverGlobalCluster", "us-west-2")
+    with pytest.raises(PreconditionFailed, match="DNS must follow the database"):
+        step.run(request(plan, f, "flip"))
+    assert routing(plan, f) == [{"us-east-1": 50, "us-west-2": 0}] * 2
+
+
+def test_a_dry_run_plans_the_batch_and_changes_nothing_even_before_the_database_moved(
+    plan_doc: dict[str, Any], f: ClientFactory
+) -> None:
+    plan = dns_plan(plan_doc, f, weight=10)
+    result = step.run(request(plan, f, "flip", dry_run=True))
+    assert routing(plan, f) == [{"us-east-1": 10, "us-west-2": 0}] * 2
+    assert [(a.api, a.performed) for a in result.actions] == [("route53:ChangeResourceRecordSets", False)]
+    weights = {
+        c["ResourceRecordSet"]["SetIdentifier"]: c["ResourceRecordSet"]["Weight"]
+        for c in result.actions[0].params["ChangeBatch"]["Changes"]
+    }
+    assert weights == {
+        "recsys-api-use1": 0,
+        "recsys-api-usw2": 10,
+        "recsys-inference-use1": 0,
+        "recsys-inference-usw2": 10,
+    }
+    assert result.after["change_id"] is None and not result.changed
+    assert result.message == "dry run: would change 4 record set(s) toward us-west-2"
+
+
+def test_a_missing_set_identifier_is_named_and_nothing_changes(
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase
+) -> None:
+    plan = dns_plan(plan_doc, f)
+    plan_doc = world.with_zone(plan_doc, plan.hosted_zone_id)
+    plan_doc["route53"]["records"][1]["set_identifiers"]["us-west-2"] = "nowhere"
+    db.writer_region = "us-west-2"
+    with pytest.raises(PreconditionFailed, match="has no set identifier 'nowhere' \\(us-west-2\\)"):
+        step.run(request(parse_plan(plan_doc), f, "flip"))
+    assert routing(plan, f) == [{"us-east-1": 100, "us-west-2": 0}] * 2
+
+
+def test_a_record_of_another_policy_is_refused(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    plan = dns_plan(plan_doc, f, policy="failover")
+    plan_doc = world.with_zone(plan_doc, plan.hosted_zone_id)
+    plan_doc["route53"]["routing_policy"] = "weighted"
+    db.writer_region = "us-west-2"
+    with pytest.raises(PreconditionFailed, match="'recsys-api-use1' is not a weighted record"):
+        step.run(request(parse_plan(plan_doc), f, "flip"))
+
+
+def test_status_follows_the_change_and_refuses_what_is_not_a_change_id(
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase
+) -> None:
+    plan = dns_plan(plan_doc, f)
+    db.writer_region = "us-west-2"
+    change_id = step.run(request(plan, f, "flip")).after["change_id"]
+    status = step.run(request(plan, f, "status", change_id=change_id))
+    assert status.done and status.after == {"change_id": change_id, "status": "INSYNC"}
+    assert status.message == f"change {change_id} is INSYNC"
+    assert step.run(request(plan, f, "status", change_id=f"/change/{change_id}")).done
+    with pytest.raises(InputInvalid, match="is not a Route 53 change id"):
+        step.run(request(plan, f, "status", change_id="../hostedzone/x"))
+    nothing = step.run(request(plan, f, "status"))
+    assert nothing.done and nothing.message == "no change to wait for"
+
+
+def test_a_change_that_does_not_read_back_fails_the_step(
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase
+) -> None:
+    plan = dns_plan(plan_doc, f)
+    db.writer_region = "us-west-2"
+    r53 = f.route53("us-west-2")
+    r53.meta.events.register("before-call.route53.ChangeResourceRecordSets", _accept_and_ignore)
+    with pytest.raises(StepFailed, match="was accepted but the records do not read as intended"):
+        step.run(request(plan, f, "flip"))
+
+
+def _accept_and_ignore(**_: Any) -> Any:
+    from tests.support.aws_like import _answer
+
+    return _answer({"ChangeInfo": {"Id": "/change/C0LOST", "Status": "PENDING", "SubmittedAt": "2026-01-01"}})

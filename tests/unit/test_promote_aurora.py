@@ -1,0 +1,294 @@
+"""promote_aurora and the split-brain guard, fast: moto for the lag metrics, an in-process global database for RDS
+(tests/support/aurora_world.py) whose promotions stay under way until the test finishes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from failover_controller.clients import ClientFactory
+from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.guards import require_writer
+from failover_controller.plan import RecoveryPlan, parse_plan
+from failover_controller.steps import promote_aurora as step
+from failoverctl.drill import world
+from tests.support.aurora_world import GlobalDatabase
+from tests.support.requests import request
+
+USW2_ARN = "arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2"
+USE1_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:recsys-metadata-use1"
+
+
+@pytest.fixture
+def plan(plan_doc: dict[str, Any]) -> RecoveryPlan:
+    return parse_plan(plan_doc)
+
+
+def lag(plan: RecoveryPlan, f: ClientFactory, ms: float) -> None:
+    world.put_replication_lag(plan, f, "us-west-2", ms)
+
+
+# Graceful: a switchover, no data loss, and the poll follows it to the end.
+
+
+def test_graceful_starts_one_switchover_and_the_poll_follows_it(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    lag(plan, f, 120)
+    result = step.run(request(plan, f, "promote"))
+    assert [(p.api, p.to_arn, p.data_loss_allowed) for p in db.promotions] == [
+        ("SwitchoverGlobalCluster", USW2_ARN, False)
+    ]
+    assert result.changed and result.actions[0].performed and not result.done
+    assert result.before["data_loss_allowed"] is False
+    assert "rpo_exposure_ms" not in result.before, "a switchover loses nothing: no RPO guard"
+    polled = step.run(request(plan, f, "status"))
+    assert not polled.done and polled.message == "promotion not complete"
+    db.finish()
+    assert db.writer_region == "us-west-2"
+    done = step.run(request(plan, f, "status"))
+    assert done.done and done.message == "promotion complete"
+
+
+def test_graceful_ignores_the_lag_a_switchover_cannot_lose(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    lag(plan, f, 3_600_000)
+    step.run(request(plan, f, "promote"))
+    assert [p.api for p in db.promotions] == ["SwitchoverGlobalCluster"]
+
+
+def test_a_promote_while_its_own_promotion_is_under_way_starts_no_second(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    step.run(request(plan, f, "promote"))
+    again = step.run(request(plan, f, "promote"))
+    assert len(db.promotions) == 1
+    assert not again.changed and again.actions == [] and not again.done
+    assert "already under way (pending)" in again.message
+
+
+@pytest.mark.parametrize("status", ["pending", "switching-over", "failing-over"])
+def test_a_promotion_toward_the_target_started_elsewhere_is_waited_for(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase, status: str
+) -> None:
+    db.start("FailoverGlobalCluster", "us-west-2", status=status)
+    result = step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert db.promotions == []
+    assert not result.done and f"already under way ({status})" in result.message
+
+
+def test_an_operation_toward_the_other_region_is_never_overridden(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.writer_region = "us-west-2"
+    db.start("SwitchoverGlobalCluster", "us-east-1")
+    with pytest.raises(PreconditionFailed, match=f"an operation toward {USE1_ARN} is under way"):
+        step.run(request(plan, f, "promote"))
+    assert db.promotions == [] and db.under_way is not None and db.under_way.to_arn == USE1_ARN
+
+
+def test_a_promotion_being_cancelled_is_refused(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    db.start("SwitchoverGlobalCluster", "us-west-2", status="cancelling")
+    with pytest.raises(PreconditionFailed, match="being cancelled"):
+        step.run(request(plan, f, "promote"))
+    assert db.promotions == []
+
+
+def test_the_writer_already_in_the_target_is_done_without_a_call(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.writer_region = "us-west-2"
+    result = step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert db.promotions == []
+    assert result.done and not result.changed
+    assert result.message == "the target cluster already is the writer; nothing to do"
+
+
+@pytest.mark.parametrize("status", ["modifying", "backing-up", "inaccessible-encryption-credentials"])
+def test_a_target_cluster_not_available_is_refused(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase, status: str
+) -> None:
+    db.clusters["us-west-2"].status = status
+    with pytest.raises(PreconditionFailed, match=f"target cluster {USW2_ARN} is {status}, not available"):
+        step.run(request(plan, f, "promote"))
+    assert db.promotions == []
+
+
+def test_a_target_outside_the_global_cluster_is_refused(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.detached.add("us-west-2")
+    with pytest.raises(PreconditionFailed, match="recsys-metadata-usw2 is not a member of global cluster"):
+        step.run(request(plan, f, "promote"))
+    assert db.promotions == []
+
+
+def test_a_missing_global_cluster_is_named(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    plan_doc["aurora"]["global_cluster_id"] = "no-such-global"
+    with pytest.raises(PreconditionFailed, match="global cluster no-such-global: not found"):
+        step.run(request(parse_plan(plan_doc), f, "promote"))
+    assert db.promotions == []
+
+
+# Ungraceful: a failover with data loss allowed, only within the RPO unless forced, and never in a dry run.
+
+
+def test_ungraceful_within_the_rpo_fails_over_allowing_data_loss(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    lag(plan, f, 59_999)
+    result = step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert [(p.api, p.to_arn, p.data_loss_allowed) for p in db.promotions] == [
+        ("FailoverGlobalCluster", USW2_ARN, True)
+    ]
+    assert result.actions[0].params == {
+        "AllowDataLoss": True,
+        "GlobalClusterIdentifier": "recsys-metadata-global",
+        "TargetDbClusterIdentifier": USW2_ARN,
+    }
+    assert result.before["rpo_exposure_ms"] == 59_999
+    assert result.before["rpo_budget_ms"] == 60_000
+    assert result.before["data_loss_allowed"] is True
+    assert result.message == f"rds:FailoverGlobalCluster started toward {USW2_ARN}"
+
+
+def test_a_lag_exactly_at_the_rpo_is_within_it(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    lag(plan, f, 60_000)
+    step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert [p.api for p in db.promotions] == ["FailoverGlobalCluster"]
+
+
+def test_a_lag_past_the_rpo_stops_the_failover_and_changes_nothing(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    lag(plan, f, 60_001)
+    with pytest.raises(PreconditionFailed, match="replication lag 60001 ms exceeds the plan's RPO of 60000 ms") as e:
+        step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert e.value.details == {"rpo_exposure_ms": 60_001, "rpo_budget_ms": 60_000}
+    assert db.promotions == [] and db.writer_region == "us-east-1"
+
+
+def test_forced_past_the_rpo_fails_over_and_says_so(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    lag(plan, f, 90_000)
+    result = step.run(request(plan, f, "promote", mode="ungraceful", force_beyond_rpo=True))
+    assert [p.api for p in db.promotions] == ["FailoverGlobalCluster"]
+    assert result.message.startswith("FORCED beyond RPO: replication lag 90000 ms > 60000 ms. ")
+
+
+def test_an_unknown_lag_fails_over_and_says_the_exposure_is_unknown(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    result = step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert [p.api for p in db.promotions] == ["FailoverGlobalCluster"]
+    assert result.before["rpo_exposure_ms"] is None
+    assert result.message.startswith("RPO exposure unknown: no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag")
+
+
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_a_dry_run_plans_the_promotion_and_calls_nothing(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase, mode: Any
+) -> None:
+    lag(plan, f, 100)
+    result = step.run(request(plan, f, "promote", mode=mode, dry_run=True))
+    assert db.promotions == [] and db.under_way is None and db.writer_region == "us-east-1"
+    api = "rds:SwitchoverGlobalCluster" if mode == "graceful" else "rds:FailoverGlobalCluster"
+    assert [(a.api, a.performed) for a in result.actions] == [(api, False)]
+    assert not result.changed
+    assert result.message.endswith(f"dry run: would call {api} to make {USW2_ARN} the writer")
+    status = step.run(request(plan, f, "status", dry_run=True))
+    assert status.done and status.message == "dry run: nothing was started, nothing to wait for"
+
+
+def test_an_ungraceful_dry_run_past_the_rpo_is_refused_as_the_real_run_would_be(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    lag(plan, f, 120_000)
+    with pytest.raises(PreconditionFailed, match="exceeds the plan's RPO"):
+        step.run(request(plan, f, "promote", mode="ungraceful", dry_run=True))
+    assert db.promotions == []
+
+
+def test_aurora_mysql_reads_the_replication_lag(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    for cluster in db.clusters.values():
+        cluster.engine = "aurora-mysql"
+    lag(plan, f, 70_000)
+    with pytest.raises(PreconditionFailed, match="replication lag 70000 ms"):
+        step.run(request(plan, f, "promote", mode="ungraceful"))
+    result = step.run(request(plan, f, "promote", mode="ungraceful", force_beyond_rpo=True))
+    assert result.before["replication_lag_series"].startswith("AWS/RDS AuroraGlobalDBReplicationLag ")
+
+
+def test_aurora_postgresql_reads_what_a_failover_would_lose(plan: RecoveryPlan, f: ClientFactory) -> None:
+    lag(plan, f, 10)
+    result = step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert result.before["replication_lag_series"] == (
+        "AWS/RDS AuroraGlobalDBRPOLag {DBClusterIdentifier=recsys-metadata-usw2, SourceRegion=us-east-1}"
+    )
+
+
+# The poll.
+
+
+def test_status_after_a_cancelled_promotion_fails_rather_than_waiting(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    step.run(request(plan, f, "promote"))
+    db.cancel()
+    with pytest.raises(StepFailed, match="no promotion is under way and the writer is still in us-east-1"):
+        step.run(request(plan, f, "status"))
+
+
+def test_status_of_a_finished_promotion_whose_cluster_still_recovers_is_not_done(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    step.run(request(plan, f, "promote"))
+    db.finish()
+    db.clusters["us-west-2"].status = "modifying"
+    assert not step.run(request(plan, f, "status")).done
+    db.clusters["us-west-2"].status = "available"
+    assert step.run(request(plan, f, "status")).done
+
+
+def test_failback_switches_the_writer_back(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    step.run(request(plan, f, "promote"))
+    db.finish()
+    back = step.run(request(plan, f, "promote", target="us-east-1"))
+    assert back.actions[0].params["TargetDbClusterIdentifier"] == USE1_ARN
+    db.finish()
+    assert db.writer_region == "us-east-1"
+    assert [p.to_arn for p in db.promotions] == [USW2_ARN, USE1_ARN]
+
+
+# The split-brain guard: writes and DNS follow the database, never ahead of it.
+
+
+def test_the_guard_refuses_the_target_while_its_promotion_is_under_way(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.start("SwitchoverGlobalCluster", "us-west-2")
+    with pytest.raises(PreconditionFailed, match=r"writer is in us-east-1 \(a promotion is under way\), not us-west-2"):
+        require_writer(request(plan, f, "switch"), "writes")
+    db.finish()
+    require_writer(request(plan, f, "switch"), "writes")
+
+
+def test_the_guard_refuses_a_region_that_is_not_the_writer(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    with pytest.raises(PreconditionFailed, match="the Aurora writer is in us-east-1, not us-west-2; refusing to send DNS"):
+        require_writer(request(plan, f, "flip"), "DNS")
+
+
+def test_the_guard_accepts_the_source_only_while_it_settled_as_writer(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    req = request(plan, f, "restore")
+    require_writer(req, "writes", region="us-east-1")
+    db.start("FailoverGlobalCluster", "us-west-2", status="pending")
+    with pytest.raises(PreconditionFailed, match="under way"):
+        require_writer(req, "writes", region="us-east-1")
+    db.finish()
+    with pytest.raises(PreconditionFailed, match="the Aurora writer is in us-west-2"):
+        require_writer(req, "writes", region="us-east-1")
