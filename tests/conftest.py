@@ -28,10 +28,10 @@ _SHARED_LOADER = botocore.loaders.create_loader()
 
 
 def _register_shared_data_loader(self: botocore.session.Session) -> None:
-    self._components.lazy_register_component("data_loader", lambda: _SHARED_LOADER)
+    self._components.lazy_register_component("data_loader", lambda: _SHARED_LOADER)  # type: ignore[attr-defined]
 
 
-botocore.session.Session._register_data_loader = _register_shared_data_loader  # type: ignore[method-assign]
+botocore.session.Session._register_data_loader = _register_shared_data_loader  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
