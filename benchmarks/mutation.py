@@ -115,7 +115,12 @@ def _diffs(paths: dict[str, str]) -> dict[str, str]:
     if not paths:
         return {}
     out = subprocess.run(
-        [sys.executable, "-c", _DIFFS], cwd=WORKSPACE, input=json.dumps(paths), capture_output=True, text=True, check=True
+        [sys.executable, "-c", _DIFFS],
+        cwd=WORKSPACE,
+        input=json.dumps(paths),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     diffs: dict[str, str] = json.loads(out.stdout)
     return diffs
@@ -194,7 +199,7 @@ def write(result: dict[str, Any], command: str) -> None:
         if _judged(c)
     }
     REPORT_JSON.write_text(json.dumps(data, indent=2) + "\n")
-    total = sum(modules.values(), Counter())
+    total: Counter[str] = sum(modules.values(), Counter())
     lines = [
         "# Mutation score of the decision modules",
         "",
@@ -213,9 +218,7 @@ def write(result: dict[str, Any], command: str) -> None:
         survived = c["survived"] + c["no_tests"]
         lines.append(f"| `{m}` | {c['killed']} | {survived} | {c['equivalent']} | {_score(c):.1%}{mark} |")
     survived_total = total["survived"] + total["no_tests"]
-    lines.append(
-        f"| **all** | {total['killed']} | {survived_total} | {total['equivalent']} | {_score(total):.1%} |"
-    )
+    lines.append(f"| **all** | {total['killed']} | {survived_total} | {total['equivalent']} | {_score(total):.1%} |")
     lines += ["", "## Surviving mutants", ""]
     if not result["survivors"]:
         lines.append("None.")

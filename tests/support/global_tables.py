@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 
-from tests.support.aws_like import _answer
 from tests.support.aurora_world import ACCOUNT, _fault
+from tests.support.aws_like import _answer
 
 
 @dataclass

@@ -12,6 +12,7 @@ from failover_controller.errors import InputInvalid, PreconditionFailed, StepFai
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import flip_dns as step
 from failoverctl.drill import world
+from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
 from tests.support.requests import request
 
@@ -28,7 +29,7 @@ def routing(plan: RecoveryPlan, f: ClientFactory) -> list[dict[str, Any]]:
 
 def sets(plan: RecoveryPlan, f: ClientFactory) -> dict[str, dict[str, Any]]:
     rrs = f.route53("us-west-2").list_resource_record_sets(HostedZoneId=plan.hosted_zone_id)["ResourceRecordSets"]
-    return {r["SetIdentifier"]: r for r in rrs if "SetIdentifier" in r}
+    return {r["SetIdentifier"]: dict(r) for r in rrs if "SetIdentifier" in r}
 
 
 @pytest.mark.parametrize("weight", [100, 37, 1, 255])
@@ -42,9 +43,11 @@ def test_flip_gives_the_target_the_plans_weight_and_the_source_none(
     result = step.run(request(plan, f, "flip"))
     assert routing(plan, f) == [{"us-east-1": 0, "us-west-2": weight}] * 2
     assert {k: {x: v[x] for x in ("TTL", "ResourceRecords", "HealthCheckId")} for k, v in sets(plan, f).items()} == kept
-    assert result.changed and result.actions[0].performed
+    assert result.changed
+    assert result.actions[0].performed
     assert len(result.actions[0].params["ChangeBatch"]["Changes"]) == 4
-    assert result.after["change_id"] and result.message.startswith("changed 4 record set(s) toward us-west-2: change ")
+    assert result.after["change_id"]
+    assert result.message.startswith("changed 4 record set(s) toward us-west-2: change ")
 
 
 def test_flip_with_the_failover_policy_makes_the_target_primary(
@@ -62,7 +65,7 @@ def test_only_the_records_not_yet_moved_change(plan_doc: dict[str, Any], f: Clie
     record = sets(plan, f)["recsys-api-usw2"]
     f.route53("us-west-2").change_resource_record_sets(
         HostedZoneId=plan.hosted_zone_id,
-        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": 40}}]},
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": 40}}]},  # type: ignore[typeddict-item]
     )
     result = step.run(request(plan, f, "flip"))
     changed = [c["ResourceRecordSet"]["SetIdentifier"] for c in result.actions[0].params["ChangeBatch"]["Changes"]]
@@ -75,7 +78,8 @@ def test_a_second_flip_changes_nothing(plan_doc: dict[str, Any], f: ClientFactor
     db.writer_region = "us-west-2"
     step.run(request(plan, f, "flip"))
     again = step.run(request(plan, f, "flip"))
-    assert not again.changed and again.actions == []
+    assert not again.changed
+    assert again.actions == []
     assert again.after["change_id"] is None
     assert again.message == "DNS already sends traffic to us-west-2; nothing to do"
 
@@ -107,7 +111,8 @@ def test_a_dry_run_plans_the_batch_and_changes_nothing_even_before_the_database_
         "recsys-inference-use1": 0,
         "recsys-inference-usw2": 10,
     }
-    assert result.after["change_id"] is None and not result.changed
+    assert result.after["change_id"] is None
+    assert not result.changed
     assert result.message == "dry run: would change 4 record set(s) toward us-west-2"
 
 
@@ -139,13 +144,15 @@ def test_status_follows_the_change_and_refuses_what_is_not_a_change_id(
     db.writer_region = "us-west-2"
     change_id = step.run(request(plan, f, "flip")).after["change_id"]
     status = step.run(request(plan, f, "status", change_id=change_id))
-    assert status.done and status.after == {"change_id": change_id, "status": "INSYNC"}
+    assert status.done
+    assert status.after == {"change_id": change_id, "status": "INSYNC"}
     assert status.message == f"change {change_id} is INSYNC"
     assert step.run(request(plan, f, "status", change_id=f"/change/{change_id}")).done
     with pytest.raises(InputInvalid, match="is not a Route 53 change id"):
         step.run(request(plan, f, "status", change_id="../hostedzone/x"))
     nothing = step.run(request(plan, f, "status"))
-    assert nothing.done and nothing.message == "no change to wait for"
+    assert nothing.done
+    assert nothing.message == "no change to wait for"
 
 
 def test_a_change_that_does_not_read_back_fails_the_step(
@@ -160,6 +167,4 @@ def test_a_change_that_does_not_read_back_fails_the_step(
 
 
 def _accept_and_ignore(**_: Any) -> Any:
-    from tests.support.aws_like import _answer
-
-    return _answer({"ChangeInfo": {"Id": "/change/C0LOST", "Status": "PENDING", "SubmittedAt": "2026-01-01"}})
+    return aws_like._answer({"ChangeInfo": {"Id": "/change/C0LOST", "Status": "PENDING", "SubmittedAt": "2026-01-01"}})

@@ -40,15 +40,19 @@ def test_graceful_starts_one_switchover_and_the_poll_follows_it(
     assert [(p.api, p.to_arn, p.data_loss_allowed) for p in db.promotions] == [
         ("SwitchoverGlobalCluster", USW2_ARN, False)
     ]
-    assert result.changed and result.actions[0].performed and not result.done
+    assert result.changed
+    assert result.actions[0].performed
+    assert not result.done
     assert result.before["data_loss_allowed"] is False
     assert "rpo_exposure_ms" not in result.before, "a switchover loses nothing: no RPO guard"
     polled = step.run(request(plan, f, "status"))
-    assert not polled.done and polled.message == "promotion not complete"
+    assert not polled.done
+    assert polled.message == "promotion not complete"
     db.finish()
     assert db.writer_region == "us-west-2"
     done = step.run(request(plan, f, "status"))
-    assert done.done and done.message == "promotion complete"
+    assert done.done
+    assert done.message == "promotion complete"
 
 
 def test_graceful_ignores_the_lag_a_switchover_cannot_lose(
@@ -65,7 +69,9 @@ def test_a_promote_while_its_own_promotion_is_under_way_starts_no_second(
     step.run(request(plan, f, "promote"))
     again = step.run(request(plan, f, "promote"))
     assert len(db.promotions) == 1
-    assert not again.changed and again.actions == [] and not again.done
+    assert not again.changed
+    assert again.actions == []
+    assert not again.done
     assert "already under way (pending)" in again.message
 
 
@@ -76,7 +82,8 @@ def test_a_promotion_toward_the_target_started_elsewhere_is_waited_for(
     db.start("FailoverGlobalCluster", "us-west-2", status=status)
     result = step.run(request(plan, f, "promote", mode="ungraceful"))
     assert db.promotions == []
-    assert not result.done and f"already under way ({status})" in result.message
+    assert not result.done
+    assert f"already under way ({status})" in result.message
 
 
 def test_an_operation_toward_the_other_region_is_never_overridden(
@@ -86,7 +93,9 @@ def test_an_operation_toward_the_other_region_is_never_overridden(
     db.start("SwitchoverGlobalCluster", "us-east-1")
     with pytest.raises(PreconditionFailed, match=f"an operation toward {USE1_ARN} is under way"):
         step.run(request(plan, f, "promote"))
-    assert db.promotions == [] and db.under_way is not None and db.under_way.to_arn == USE1_ARN
+    assert db.promotions == []
+    assert db.under_way is not None
+    assert db.under_way.to_arn == USE1_ARN
 
 
 def test_a_promotion_being_cancelled_is_refused(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
@@ -102,7 +111,8 @@ def test_the_writer_already_in_the_target_is_done_without_a_call(
     db.writer_region = "us-west-2"
     result = step.run(request(plan, f, "promote", mode="ungraceful"))
     assert db.promotions == []
-    assert result.done and not result.changed
+    assert result.done
+    assert not result.changed
     assert result.message == "the target cluster already is the writer; nothing to do"
 
 
@@ -167,7 +177,8 @@ def test_a_lag_past_the_rpo_stops_the_failover_and_changes_nothing(
     with pytest.raises(PreconditionFailed, match="replication lag 60001 ms exceeds the plan's RPO of 60000 ms") as e:
         step.run(request(plan, f, "promote", mode="ungraceful"))
     assert e.value.details == {"rpo_exposure_ms": 60_001, "rpo_budget_ms": 60_000}
-    assert db.promotions == [] and db.writer_region == "us-east-1"
+    assert db.promotions == []
+    assert db.writer_region == "us-east-1"
 
 
 def test_forced_past_the_rpo_fails_over_and_says_so(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
@@ -192,13 +203,16 @@ def test_a_dry_run_plans_the_promotion_and_calls_nothing(
 ) -> None:
     lag(plan, f, 100)
     result = step.run(request(plan, f, "promote", mode=mode, dry_run=True))
-    assert db.promotions == [] and db.under_way is None and db.writer_region == "us-east-1"
+    assert db.promotions == []
+    assert db.under_way is None
+    assert db.writer_region == "us-east-1"
     api = "rds:SwitchoverGlobalCluster" if mode == "graceful" else "rds:FailoverGlobalCluster"
     assert [(a.api, a.performed) for a in result.actions] == [(api, False)]
     assert not result.changed
     assert result.message.endswith(f"dry run: would call {api} to make {USW2_ARN} the writer")
     status = step.run(request(plan, f, "status", dry_run=True))
-    assert status.done and status.message == "dry run: nothing was started, nothing to wait for"
+    assert status.done
+    assert status.message == "dry run: nothing was started, nothing to wait for"
 
 
 def test_an_ungraceful_dry_run_past_the_rpo_is_refused_as_the_real_run_would_be(
@@ -277,7 +291,9 @@ def test_the_guard_refuses_the_target_while_its_promotion_is_under_way(
 def test_the_guard_refuses_a_region_that_is_not_the_writer(
     plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
 ) -> None:
-    with pytest.raises(PreconditionFailed, match="the Aurora writer is in us-east-1, not us-west-2; refusing to send DNS"):
+    with pytest.raises(
+        PreconditionFailed, match="the Aurora writer is in us-east-1, not us-west-2; refusing to send DNS"
+    ):
         require_writer(request(plan, f, "flip"), "DNS")
 
 

@@ -62,7 +62,8 @@ def test_a_second_switch_writes_nothing(
     before = {r: version(plan, f, r) for r in plan.regions}
     again = step.run(request(plan, f, "switch"))
     assert {r: version(plan, f, r) for r in plan.regions} == before
-    assert not again.changed and again.actions == []
+    assert not again.changed
+    assert again.actions == []
     assert again.message == "writes already go to us-west-2; nothing to do"
 
 
@@ -95,7 +96,8 @@ def test_a_dry_run_names_the_writes_and_makes_none(
     assert written(plan, f) == {"us-east-1": "us-east-1", "us-west-2": "us-east-1"}
     regions = "us-west-2, us-east-1" if mode == "graceful" else "us-west-2"
     assert result.message.startswith(f"dry run: would set /recsys/write-region to us-west-2 in {regions}")
-    assert not result.changed and not any(a.performed for a in result.actions)
+    assert not result.changed
+    assert not any(a.performed for a in result.actions)
 
 
 def test_writes_wait_for_the_database_while_its_promotion_is_under_way(
@@ -133,7 +135,7 @@ def test_a_missing_parameter_is_named_and_nothing_is_written(
     plan: RecoveryPlan, f: ClientFactory, tables: GlobalTables, promoted: GlobalDatabase
 ) -> None:
     f.ssm("us-east-1").delete_parameter(Name=plan.write_region_parameter)
-    with pytest.raises(PreconditionFailed, match="/recsys/write-region does not exist in us-east-1$"):
+    with pytest.raises(PreconditionFailed, match=r"/recsys/write-region does not exist in us-east-1$"):
         step.run(request(plan, f, "switch"))
     assert written(plan, f)["us-west-2"] == "us-east-1"
 
