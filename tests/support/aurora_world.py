@@ -55,11 +55,15 @@ class Promotion:
 class GlobalDatabase:
     identifier: str
     clusters: dict[str, Cluster]
-    writer_region: str
+    writer_region: str | None  # None: no member is the writer (a failover that lost it)
     status: str = "available"
     under_way: Promotion | None = None
     promotions: list[Promotion] = field(default_factory=list)
     detached: set[str] = field(default_factory=set)  # regions whose cluster is not (or no longer) a member
+    instant: bool = False  # promotions complete as they are accepted (as in ministack)
+    refuse_next: tuple[str, str] | None = None  # the next promotion fails with this (code, message)
+    ignore_next: bool = False  # the next promotion is accepted and then nothing happens
+    sync_status: str | None = "connected"  # the secondaries' SynchronizationStatus (None: not reported)
 
     @classmethod
     def of_plan(cls, plan: Any, engine: str = "aurora-postgresql") -> GlobalDatabase:
@@ -75,7 +79,7 @@ class GlobalDatabase:
 
     def start(self, api: str, to_region: str, status: str = "switching-over") -> None:
         """An operation already under way (started by someone else, or by an earlier run that crashed)."""
-        to, frm = self.clusters[to_region], self.clusters[self.writer_region]
+        to, frm = self.clusters[to_region], self.clusters[self.writer_region or to_region]
         self.under_way = Promotion(api, to.arn, frm.arn, api.endswith("FailoverGlobalCluster"), status)
         self.status = "failing-over" if self.under_way.data_loss_allowed else "switching-over"
 
@@ -137,7 +141,11 @@ class GlobalDatabase:
                 "DBClusterArn": c.arn,
                 "IsWriter": r == self.writer_region,
                 "Readers": [o.arn for o in self.clusters.values() if o is not c] if r == self.writer_region else [],
-                **({} if r == self.writer_region else {"SynchronizationStatus": "connected"}),
+                **(
+                    {}
+                    if r == self.writer_region or self.sync_status is None
+                    else {"SynchronizationStatus": self.sync_status}
+                ),
             }
             for r, c in self.clusters.items()
             if r not in self.detached
@@ -146,7 +154,7 @@ class GlobalDatabase:
             "GlobalClusterIdentifier": self.identifier,
             "GlobalClusterArn": f"arn:aws:rds::{ACCOUNT}:global-cluster:{self.identifier}",
             "Status": self.status,
-            "Engine": self.clusters[self.writer_region].engine,
+            "Engine": next(iter(self.clusters.values())).engine,
             "GlobalClusterMembers": members,
         }
         if self.under_way:
@@ -163,6 +171,9 @@ class GlobalDatabase:
         ident = params.get("GlobalClusterIdentifier", "")
         if ident.lower() != self.identifier.lower():
             return _fault("GlobalClusterNotFoundFault", f"Global cluster {ident} not found.")
+        if self.refuse_next:
+            (code, message), self.refuse_next = self.refuse_next, None
+            return _fault(code, message)
         target = self._cluster(region, params.get("TargetDbClusterIdentifier", ""))
         if target is None:
             return _fault("DBClusterNotFoundFault", f"DBCluster {params.get('TargetDbClusterIdentifier')} not found.")
@@ -172,11 +183,16 @@ class GlobalDatabase:
             return _fault("InvalidDBClusterStateFault", f"DB cluster {target.arn} is already the primary cluster.")
         if target.status != "available":
             return _fault("InvalidDBClusterStateFault", f"DB cluster {target.arn} is {target.status}.")
-        frm = self.clusters[self.writer_region]
+        frm = self.clusters[self.writer_region or target.region]
         promotion = Promotion(api, target.arn, frm.arn, data_loss)
         self.promotions.append(promotion)
-        self.under_way = promotion
-        self.status = "failing-over" if data_loss else "switching-over"
+        if self.ignore_next:
+            self.ignore_next = False
+        else:
+            self.under_way = promotion
+            self.status = "failing-over" if data_loss else "switching-over"
+            if self.instant:
+                self.finish()
         return _reply(200, {"GlobalCluster": {"GlobalClusterIdentifier": self.identifier, "Status": self.status}})
 
     def _op_SwitchoverGlobalCluster(self, region: str, params: dict[str, Any]) -> Any:

@@ -186,3 +186,85 @@ def ssm_parameter_tiers(session: boto3.Session) -> None:
     session.events.register("before-parameter-build.ssm.PutParameter", remember)
     session.events.register("before-call.ssm.PutParameter", enforce)
     session.events.register("after-call.ssm.PutParameter", answer)
+
+
+def strict_enums(session: boto3.Session) -> None:
+    """A value outside the service model's enum is refused with ValidationException, as AWS refuses it.
+
+    botocore validates types and required members but not enums, and moto stores whatever it is given
+    (a parameter of ``Type="string"``, a record ``Failover="primary"``).
+    """
+
+    def check(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["aws_like_enum_problems"] = list(_enum_problems(model.input_shape, params, ""))
+
+    def refuse(context: dict[str, Any], **_: Any) -> Any:
+        problems = context.get("aws_like_enum_problems")
+        if problems:
+            return _error("ValidationException", "; ".join(problems), 400)
+        return None
+
+    session.events.register("before-parameter-build", check)
+    session.events.register("before-call", refuse)
+
+
+def _enum_problems(shape: Any, value: Any, path: str) -> Any:
+    if shape is None:
+        return
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                yield from _enum_problems(member, value[name], f"{path}.{name}".lstrip("."))
+    elif kind == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _enum_problems(shape.member, item, f"{path}[{i}]")
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _enum_problems(shape.value, item, f"{path}.{key}")
+    elif kind == "string" and shape.enum and value not in shape.enum:
+        yield f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy enum value set: " + str(
+            shape.enum
+        )
+
+
+def route53_changes_exist(session: boto3.Session) -> None:
+    """GetChange knows only the changes Route 53 made: another id is NoSuchChange. moto answers INSYNC to any id."""
+    made: set[str] = set()
+
+    def remember(parsed: dict[str, Any], **_: Any) -> None:
+        if "ChangeInfo" in parsed:
+            made.add(parsed["ChangeInfo"]["Id"].removeprefix("/change/"))
+
+    def asked(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["aws_like_change"] = params.get("Id", "").removeprefix("/change/")
+
+    def known(context: dict[str, Any], **_: Any) -> Any:
+        change = context.get("aws_like_change")
+        if change in made:
+            return None
+        return _error("NoSuchChange", f"A change with the specified change ID does not exist: {change}", 404)
+
+    session.events.register("after-call.route53.ChangeResourceRecordSets", remember)
+    session.events.register("before-parameter-build.route53.GetChange", asked)
+    session.events.register("before-call.route53.GetChange", known)
+
+
+class Outage:
+    """Regions that stop answering mid-test: every call to a region in ``down`` fails to connect.
+
+    Installed when the world is built (clients copy their session's hooks), switched on by the test.
+    """
+
+    def __init__(self) -> None:
+        self.down: set[str] = set()
+
+    def install(self, session: boto3.Session) -> None:
+        def refuse(model: Any, context: dict[str, Any], **_: Any) -> None:
+            region = context["client_region"]
+            if region in self.down:
+                raise EndpointConnectionError(
+                    endpoint_url=f"https://{model.service_model.service_name}.{region}.amazonaws.com"
+                )
+
+        session.events.register("before-call", refuse)

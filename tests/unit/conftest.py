@@ -49,12 +49,27 @@ def tables(plan_doc: dict[str, Any]) -> GlobalTables:
 
 
 @pytest.fixture
-def f(db: GlobalDatabase, tables: GlobalTables) -> Iterator[ClientFactory]:
+def outage() -> aws_like.Outage:
+    """Regions a test takes down: add one to ``outage.down``."""
+    return aws_like.Outage()
+
+
+@pytest.fixture
+def f(db: GlobalDatabase, tables: GlobalTables, outage: aws_like.Outage) -> Iterator[ClientFactory]:
     """moto, but RDS answered by the in-process global database and the plan's tables by their replicas (moto has
-    neither); CloudWatch matching dimensions as exactly as AWS."""
+    neither); CloudWatch matching dimensions as exactly as AWS, enums refused as AWS refuses them."""
     with mock_aws():
         session = boto3.Session()
         db.install(session)
         tables.install(session)
         aws_like.strict_metric_dimensions(session)
+        aws_like.strict_enums(session)
+        aws_like.route53_changes_exist(session)
+        outage.install(session)
         yield ClientFactory(session=session)
+
+
+@pytest.fixture
+def app(plan_doc: dict[str, Any], f: ClientFactory) -> RecoveryPlan:
+    """The whole sample application in the fast world, as the drill builds it (Aurora and the tables in-process)."""
+    return world.build(plan_doc, f, store=False, aurora_and_tables=False)

@@ -351,3 +351,38 @@ def test_a_direct_lambda_alarm_action_payload_is_refused_with_how_to_wire_it(dw:
     assert "remove the alarm's Lambda action" in message
     assert "EventBridge rule" in message
     assert dw.executions() == []
+
+
+# What the plan says about automatic runs reaches the run Detect starts: its mode and its approval gate, and a lock
+# long enough for the approval window as well as the runbook.
+
+
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+@pytest.mark.parametrize("approval", [True, False])
+def test_the_started_run_carries_the_plans_mode_and_approval(
+    plan_doc: dict[str, Any], mode: str, approval: bool
+) -> None:
+    plan_doc["signals"].update(mode=mode, require_approval=approval)
+    plan_doc["objectives"]["rto_seconds"] = 600
+    with mock_aws():
+        dw = DetectWorld(plan_doc)
+        dw.set_alarm("recsys-api-canary-use1")
+        dw.set_alarm("recsys-inference-canary-use1")
+        now = time.time()
+        decision = dw.decide(alarm_event(), now=now)
+        (execution,) = dw.executions()
+        started = json.loads(dw.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+        lock = Ledger(TABLE, "us-west-2", dw.factory).get("recsys", "LOCK")
+    assert decision.outcome == "started"
+    assert {k: started[k] for k in ("plan", "target_region", "mode", "dry_run", "require_approval")} == {
+        "plan": "recsys",
+        "target_region": "us-west-2",
+        "mode": mode,
+        "dry_run": False,
+        "require_approval": approval,
+    }
+    assert started["trigger"]["in_alarm"] == ["recsys-api-canary-use1", "recsys-inference-canary-use1"]
+    assert lock is not None
+    assert lock["owner"] == decision.execution_name
+    waits_for_a_person = 600 if approval else 0
+    assert int(lock["expires_at"]) - int(now) == waits_for_a_person + 2 * 600

@@ -150,7 +150,13 @@ def test_status_follows_the_change_and_refuses_what_is_not_a_change_id(
     assert step.run(request(plan, f, "status", change_id=f"/change/{change_id}")).done
     with pytest.raises(InputInvalid, match="is not a Route 53 change id"):
         step.run(request(plan, f, "status", change_id="../hostedzone/x"))
+    with pytest.raises(InputInvalid) as e:
+        step.run(request(plan, f, "status", change_id="a/b"))
+    assert str(e.value) == "step input is invalid: change_id: 'a/b' is not a Route 53 change id"
+    with pytest.raises(PreconditionFailed, match=r"^Route 53 change C0NOSUCHCHANGE: not found"):
+        step.run(request(plan, f, "status", change_id="C0NOSUCHCHANGE"))
     nothing = step.run(request(plan, f, "status"))
+    assert nothing.step == "flip_dns"
     assert nothing.done
     assert nothing.message == "no change to wait for"
 
@@ -168,3 +174,18 @@ def test_a_change_that_does_not_read_back_fails_the_step(
 
 def _accept_and_ignore(**_: Any) -> Any:
     return aws_like._answer({"ChangeInfo": {"Id": "/change/C0LOST", "Status": "PENDING", "SubmittedAt": "2026-01-01"}})
+
+
+def test_a_change_still_pending_is_not_done(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    plan = dns_plan(plan_doc, f)
+    db.writer_region = "us-west-2"
+    r53 = f.route53("us-west-2")
+    r53.meta.events.register("after-call.route53.ChangeResourceRecordSets", _pending)
+    result = step.run(request(plan, f, "flip"))
+    assert result.done is False
+    assert result.actions[0].response["status"] == "PENDING"
+    assert routing(plan, f) == [{"us-east-1": 0, "us-west-2": 100}] * 2
+
+
+def _pending(parsed: dict[str, Any], **_: Any) -> None:
+    parsed["ChangeInfo"]["Status"] = "PENDING"

@@ -42,12 +42,15 @@ def test_graceful_starts_one_switchover_and_the_poll_follows_it(
     ]
     assert result.changed
     assert result.actions[0].performed
-    assert not result.done
+    assert result.done is False
+    assert (result.step, result.actions[0].region) == ("promote_aurora", "us-west-2")
+    assert result.after["in_progress_to"] == USW2_ARN
     assert result.before["data_loss_allowed"] is False
     assert "rpo_exposure_ms" not in result.before, "a switchover loses nothing: no RPO guard"
     polled = step.run(request(plan, f, "status"))
-    assert not polled.done
+    assert polled.done is False
     assert polled.message == "promotion not complete"
+    assert (polled.step, polled.after["operation_status"]) == ("promote_aurora", "pending")
     db.finish()
     assert db.writer_region == "us-west-2"
     done = step.run(request(plan, f, "status"))
@@ -100,8 +103,11 @@ def test_an_operation_toward_the_other_region_is_never_overridden(
 
 def test_a_promotion_being_cancelled_is_refused(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
     db.start("SwitchoverGlobalCluster", "us-west-2", status="cancelling")
-    with pytest.raises(PreconditionFailed, match="being cancelled"):
+    with pytest.raises(PreconditionFailed) as e:
         step.run(request(plan, f, "promote"))
+    assert str(e.value) == (
+        "a switchover or failover of the global cluster is being cancelled; start again once it settles"
+    )
     assert db.promotions == []
 
 
@@ -166,16 +172,21 @@ def test_ungraceful_within_the_rpo_fails_over_allowing_data_loss(
 
 def test_a_lag_exactly_at_the_rpo_is_within_it(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
     lag(plan, f, 60_000)
-    step.run(request(plan, f, "promote", mode="ungraceful"))
+    result = step.run(request(plan, f, "promote", mode="ungraceful"))
     assert [p.api for p in db.promotions] == ["FailoverGlobalCluster"]
+    assert result.message == f"rds:FailoverGlobalCluster started toward {USW2_ARN}", "not forced: within the RPO"
 
 
 def test_a_lag_past_the_rpo_stops_the_failover_and_changes_nothing(
     plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
 ) -> None:
     lag(plan, f, 60_001)
-    with pytest.raises(PreconditionFailed, match="replication lag 60001 ms exceeds the plan's RPO of 60000 ms") as e:
+    with pytest.raises(PreconditionFailed) as e:
         step.run(request(plan, f, "promote", mode="ungraceful"))
+    assert str(e.value) == (
+        "replication lag 60001 ms exceeds the plan's RPO of 60000 ms: an ungraceful failover now would lose more "
+        "data than the plan allows; start it with force_beyond_rpo=true to accept that"
+    )
     assert e.value.details == {"rpo_exposure_ms": 60_001, "rpo_budget_ms": 60_000}
     assert db.promotions == []
     assert db.writer_region == "us-east-1"
@@ -250,7 +261,17 @@ def test_status_after_a_cancelled_promotion_fails_rather_than_waiting(
 ) -> None:
     step.run(request(plan, f, "promote"))
     db.cancel()
-    with pytest.raises(StepFailed, match="no promotion is under way and the writer is still in us-east-1"):
+    with pytest.raises(StepFailed) as e:
+        step.run(request(plan, f, "status"))
+    assert str(e.value) == (
+        "no promotion is under way and the writer is still in us-east-1: the switchover or failover was cancelled "
+        "or failed (see the RDS events of the global cluster)"
+    )
+
+
+def test_status_with_no_writer_anywhere_says_so(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    db.writer_region = None
+    with pytest.raises(StepFailed, match="the writer is still in no region: "):
         step.run(request(plan, f, "status"))
 
 
@@ -308,3 +329,66 @@ def test_the_guard_accepts_the_source_only_while_it_settled_as_writer(
     db.finish()
     with pytest.raises(PreconditionFailed, match="the Aurora writer is in us-west-2"):
         require_writer(req, "writes", region="us-east-1")
+
+
+def test_a_promotion_that_completes_at_once_is_done(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    db.instant = True
+    result = step.run(request(plan, f, "promote"))
+    assert result.done is True
+    assert db.writer_region == "us-west-2"
+
+
+def test_a_refused_promotion_names_the_call_and_the_cluster(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.refuse_next = ("InvalidGlobalClusterStateFault", "Global cluster recsys-metadata-global is modifying.")
+    with pytest.raises(StepFailed) as e:
+        step.run(request(plan, f, "promote"))
+    assert str(e.value).startswith(f"rds:SwitchoverGlobalCluster to {USW2_ARN}: ")
+    assert "is modifying" in str(e.value)
+    assert db.writer_region == "us-east-1"
+
+
+def test_an_accepted_promotion_that_never_shows_fails_the_step(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.ignore_next = True
+    with pytest.raises(StepFailed) as e:
+        step.run(request(plan, f, "promote"))
+    assert str(e.value) == (
+        "rds:SwitchoverGlobalCluster was accepted but the global cluster shows no promotion toward the target"
+    )
+
+
+def test_an_ungraceful_dry_run_with_an_unknown_lag_says_both(plan: RecoveryPlan, f: ClientFactory) -> None:
+    result = step.run(request(plan, f, "promote", mode="ungraceful", dry_run=True))
+    assert result.message.startswith("RPO exposure unknown: ")
+    assert result.message.endswith(f"dry run: would call rds:FailoverGlobalCluster to make {USW2_ARN} the writer")
+    assert result.after["writer_region"] == "us-east-1"
+    assert (result.step, result.actions[0].region) == ("promote_aurora", "us-west-2")
+
+
+def test_the_guard_refuses_a_writer_whose_cluster_still_recovers(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.writer_region = "us-west-2"
+    db.clusters["us-west-2"].status = "modifying"
+    with pytest.raises(PreconditionFailed, match="the Aurora writer is in us-west-2, not us-west-2"):
+        require_writer(request(plan, f, "switch"), "writes")
+
+
+def test_the_guard_names_a_global_cluster_without_a_writer(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.writer_region = None
+    with pytest.raises(PreconditionFailed, match="the Aurora writer is in none, not us-west-2"):
+        require_writer(request(plan, f, "switch"), "writes")
+
+
+def test_the_guard_counts_a_pending_operation_as_under_way(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    db.start("FailoverGlobalCluster", "us-west-2", status="pending")
+    db.status = "available"  # while pending, the global cluster itself may still read available
+    with pytest.raises(PreconditionFailed, match="under way"):
+        require_writer(request(plan, f, "restore"), "writes", region="us-east-1")

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import PreconditionFailed
+from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import switch_dynamodb_writes as step
 from failoverctl.drill import world
+from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
 from tests.support.global_tables import GlobalTables
 from tests.support.requests import request
@@ -53,6 +54,15 @@ def test_graceful_points_both_regions_at_the_target_target_first(
     ]
     assert result.changed
     assert result.message == "writes now go to us-west-2; previous value us-west-2=us-east-1, us-east-1=us-east-1"
+    assert result.step == "switch_dynamodb_writes"
+    assert [a.api for a in result.actions] == ["ssm:PutParameter"] * 2
+    assert result.actions[0].params == {
+        "Name": "/recsys/write-region",
+        "Value": "us-west-2",
+        "Overwrite": True,
+        "previous": "us-east-1",
+    }
+    assert [a.response for a in result.actions] == [{"Version": 2}, {"Version": 2}]
 
 
 def test_a_second_switch_writes_nothing(
@@ -135,9 +145,10 @@ def test_a_missing_parameter_is_named_and_nothing_is_written(
     plan: RecoveryPlan, f: ClientFactory, tables: GlobalTables, promoted: GlobalDatabase
 ) -> None:
     f.ssm("us-east-1").delete_parameter(Name=plan.write_region_parameter)
-    with pytest.raises(PreconditionFailed, match=r"/recsys/write-region does not exist in us-east-1$"):
+    f.ssm("us-west-2").delete_parameter(Name=plan.write_region_parameter)
+    with pytest.raises(PreconditionFailed, match=r"/recsys/write-region does not exist in us-west-2, us-east-1$"):
         step.run(request(plan, f, "switch"))
-    assert written(plan, f)["us-west-2"] == "us-east-1"
+    assert written(plan, f) == {"us-east-1": None, "us-west-2": None}
 
 
 def test_a_missing_table_is_named(
@@ -146,3 +157,31 @@ def test_a_missing_table_is_named(
     plan_doc["dynamodb"]["tables"].append("recsys-gone")
     with pytest.raises(PreconditionFailed, match="DynamoDB table recsys-gone in us-west-2: not found"):
         step.run(request(parse_plan(plan_doc), f, "switch"))
+
+
+def test_a_write_that_does_not_read_back_fails_the_step(
+    plan: RecoveryPlan, f: ClientFactory, promoted: GlobalDatabase
+) -> None:
+    f.ssm("us-east-1").meta.events.register("before-call.ssm.PutParameter", _accept_and_ignore)
+    with pytest.raises(StepFailed) as e:
+        step.run(request(plan, f, "switch"))
+    assert (
+        str(e.value)
+        == "write-region parameter /recsys/write-region still reads {'us-east-1': 'us-east-1'} after the update"
+    )
+
+
+def test_a_refused_write_names_the_parameter_and_the_region(
+    plan: RecoveryPlan, f: ClientFactory, promoted: GlobalDatabase
+) -> None:
+    f.ssm("us-west-2").meta.events.register("before-call.ssm.PutParameter", _denied)
+    with pytest.raises(Exception, match=r"^SSM PutParameter /recsys/write-region in us-west-2: "):
+        step.run(request(plan, f, "switch"))
+
+
+def _accept_and_ignore(**_: Any) -> Any:
+    return aws_like._answer({"Version": 9, "Tier": "Standard"})
+
+
+def _denied(**_: Any) -> Any:
+    return aws_like._error("AccessDeniedException", "not authorized to perform: ssm:PutParameter", 400)

@@ -305,13 +305,19 @@ def build(
     lag_ms: float | None = 120.0,
     standby_model_tag: str = MODEL_TAG,
     store: bool = True,
+    aurora_and_tables: bool = True,
 ) -> RecoveryPlan:
-    """The whole application of ``doc`` (the sample plan by default), returning the plan as deployed."""
+    """The whole application of ``doc`` (the sample plan by default), returning the plan as deployed.
+
+    ``aurora_and_tables=False``: the Aurora global database and the global tables are not created, for a test
+    world that answers RDS and DescribeTable itself (tests/support).
+    """
     plan = parse_plan(doc)
     zone_id = create_route53(doc, f, plan.standby_region)
     plan = parse_plan(with_zone(doc, zone_id))
-    create_aurora(plan, f)
-    create_dynamodb(plan, f)
+    if aurora_and_tables:
+        create_aurora(plan, f)
+        create_dynamodb(plan, f)
     create_write_region_parameter(plan, f)
     create_model_artifacts(plan, f, standby_tag=standby_model_tag)
     create_sagemaker(plan, f, standby_tag=standby_model_tag)
