@@ -127,8 +127,11 @@ def _diffs(paths: dict[str, str]) -> dict[str, str]:
 
 
 def _changed_line(diff: str) -> str:
-    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    return " / ".join(added)
+    """The mutant's new line(s), or the line it removed: with the function, what names it across edits."""
+    lines = diff.splitlines()
+    added = [line[1:].strip() for line in lines if line.startswith("+") and not line.startswith("+++")]
+    removed = [line[1:].strip() for line in lines if line.startswith("-") and not line.startswith("---")]
+    return " / ".join(added) if added else "removed " + " / ".join(removed)
 
 
 def _function(name: str) -> str:

@@ -44,8 +44,19 @@ def test_flip_gives_the_target_the_plans_weight_and_the_source_none(
     assert routing(plan, f) == [{"us-east-1": 0, "us-west-2": weight}] * 2
     assert {k: {x: v[x] for x in ("TTL", "ResourceRecords", "HealthCheckId")} for k, v in sets(plan, f).items()} == kept
     assert result.changed
-    assert result.actions[0].performed
-    assert len(result.actions[0].params["ChangeBatch"]["Changes"]) == 4
+    (action,) = result.actions
+    assert (result.step, action.api, action.region, action.performed) == (
+        "flip_dns",
+        "route53:ChangeResourceRecordSets",
+        "us-west-2",
+        True,
+    )
+    assert set(action.params) == {"HostedZoneId", "ChangeBatch"}
+    assert action.params["HostedZoneId"] == plan.hosted_zone_id
+    assert action.params["ChangeBatch"]["Comment"] == "failover-controller: recsys to us-west-2 (graceful)"
+    assert len(action.params["ChangeBatch"]["Changes"]) == 4
+    assert action.response == {"change_id": result.after["change_id"], "status": "INSYNC"}
+    assert result.done is True
     assert result.after["change_id"]
     assert result.message.startswith("changed 4 record set(s) toward us-west-2: change ")
 

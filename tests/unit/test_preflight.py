@@ -199,3 +199,42 @@ def test_what_the_standby_needs_from_its_own_region_is_checked(app: RecoveryPlan
         "s3.model_artifacts_present",
         "s3.artifacts_replicate_to_target",
     ]
+
+
+def test_an_image_pulled_from_the_other_region_fails(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    sm = f.sagemaker("us-west-2")
+    image = world.image_uri("us-east-1")
+    sm.create_model(
+        ModelName="cross-region",
+        ExecutionRoleArn=f"arn:aws:iam::{world.ACCOUNT}:role/x",
+        PrimaryContainer={"Image": image, "ModelDataUrl": world.model_data_url("us-west-2")},
+    )
+    variant = {"VariantName": "ranker", "ModelName": "cross-region", "InstanceType": "ml.g4dn.xlarge"}
+    sm.create_endpoint_config(
+        EndpointConfigName="cross-region",
+        ProductionVariants=[{**variant, "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}],  # type: ignore[list-item]
+    )
+    sm.create_endpoint(EndpointName="recsys-ranker-usw2-cross", EndpointConfigName="cross-region")
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-ranker-usw2-cross"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    assert [x for x in failing(plan, f) if x.startswith("ecr.")] == [
+        f"ecr.image_in_target_region {image}: the image is pulled from us-east-1's registry, which fails with that region"
+    ]
+
+
+def test_a_table_without_replication_latency_data_is_unknown_and_does_not_block(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any], tables: GlobalTables
+) -> None:
+    tables.status["recsys-extra"] = {"us-east-1": "ACTIVE", "us-west-2": "ACTIVE"}
+    plan_doc["dynamodb"]["tables"].append("recsys-extra")
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    result = preflight.run(request(plan, f, "check"))
+    latency = {
+        c.resource.split(" ")[0]: (c.verdict, c.observed, c.detail)
+        for c in result.checks
+        if c.name == "dynamodb.replication_latency_ms"
+    }
+    assert latency["recsys-features"] == ("pass", 350.0, "")
+    assert latency["recsys-extra"] == ("unknown", None, "no datapoint in the last 5 minutes")

@@ -85,8 +85,9 @@ def test_a_promotion_toward_the_target_started_elsewhere_is_waited_for(
     db.start("FailoverGlobalCluster", "us-west-2", status=status)
     result = step.run(request(plan, f, "promote", mode="ungraceful"))
     assert db.promotions == []
-    assert not result.done
-    assert f"already under way ({status})" in result.message
+    assert result.done is False
+    assert result.message == f"a promotion to the target is already under way ({status}); not starting another"
+    assert result.before["replication_lag_ms"] is None
 
 
 def test_an_operation_toward_the_other_region_is_never_overridden(

@@ -75,6 +75,7 @@ def test_a_second_switch_writes_nothing(
     assert not again.changed
     assert again.actions == []
     assert again.message == "writes already go to us-west-2; nothing to do"
+    assert again.after == again.before
 
 
 def test_a_crash_between_the_two_writes_is_finished_by_the_rerun(
@@ -108,6 +109,7 @@ def test_a_dry_run_names_the_writes_and_makes_none(
     assert result.message.startswith(f"dry run: would set /recsys/write-region to us-west-2 in {regions}")
     assert not result.changed
     assert not any(a.performed for a in result.actions)
+    assert result.after == result.before
 
 
 def test_writes_wait_for_the_database_while_its_promotion_is_under_way(

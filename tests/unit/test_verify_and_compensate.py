@@ -63,6 +63,9 @@ def test_verify_passes_after_the_whole_runbook(app: RecoveryPlan, f: ClientFacto
         "route53.routes_to_target": "pass",
     }
     assert result.message == "verified: recsys is served from us-west-2"
+    assert result.step == "verify"
+    route = next(c for c in result.checks if c.name == "route53.routes_to_target")
+    assert (route.observed, route.threshold, route.detail) == (0, 0, "")
     assert result.after == {"verdicts": {c.name: "pass" for c in result.checks}}
 
 
@@ -76,6 +79,11 @@ def test_verify_names_each_thing_that_did_not_happen(app: RecoveryPlan, f: Clien
     assert "observed 'us-east-1', wanted 'us-west-2'" in message
     assert "sagemaker.active recsys-ranker-usw2: observed {'status': 'InService'" in message
     assert f"route53.routes_to_target {app.hosted_zone_id}: observed 4, wanted 0" in message
+    assert "'us-west-2'; sagemaker.active recsys-ranker-usw2: " in message
+    endpoint = next(c for c in e.value.details["checks"] if c["name"] == "sagemaker.active")
+    assert endpoint["observed"]["status"] == "InService"
+    assert endpoint["observed"]["variants"]["ranker"]["current_instance_count"] == 1
+    assert endpoint["threshold"] == {"ranker": {"weight": 1.0, "at_least": 4}}
     verdicts = {c["name"]: c["verdict"] for c in e.value.details["checks"]}
     assert verdicts == {
         "aurora.writer": "pass",
@@ -91,10 +99,13 @@ def test_verify_fails_while_the_promotion_is_still_under_way(
     fail_over(app, f, db)
     db.writer_region = "us-east-1"
     db.start("SwitchoverGlobalCluster", "us-west-2")
-    with pytest.raises(
-        VerificationFailed, match=r"aurora.writer recsys-metadata-global: observed 'arn:aws:rds:us-east-1"
-    ):
+    with pytest.raises(VerificationFailed) as e:
         verify.run(request(app, f, "check"))
+    assert e.value.message == (
+        "the failover did not verify: aurora.writer recsys-metadata-global: observed "
+        "'arn:aws:rds:us-east-1:123456789012:cluster:recsys-metadata-use1', "
+        "wanted 'arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2'"
+    )
 
 
 def test_verify_in_a_dry_run_reports_the_world_without_failing(app: RecoveryPlan, f: ClientFactory) -> None:
@@ -123,6 +134,11 @@ def test_a_failure_before_the_promotion_rolls_writes_and_dns_back_to_the_source(
     assert result.after == {"writer_region": "us-east-1", "needs_attention": []}
     assert result.changed
     assert result.message == "writes and DNS aligned to the Aurora writer in us-east-1"
+    assert (result.step, result.before["writer_region"], result.before["aurora"]["writer_region"]) == (
+        "compensate",
+        "us-east-1",
+        "us-east-1",
+    )
     puts = [(a.api, a.region, a.params, a.performed) for a in result.actions if a.api == "ssm:PutParameter"]
     assert puts == [
         ("ssm:PutParameter", r, {"Name": "/recsys/write-region", "Value": "us-east-1", "previous": "us-west-2"}, True)
@@ -189,6 +205,8 @@ def test_what_compensation_cannot_do_is_named_and_the_rest_is_done(app: Recovery
     result = compensate.run(request(app, f, "align"))
     attention = result.after["needs_attention"]
     assert [a.split(":")[0] for a in attention] == ["write-region parameter in us-east-1", "DNS toward us-east-1"]
+    assert attention[1].startswith(f"DNS toward us-east-1: Route 53 change in zone {app.hosted_zone_id}: ")
+    assert "; DNS toward us-east-1: " in result.message
     assert result.message.startswith("compensation incomplete: write-region parameter in us-east-1: ")
     assert written(app, f) == {"us-east-1": "us-west-2", "us-west-2": "us-east-1"}
     assert result.changed

@@ -9,8 +9,6 @@ A promotion still under way cannot be aligned to; that is reported as needing at
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from failover_controller.changes import point_dns, put_write_region
 from failover_controller.errors import FailoverError
 from failover_controller.reads.aurora import global_cluster, settled_writer_region
@@ -39,7 +37,7 @@ def align(req: StepRequest) -> StepResult:
     attention = _align_writes(req, writer, result)
     # DNS toward the writer: the flip step's batch logic and checks, reading the writer from this region only.
     try:
-        result.actions.extend(point_dns(replace(req, action="flip"), writer, req.result("flip_dns")).actions)
+        result.actions.extend(point_dns(req, writer, req.result(STEP)).actions)
     except FailoverError as exc:
         attention.append(f"DNS toward {writer}: {exc.message}")
     result.changed = any(a.performed for a in result.actions)
