@@ -386,3 +386,68 @@ def test_the_started_run_carries_the_plans_mode_and_approval(
     assert lock["owner"] == decision.execution_name
     waits_for_a_person = 600 if approval else 0
     assert int(lock["expires_at"]) - int(now) == waits_for_a_person + 2 * 600
+
+
+# Detect dying between taking the lock and starting the run: the event's redelivery finishes the job, another
+# event waits for the lock, and nothing is ever started twice.
+
+
+def test_a_detect_that_died_holding_the_lock_is_finished_by_the_redelivery(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-inference-canary-use1")
+    event = alarm_event(id="the-event")
+    name = execution_name("recsys", parse_alarm_event(event))
+    ledger = Ledger(TABLE, "us-west-2", dw.factory)
+    assert ledger.acquire_lock("recsys", name, 3600).acquired  # ...and the Lambda timed out here
+    other = dw.decide(alarm_event("recsys-inference-canary-use1", id="another-event"))
+    assert other.reason == f"single-flight: run {name} holds the lock"
+    assert dw.executions() == []
+    redelivered = dw.decide(event)
+    assert (redelivered.outcome, redelivered.execution_name) == ("started", name)
+    assert [e["name"] for e in dw.executions()] == [name]
+    assert dw.decide(event).execution_name == name
+    assert len(dw.executions()) == 1
+
+
+def test_alarms_with_insufficient_data_or_gone_do_not_make_a_quorum(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1", "INSUFFICIENT_DATA")
+    boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(AlarmNames=["recsys-health-check-use1"])
+    decision = dw.decide(alarm_event())
+    assert decision.reason == (
+        "quorum not met: 1 of 3 in ALARM, 2 needed (recsys-api-canary-use1=ALARM, "
+        "recsys-health-check-use1=MISSING, recsys-inference-canary-use1=INSUFFICIENT_DATA)"
+    )
+    assert decision.in_alarm == ["recsys-api-canary-use1"]
+    assert dw.executions() == []
+
+
+def test_a_quorum_of_exactly_the_plans_number_starts(plan_doc: dict[str, Any]) -> None:
+    plan_doc["signals"]["quorum"] = 3
+    with mock_aws():
+        dw = DetectWorld(plan_doc)
+        for name in ("recsys-api-canary-use1", "recsys-inference-canary-use1"):
+            dw.set_alarm(name)
+        assert dw.decide(alarm_event(id="a")).reason.startswith("quorum not met: 2 of 3 in ALARM, 3 needed")
+        dw.set_alarm("recsys-health-check-use1")
+        assert dw.decide(alarm_event(id="b")).outcome == "started"
+
+
+def test_the_cooldown_ends_exactly_when_the_plan_says(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    finished = 1_800_000_000
+    Ledger(TABLE, "us-west-2", dw.factory).put(
+        "recsys", "LAST_RUN", {"execution": "recsys-earlier", "outcome": "succeeded", "finished_at": finished}
+    )
+    cooling = dw.decide(alarm_event(id="a"), now=finished + 3599)
+    assert cooling.reason == (
+        "cooldown: the last run recsys-earlier (succeeded) finished 3599 s ago; the plan waits 3600 s"
+    )
+    assert dw.decide(alarm_event(id="b"), now=finished + 3600).outcome == "started"
+
+
+def test_a_lock_expiring_now_still_holds(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    now = 1_800_000_000
+    assert Ledger(TABLE, "us-west-2", dw.factory).acquire_lock("recsys", "recsys-other", 60, now=now - 60).acquired
+    assert dw.decide(alarm_event(id="a"), now=now).reason == "single-flight: run recsys-other holds the lock"
+    assert dw.decide(alarm_event(id="b"), now=now + 1).outcome == "started"

@@ -220,7 +220,8 @@ def test_an_image_pulled_from_the_other_region_fails(
     plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-ranker-usw2-cross"
     plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
     assert [x for x in failing(plan, f) if x.startswith("ecr.")] == [
-        f"ecr.image_in_target_region {image}: the image is pulled from us-east-1's registry, which fails with that region"
+        f"ecr.image_in_target_region {image}: "
+        "the image is pulled from us-east-1's registry, which fails with that region"
     ]
 
 

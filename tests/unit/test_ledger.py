@@ -1,0 +1,99 @@
+"""The ledger on moto's DynamoDB: the single-flight lock's rules, and what a run record keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from failover_controller.clients import ClientFactory
+from failover_controller.errors import FailoverError
+from failover_controller.ledger import Ledger, Lock
+from failoverctl.drill import world
+
+T0 = 1_800_000_000  # a fixed instant: every lock below is judged against it, never against the clock
+
+
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    with mock_aws():
+        f = ClientFactory()
+        world.create_ledger_table(f, "us-west-2", "ledger")
+        yield Ledger("ledger", "us-west-2", f)
+
+
+def test_one_owner_at_a_time_and_the_same_owner_again(ledger: Ledger) -> None:
+    assert ledger.acquire_lock("recsys", "run-a", 600, now=T0) == Lock(True, "run-a", T0 + 600)
+    assert ledger.acquire_lock("recsys", "run-b", 600, now=T0 + 1) == Lock(False, "run-a", T0 + 600)
+    assert ledger.acquire_lock("recsys", "run-a", 900, now=T0 + 2) == Lock(True, "run-a", T0 + 902)
+    assert ledger.get("recsys", "LOCK") == {
+        "pk": "PLAN#recsys",
+        "sk": "LOCK",
+        "owner": "run-a",
+        "acquired_at": T0 + 2,
+        "expires_at": T0 + 902,
+    }
+
+
+def test_a_lock_holds_until_its_expiry_and_is_taken_over_after(ledger: Ledger) -> None:
+    ledger.acquire_lock("recsys", "dead-run", 60, now=T0)
+    assert not ledger.acquire_lock("recsys", "run-b", 60, now=T0 + 60).acquired
+    assert ledger.acquire_lock("recsys", "run-b", 60, now=T0 + 61) == Lock(True, "run-b", T0 + 121)
+
+
+def test_locks_of_two_plans_are_independent(ledger: Ledger) -> None:
+    assert ledger.acquire_lock("recsys", "run-a", 600, now=T0).acquired
+    assert ledger.acquire_lock("search", "run-b", 600, now=T0).acquired
+
+
+def test_only_the_owner_releases(ledger: Ledger) -> None:
+    assert ledger.release_lock("recsys", "run-a") is False  # nobody holds it
+    ledger.acquire_lock("recsys", "run-a", 600, now=T0)
+    assert ledger.release_lock("recsys", "run-b") is False
+    assert ledger.get("recsys", "LOCK") is not None
+    assert ledger.release_lock("recsys", "run-a") is True
+    assert ledger.get("recsys", "LOCK") is None
+
+
+def test_a_ledger_that_cannot_be_written_is_named(ledger: Ledger) -> None:
+    missing = Ledger("no-such-table", "us-west-2", ledger.factory)
+    with pytest.raises(FailoverError, match=r"^ledger lock: not found"):
+        missing.acquire_lock("recsys", "run-a", 600, now=T0)
+    with pytest.raises(FailoverError, match=r"^ledger lock release: not found"):
+        missing.release_lock("recsys", "run-a")
+    with pytest.raises(FailoverError, match=r"^ledger recsys LOCK: not found"):
+        missing.get("recsys", "LOCK")
+
+
+def test_a_record_keeps_its_values_and_drops_what_is_empty(ledger: Ledger) -> None:
+    ledger.put(
+        "recsys",
+        "RUN#1",
+        {"lag": 830.5, "whole": 2.0, "count": 3, "nested": {"a": None, "b": [1.5, "x"]}, "gone": None, "flag": False},
+    )
+    assert ledger.get("recsys", "RUN#1") == {
+        "pk": "PLAN#recsys",
+        "sk": "RUN#1",
+        "lag": 830.5,
+        "whole": 2,
+        "count": 3,
+        "nested": {"b": [1.5, "x"]},
+        "flag": False,
+    }
+
+
+def test_runs_are_newest_first_limited_and_only_runs(ledger: Ledger) -> None:
+    for stamp in ("2026-11-01", "2026-11-03", "2026-11-02"):
+        ledger.put("recsys", f"RUN#{stamp}#x", {"started_at": stamp})
+    ledger.put("recsys", "LAST_RUN", {"started_at": "2026-11-03"})
+    ledger.put("search", "RUN#2026-11-04#y", {"started_at": "2026-11-04"})
+    assert [r["started_at"] for r in ledger.runs("recsys")] == ["2026-11-03", "2026-11-02", "2026-11-01"]
+    assert [r["started_at"] for r in ledger.runs("recsys", limit=2)] == ["2026-11-03", "2026-11-02"]
+
+
+def test_several_items_in_one_read(ledger: Ledger) -> None:
+    ledger.acquire_lock("recsys", "run-a", 600, now=T0)
+    many = ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
+    assert list(many) == ["LOCK"]
+    assert many["LOCK"]["owner"] == "run-a"
