@@ -7,11 +7,12 @@ import pytest
 from failover_controller.bookkeeping import recovery_figures
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ConfigError, StepConfig
-from failover_controller.errors import InputInvalid, PlanInvalid, PreconditionFailed
+from failover_controller.errors import InputInvalid, PlanInvalid, PollTimeout, PreconditionFailed
 from failover_controller.plan import load_plan_file
+from failover_controller.results import StepResult
 from failover_controller.run_context import RunContext, new_run, parse_start
 from failover_controller.steps import flip_dns, promote_aurora
-from failover_controller.steps.base import make_request, parse_step_input
+from failover_controller.steps.base import enforce_deadline, make_request, parse_step_input
 from failover_controller.steps.registry import STEP_NAMES, load_step
 from tests.support.events import EVENTS, SAMPLE_PLAN, load_event
 
@@ -129,3 +130,58 @@ def test_recovery_figures_count_from_the_clock_start_to_dns_verified() -> None:
         {**event["run"], "trigger": {"type": "alarm", "first_alarm_at": "2026-11-28T02:58:00Z"}}
     )
     assert recovery_figures(alarmed, event["results"])["achieved_rto_s"] == 491.0
+
+
+def test_a_step_input_binds_to_its_plan_with_every_field() -> None:
+    plan = load_plan_file(SAMPLE_PLAN)
+    factory = ClientFactory()
+    event = load_event("promote_aurora", mode="ungraceful", dry_run=True, action="status", deadline=1_800_000_000)
+    parsed = parse_step_input(event, actions=promote_aurora.ACTIONS, params=promote_aurora.PARAMS)
+    assert parsed.params == {"deadline": 1_800_000_000}
+    req = make_request(parsed, plan, home_region="us-west-2", clients=factory)
+    assert (req.plan, req.target_region, req.mode, req.dry_run, req.action, req.clients, req.params) == (
+        plan,
+        "us-west-2",
+        "ungraceful",
+        True,
+        "status",
+        factory,
+        {"deadline": 1_800_000_000},
+    )
+
+
+def test_a_step_input_that_is_not_an_object_names_its_type() -> None:
+    with pytest.raises(InputInvalid) as info:
+        parse_step_input([1], actions=promote_aurora.ACTIONS)
+    assert str(info.value) == "step input is invalid: (input): must be a JSON object, got list"
+
+
+def test_unknown_fields_are_named_in_order() -> None:
+    event = {"plan": "recsys", "target_region": "us-west-2", "zeta": 1, "alpha": 2}
+    with pytest.raises(InputInvalid) as info:
+        parse_step_input(event, actions=promote_aurora.ACTIONS)
+    assert info.value.problems == ["alpha: is not a known field", "zeta: is not a known field"]
+
+
+# The run's deadline ends a poll: at the deadline (not a second later), only if still not done, and saying so.
+
+
+def polled(done: bool) -> StepResult:
+    result = StepResult("flip_dns", "status", "recsys", "us-west-2", "us-east-1", "graceful", False, done=done)
+    result.message, result.after = "change C1 is PENDING", {"status": "PENDING"}
+    return result
+
+
+def test_a_poll_not_done_at_the_deadline_times_out_naming_the_step() -> None:
+    with pytest.raises(PollTimeout) as info:
+        enforce_deadline("flip_dns", polled(False), {"deadline": 1_000}, now=1_042.9)
+    assert str(info.value) == "flip_dns was still not done at the run's deadline (42 s past it): change C1 is PENDING"
+    assert info.value.details == {"step": "flip_dns", "last_seen": {"status": "PENDING"}}
+    with pytest.raises(PollTimeout, match=r"\(0 s past it\)"):
+        enforce_deadline("flip_dns", polled(False), {"deadline": 1_000}, now=1_000)
+
+
+def test_a_poll_before_the_deadline_done_or_without_one_goes_on() -> None:
+    enforce_deadline("flip_dns", polled(False), {"deadline": 1_000}, now=999.9)
+    enforce_deadline("flip_dns", polled(True), {"deadline": 1_000}, now=5_000)
+    enforce_deadline("flip_dns", polled(False), {}, now=5_000)

@@ -12,6 +12,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.config import ReadinessConfig
 from failover_controller.plan import RecoveryPlan
 from failoverctl.drill import world
+from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
 
 
@@ -91,3 +92,34 @@ def test_each_plan_is_judged_and_reported_on_its_own(
         ("recsys", [1.0], [0.0]),
         ("missing", [0.0], [1.0]),
     ]
+
+
+def test_readiness_judges_a_graceful_failover_so_a_silent_source_is_not_ready(
+    stored: RecoveryPlan, f: ClientFactory, outage: aws_like.Outage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outage.down.add("us-east-1")
+    (plan,) = readiness.run(config(), f)["plans"]
+    assert plan["ready"] is False
+    failing = [c for c in plan["checks"] if c["verdict"] == "fail"]
+    assert failing
+    assert all("a graceful switchover needs both regions to answer" in c["detail"] for c in failing)
+
+
+def test_the_metrics_are_counts_per_plan(stored: RecoveryPlan, f: ClientFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    readiness.run(config(), f)
+    (doc,) = emitted(capsys.readouterr().out)
+    (directive,) = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["plan", "service"]]
+    assert doc["plan"] == "recsys"
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+        "Ready": "Count",
+        "FailingChecks": "Count",
+        "UnknownChecks": "Count",
+    }
+
+
+def test_calls_to_the_home_region_keep_the_normal_profile(stored: RecoveryPlan, f: ClientFactory) -> None:
+    readiness.run(config(), f)
+    assert f.home_region == "us-west-2"
+    home, peer = f.cloudwatch("us-west-2").meta.config, f.cloudwatch("us-east-1").meta.config
+    assert home.read_timeout > peer.read_timeout
