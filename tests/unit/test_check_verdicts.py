@@ -7,10 +7,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from failover_controller.checks import dynamodb, route53
+from failover_controller.checks import artifacts, aurora, dynamodb, route53, sagemaker
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failoverctl.drill import world
+from tests.support.aurora_world import GlobalDatabase
 from tests.support.global_tables import GlobalTables
 from tests.support.requests import request
 
@@ -94,7 +95,9 @@ def test_tables_not_ready_and_a_missing_parameter(app: RecoveryPlan, f: ClientFa
     ]
 
 
-def test_a_table_that_does_not_exist_fails_with_the_reason(app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]) -> None:
+def test_a_table_that_does_not_exist_fails_with_the_reason(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
     plan_doc["dynamodb"]["tables"] = ["recsys-gone"]
     plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
     (gone, _) = dynamodb.checks(request(plan, f, "check"))
@@ -124,9 +127,7 @@ def test_replication_latency_within_at_and_past_the_rpo(app: RecoveryPlan, f: Cl
     ]
 
 
-def test_replication_latency_without_data_or_in_ungraceful_mode(
-    plan_doc: dict[str, Any], f: ClientFactory
-) -> None:
+def test_replication_latency_without_data_or_in_ungraceful_mode(plan_doc: dict[str, Any], f: ClientFactory) -> None:
     plan = world.build(plan_doc, f, lag_ms=None, store=False, aurora_and_tables=False)
     assert verdicts(dynamodb.latency_checks(request(plan, f, "check"))) == [
         check("dynamodb.replication_latency_ms", r, None, 60_000, "unknown", "no datapoint in the last 5 minutes")
@@ -176,7 +177,9 @@ def test_missing_set_identifiers_are_named(app: RecoveryPlan, f: ClientFactory, 
     )
 
 
-def test_a_missing_zone_is_the_only_route53_check(app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]) -> None:
+def test_a_missing_zone_is_the_only_route53_check(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
     plan = parse_plan(world.with_zone(plan_doc, "Z0000000000NOTHERE"))
     (zone,) = route53.checks(request(plan, f, "check"))
     assert (zone.name, zone.resource, zone.observed, zone.threshold, zone.verdict) == (
@@ -187,3 +190,239 @@ def test_a_missing_zone_is_the_only_route53_check(app: RecoveryPlan, f: ClientFa
         "fail",
     )
     assert zone.detail.startswith("Route 53 hosted zone Z0000000000NOTHERE: not found")
+
+
+# SageMaker
+
+
+MODEL = {"ranker": {"image": "recsys-ranker:2026-11-01", "model_data": "ranker/2026-11-01/model.tar.gz"}}
+
+
+def endpoint_reads(f: ClientFactory, status: str, reason: str | None = None) -> None:
+    """DescribeEndpoint in us-west-2 answers ``status`` (and a FailureReason), as SageMaker shows it."""
+
+    def show(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["EndpointStatus"] = status
+        if reason:
+            parsed["FailureReason"] = reason
+
+    f.sagemaker("us-west-2").meta.events.register("after-call.sagemaker.DescribeEndpoint", show)
+
+
+def test_a_serving_endpoint_with_the_sources_model(app: RecoveryPlan, f: ClientFactory) -> None:
+    assert verdicts(sagemaker.checks(request(app, f, "check"))) == [
+        check("sagemaker.endpoint_in_service", "recsys-ranker-usw2", "InService", "InService", "pass"),
+        check(
+            "sagemaker.same_model_as_source",
+            "recsys-ranker-usw2",
+            {"target": MODEL, "source": MODEL},
+            "identical",
+            "pass",
+        ),
+    ]
+
+
+def test_a_standby_serving_another_model_and_missing_variants(plan_doc: dict[str, Any], f: ClientFactory) -> None:
+    app = world.build(plan_doc, f, standby_model_tag="2026-10-01", store=False, aurora_and_tables=False)
+    older = {"ranker": {"image": "recsys-ranker:2026-10-01", "model_data": "ranker/2026-11-01/model.tar.gz"}}
+    assert verdicts(sagemaker.checks(request(app, f, "check")))[1] == check(
+        "sagemaker.same_model_as_source",
+        "recsys-ranker-usw2",
+        {"target": older, "source": MODEL},
+        "identical",
+        "fail",
+        "variant(s) ranker serve a different image or model data",
+    )
+    for region in ("us-east-1", "us-west-2"):
+        plan_doc["sagemaker"]["endpoints"][region]["variants"] += [
+            {"variant_name": n, "standby_instance_count": 1, "active_instance_count": 1, "active_weight": 1.0}
+            for n in ("shadow", "canary")
+        ]
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    assert verdicts(sagemaker.checks(request(plan, f, "check")))[0] == check(
+        "sagemaker.endpoint_in_service",
+        "recsys-ranker-usw2",
+        "InService",
+        "InService",
+        "fail",
+        "missing variant(s) canary, shadow",
+    )
+
+
+def test_an_endpoint_that_failed_names_its_reason(app: RecoveryPlan, f: ClientFactory) -> None:
+    endpoint_reads(f, "Failed", "The primary container for production variant ranker did not pass the ping")
+    assert verdicts(sagemaker.checks(request(app, f, "check", mode="ungraceful"))) == [
+        check(
+            "sagemaker.endpoint_in_service",
+            "recsys-ranker-usw2",
+            "Failed",
+            "InService",
+            "fail",
+            "The primary container for production variant ranker did not pass the ping",
+        ),
+        check(
+            "sagemaker.same_model_as_source",
+            "recsys-ranker-usw2",
+            None,
+            "source's model",
+            "skipped",
+            "ungraceful: us-east-1 is not consulted",
+        ),
+    ]
+
+
+def test_an_endpoint_out_of_service_without_a_reason(app: RecoveryPlan, f: ClientFactory) -> None:
+    endpoint_reads(f, "OutOfService")
+    first = verdicts(sagemaker.checks(request(app, f, "check")))[0]
+    assert (first["verdict"], first["detail"]) == ("fail", "")
+
+
+def test_an_endpoint_under_aws_maintenance_serves(app: RecoveryPlan, f: ClientFactory) -> None:
+    endpoint_reads(f, "SystemUpdating")
+    assert verdicts(sagemaker.checks(request(app, f, "check")))[0] == check(
+        "sagemaker.endpoint_in_service",
+        "recsys-ranker-usw2",
+        "SystemUpdating",
+        "InService",
+        "pass",
+        "AWS maintenance under way: it serves, and scaling waits until it completes",
+    )
+
+
+# Images and model artifacts
+
+
+IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/recsys-ranker:2026-11-01"
+ARTIFACT = "s3://recsys-models-us-west-2/ranker/2026-11-01/model.tar.gz"
+
+
+def test_the_standbys_image_artifact_and_replication(app: RecoveryPlan, f: ClientFactory) -> None:
+    assert verdicts(artifacts.checks(request(app, f, "check"))) == [
+        check("ecr.image_in_target_region", IMAGE, "present", "present", "pass"),
+        check("s3.model_artifacts_present", ARTIFACT, len(b"model weights"), "exists", "pass"),
+        check(
+            "s3.artifacts_replicate_to_target",
+            "recsys-models-us-east-1",
+            ["recsys-models-us-west-2"],
+            "replicated",
+            "pass",
+        ),
+    ]
+
+
+def test_an_image_or_artifact_gone_and_no_replication(app: RecoveryPlan, f: ClientFactory) -> None:
+    f.client("ecr", "us-west-2").batch_delete_image(
+        repositoryName="recsys-ranker", imageIds=[{"imageTag": "2026-11-01"}]
+    )
+    f.client("s3", "us-west-2").delete_object(Bucket="recsys-models-us-west-2", Key="ranker/2026-11-01/model.tar.gz")
+    f.client("s3", "us-east-1").delete_bucket_replication(Bucket="recsys-models-us-east-1")
+    image, artifact, replication = verdicts(artifacts.checks(request(app, f, "check")))
+    assert (image["verdict"], image["observed"], image["threshold"]) == ("fail", None, "us-west-2")
+    assert image["detail"].startswith("ECR image recsys-ranker {'imageTag': '2026-11-01'} in us-west-2: ")
+    assert (artifact["verdict"], artifact["observed"], artifact["threshold"]) == ("fail", None, "exists")
+    assert artifact["detail"] == f"{ARTIFACT}: 404: Not Found"
+    assert replication == check(
+        "s3.artifacts_replicate_to_target",
+        "recsys-models-us-east-1",
+        None,
+        "replication rule to the target bucket",
+        "fail",
+        "replication of s3://recsys-models-us-east-1: ReplicationConfigurationNotFoundError: "
+        "The replication configuration was not found",
+    )
+
+
+def test_a_disabled_replication_rule_is_named(app: RecoveryPlan, f: ClientFactory) -> None:
+    s3 = f.client("s3", "us-east-1")
+    config = s3.get_bucket_replication(Bucket="recsys-models-us-east-1")["ReplicationConfiguration"]
+    config["Rules"][0]["Status"] = "Disabled"
+    s3.put_bucket_replication(Bucket="recsys-models-us-east-1", ReplicationConfiguration=config)
+    assert verdicts(artifacts.checks(request(app, f, "check")))[-1] == check(
+        "s3.artifacts_replicate_to_target",
+        "recsys-models-us-east-1",
+        ["recsys-models-us-west-2"],
+        "replicated",
+        "fail",
+        "no enabled replication rule: s3://recsys-models-us-east-1 -> s3://recsys-models-us-west-2",
+    )
+
+
+def test_ungraceful_does_not_ask_the_source_about_replication(app: RecoveryPlan, f: ClientFactory) -> None:
+    replication = verdicts(artifacts.checks(request(app, f, "check", mode="ungraceful")))[-1]
+    assert replication == check(
+        "s3.artifacts_replicate_to_target",
+        "recsys-models-us-east-1",
+        None,
+        "replication rule",
+        "skipped",
+        "ungraceful: us-east-1 is not consulted",
+    )
+
+
+# Aurora
+
+LAG = (
+    "recsys-metadata-usw2 (AWS/RDS AuroraGlobalDBRPOLag {DBClusterIdentifier=recsys-metadata-usw2, "
+    "SourceRegion=us-east-1}, Maximum)"
+)
+
+
+def test_a_replicating_secondary_within_the_rpo(app: RecoveryPlan, f: ClientFactory) -> None:
+    assert verdicts(aurora.checks(request(app, f, "check"))) == [
+        check("aurora.cluster_available", "recsys-metadata-usw2", "available", "available", "pass"),
+        check("aurora.global_member", "recsys-metadata-usw2", True, "recsys-metadata-global", "pass"),
+        check("aurora.synchronized", "recsys-metadata-usw2", "connected", "connected", "pass"),
+        check("aurora.replication_lag_ms", LAG, 120.0, 60_000, "pass"),
+    ]
+
+
+def test_a_secondary_that_is_not_ready(app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    db.clusters["us-west-2"].status = "modifying"
+    db.sync_status = "pending-resync"
+    world.put_replication_lag(app, f, "us-west-2", 61_000)
+    assert verdicts(aurora.checks(request(app, f, "check"))) == [
+        check("aurora.cluster_available", "recsys-metadata-usw2", "modifying", "available", "fail"),
+        check("aurora.global_member", "recsys-metadata-usw2", True, "recsys-metadata-global", "pass"),
+        check(
+            "aurora.synchronized",
+            "recsys-metadata-usw2",
+            "pending-resync",
+            "connected",
+            "fail",
+            "the secondary is not replicating from the writer",
+        ),
+        check("aurora.replication_lag_ms", LAG, 61_000.0, 60_000, "fail", "replication lag exceeds the plan's RPO"),
+    ]
+
+
+def test_a_cluster_outside_the_global_cluster(app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    db.detached.add("us-west-2")
+    member, sync = verdicts(aurora.checks(request(app, f, "check")))[1:3]
+    assert member == check(
+        "aurora.global_member",
+        "recsys-metadata-usw2",
+        False,
+        "recsys-metadata-global",
+        "fail",
+        "not a member of the global cluster",
+    )
+    assert sync == check(
+        "aurora.synchronized",
+        "recsys-metadata-usw2",
+        None,
+        "connected",
+        "unknown",
+        "the global cluster reports no status",
+    )
+
+
+def test_the_writer_needs_no_replication(app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    db.writer_region = "us-west-2"
+    sync, lag = verdicts(aurora.checks(request(app, f, "check")))[2:]
+    resource = "recsys-metadata-usw2 (AWS/RDS replication lag, Maximum)"
+    assert sync == check(
+        "aurora.synchronized", "recsys-metadata-usw2", None, "connected", "skipped", "the target already is the writer"
+    )
+    assert lag == check(
+        "aurora.replication_lag_ms", resource, None, 60_000, "skipped", "the target already is the writer"
+    )

@@ -105,7 +105,9 @@ def test_readiness_judges_a_graceful_failover_so_a_silent_source_is_not_ready(
     assert all("a graceful switchover needs both regions to answer" in c["detail"] for c in failing)
 
 
-def test_the_metrics_are_counts_per_plan(stored: RecoveryPlan, f: ClientFactory, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_metrics_are_counts_per_plan(
+    stored: RecoveryPlan, f: ClientFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     readiness.run(config(), f)
     (doc,) = emitted(capsys.readouterr().out)
     (directive,) = doc["_aws"]["CloudWatchMetrics"]
