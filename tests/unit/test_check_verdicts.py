@@ -23,7 +23,9 @@ def verdicts(checks: list[Any]) -> list[dict[str, Any]]:
     return [asdict(c) for c in checks]
 
 
-def check(name: str, resource: str, observed: Any, threshold: Any, verdict: str, detail: str = "") -> dict[str, Any]:
+def check(  # noqa: PLR0917 - a Check's own field order
+    name: str, resource: str, observed: Any, threshold: Any, verdict: str, detail: str = ""
+) -> dict[str, Any]:
     return {
         "name": name,
         "resource": resource,

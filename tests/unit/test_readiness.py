@@ -124,4 +124,4 @@ def test_calls_to_the_home_region_keep_the_normal_profile(stored: RecoveryPlan, 
     readiness.run(config(), f)
     assert f.home_region == "us-west-2"
     home, peer = f.cloudwatch("us-west-2").meta.config, f.cloudwatch("us-east-1").meta.config
-    assert home.read_timeout > peer.read_timeout
+    assert home.read_timeout > peer.read_timeout  # type: ignore[attr-defined]
