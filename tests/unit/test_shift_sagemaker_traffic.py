@@ -320,3 +320,212 @@ def test_an_asymmetric_dry_run_plans_the_targets_figures_and_changes_nothing(
     planned = [d for a in result.actions for d in a.params["DesiredWeightsAndCapacities"]]
     assert planned == [{"VariantName": "ranker", "DesiredWeight": 0.3, "DesiredInstanceCount": 6}]
     assert config(plan, moto) == before
+
+
+# What the step reports and refuses, in full.
+
+
+def test_a_scale_up_reports_its_step_action_and_what_it_saw(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
+    result = step.run(request(sagemaker_plan, moto, "scale_target"))
+    assert result.step == "shift_sagemaker_traffic"
+    (action,) = result.actions
+    assert (action.api, action.region, action.performed) == (
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "us-west-2",
+        True,
+    )
+    assert action.params == {
+        "EndpointName": "recsys-ranker-usw2",
+        "DesiredWeightsAndCapacities": [{"VariantName": "ranker", "DesiredWeight": 1.0, "DesiredInstanceCount": 4}],
+    }
+    assert result.before["recsys-ranker-usw2"]["variants"]["ranker"]["current_instance_count"] == 1
+    assert result.after["recsys-ranker-usw2"]["variants"]["ranker"]["current_instance_count"] == 4
+    assert result.message == "recsys-ranker-usw2 in us-west-2 updating: ranker"
+    status = step.run(request(sagemaker_plan, moto, "status"))
+    assert (status.step, status.message) == (
+        "shift_sagemaker_traffic",
+        "recsys-ranker-usw2 in us-west-2 is at the desired capacity and weights",
+    )
+    dry = step.run(request(sagemaker_plan, moto, "status", dry_run=True))
+    assert (dry.step, dry.message) == ("shift_sagemaker_traffic", "dry run: nothing was started, nothing to wait for")
+
+
+def test_a_broken_endpoint_without_a_reason_says_so(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
+    plan, f = build(session, plan_doc)
+    aws_like.endpoint_status(session, "OutOfService")
+    with pytest.raises(StepFailed) as info:
+        step.run(request(plan, f, "scale_target"))
+    assert str(info.value) == (
+        "endpoint recsys-ranker-usw2 in us-west-2 is OutOfService; "
+        "waiting will not bring it to the desired configuration"
+    )
+
+
+def test_a_status_the_controller_does_not_know_is_not_acted_on(
+    session: boto3.Session, plan_doc: dict[str, Any]
+) -> None:
+    plan, f = build(session, plan_doc)
+    aws_like.endpoint_status(session, "Provisioning")
+    calls = aws_like.record_calls(session)
+    with pytest.raises(PreconditionFailed) as info:
+        step.run(request(plan, f, "scale_target"))
+    assert str(info.value) == "endpoint recsys-ranker-usw2 in us-west-2 is Provisioning, not InService"
+    assert updates(calls) == 0
+
+
+def test_waiting_on_a_busy_endpoint_reports_what_it_saw(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
+    plan, f = build(session, plan_doc)
+    aws_like.endpoint_status(session, "Creating")
+    result = step.run(request(plan, f, "scale_target"))
+    assert result.after["recsys-ranker-usw2"]["status"] == "Creating"
+    assert result.message == "recsys-ranker-usw2 in us-west-2 is Creating; waiting before any further update"
+
+
+def test_the_full_instance_quota_message(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
+    plan, f = build(session, plan_doc)
+    aws_like.error_on(
+        session, "before-call.sagemaker.UpdateEndpointWeightsAndCapacities", "ResourceLimitExceeded", "limit is 2"
+    )
+    with pytest.raises(StepFailed) as info:
+        step.run(request(plan, f, "scale_target"))
+    assert str(info.value).endswith(
+        "Request an increase of the instance type's 'for endpoint usage' quota in Service Quotas, or lower the "
+        "plan's active_instance_count"
+    )
+
+
+def test_another_refusal_names_the_call_endpoint_and_region(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
+    plan, f = build(session, plan_doc)
+    aws_like.error_on(
+        session, "before-call.sagemaker.UpdateEndpointWeightsAndCapacities", "ValidationException", "bad variant"
+    )
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the message is what is asserted
+        step.run(request(plan, f, "scale_target"))
+    assert str(info.value).startswith("UpdateEndpointWeightsAndCapacities on recsys-ranker-usw2 in us-west-2: ")
+    assert "bad variant" in str(info.value)
+
+
+def test_a_plan_that_keeps_the_source_running_does_not_drain_it(
+    sagemaker_plan: RecoveryPlan, moto: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    plan_doc["sagemaker"]["drain_source"] = False
+    result = step.run(request(parse_plan(plan_doc), moto, "drain_source"))
+    assert (result.step, result.message, result.changed) == (
+        "shift_sagemaker_traffic",
+        "the plan does not drain the source endpoint",
+        False,
+    )
+    assert config(sagemaker_plan, moto) == STANDBY
+
+
+def test_only_the_weights_that_differ_are_sent(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(two_variants(plan_doc))
+    world.create_sagemaker(plan, moto)
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][1]["active_weight"] = 0.5
+    plan = parse_plan(plan_doc)
+    for _ in range(3):
+        step.run(request(plan, moto, "status"))
+    shifted = step.run(request(plan, moto, "shift_weights"))
+    assert shifted.actions[0].params["DesiredWeightsAndCapacities"] == [
+        {"VariantName": "reranker", "DesiredWeight": 0.5}
+    ]
+
+
+def register_variant(f: ClientFactory, region: str, endpoint: str, variant: str, low: int, high: int) -> None:  # noqa: PLR0917
+    f.client("application-autoscaling", region).register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{endpoint}/variant/{variant}",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=low,
+        MaxCapacity=high,
+    )
+
+
+def minimums(f: ClientFactory, region: str) -> dict[str, tuple[int, int]]:
+    targets = f.client("application-autoscaling", region).describe_scalable_targets(ServiceNamespace="sagemaker")
+    return {t["ResourceId"].rsplit("/", 1)[1]: (t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]}
+
+
+def test_every_autoscaled_variant_gets_its_own_minimum(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(two_variants(plan_doc))
+    world.create_sagemaker(plan, moto)
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "ranker", 1, 2)
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "reranker", 3, 9)  # already at its active count
+    result = step.run(request(plan, moto, "scale_target"))
+    assert minimums(moto, "us-west-2") == {"ranker": (4, 4), "reranker": (3, 9)}
+    (raised,) = [a for a in result.actions if a.api.startswith("application-autoscaling")]
+    assert (raised.api, raised.region, raised.performed) == (
+        "application-autoscaling:RegisterScalableTarget",
+        "us-west-2",
+        True,
+    )
+    assert raised.params == {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/recsys-ranker-usw2/variant/ranker",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": 4,
+        "MaxCapacity": 4,
+        "previous_min": 1,
+    }
+    assert result.changed
+
+
+def test_the_scale_up_never_lowers_and_the_drain_never_raises_a_minimum(
+    moto: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    plan = parse_plan(two_variants(plan_doc))
+    world.create_sagemaker(plan, moto)
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "ranker", 5, 10)  # above active 4: kept
+    register_variant(moto, "us-east-1", "recsys-ranker-use1", "ranker", 0, 8)  # below standby 1: kept
+    register_variant(moto, "us-east-1", "recsys-ranker-use1", "reranker", 2, 8)  # above standby 1: lowered
+    step.run(request(plan, moto, "scale_target"))
+    assert minimums(moto, "us-west-2")["ranker"] == (5, 10)
+    drained = step.run(request(plan, moto, "drain_source"))
+    assert minimums(moto, "us-east-1") == {"ranker": (0, 8), "reranker": (1, 8)}
+    assert [a.params["ResourceId"] for a in drained.actions if a.api.startswith("application")] == [
+        "endpoint/recsys-ranker-use1/variant/reranker"
+    ]
+
+
+def test_a_dry_run_plans_the_minimum_and_changes_nothing(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(plan_doc)
+    world.create_sagemaker(plan, moto)
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "ranker", 1, 2)
+    result = step.run(request(plan, moto, "scale_target", dry_run=True))
+    assert minimums(moto, "us-west-2") == {"ranker": (1, 2)}
+    assert [(a.api, a.performed) for a in result.actions] == [
+        ("application-autoscaling:RegisterScalableTarget", False),
+        ("sagemaker:UpdateEndpointWeightsAndCapacities", False),
+    ]
+    assert not result.changed
+
+
+def test_a_minimum_that_cannot_be_set_is_named(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
+    plan, f = build(session, plan_doc)
+    register_variant(ClientFactory(), "us-west-2", "recsys-ranker-usw2", "ranker", 1, 2)
+    aws_like.error_on(
+        session, "before-call.application-autoscaling.RegisterScalableTarget", "AccessDeniedException", "denied"
+    )
+    with pytest.raises(
+        Exception, match=r"^RegisterScalableTarget endpoint/recsys-ranker-usw2/variant/ranker in us-west-2: "
+    ):
+        step.run(request(plan, f, "scale_target"))
+
+
+def two_endpoints(plan_doc: dict[str, Any]) -> dict[str, Any]:
+    for region, endpoint in list(plan_doc["sagemaker"]["endpoints"].items()):
+        second = {**endpoint, "endpoint_name": endpoint["endpoint_name"] + "-b"}
+        plan_doc["sagemaker"]["endpoints"][region] = [endpoint, second]
+    return plan_doc
+
+
+def test_several_endpoints_are_each_moved_and_reported(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(two_endpoints(plan_doc))
+    world.create_sagemaker(plan, moto)
+    result = step.run(request(plan, moto, "scale_target"))
+    assert (
+        result.message
+        == "recsys-ranker-usw2 in us-west-2 updating: ranker; recsys-ranker-usw2-b in us-west-2 updating: ranker"
+    )
+    assert list(result.before) == list(result.after) == ["recsys-ranker-usw2", "recsys-ranker-usw2-b"]
+    assert [a.params["EndpointName"] for a in result.actions] == ["recsys-ranker-usw2", "recsys-ranker-usw2-b"]

@@ -176,7 +176,7 @@ def each_endpoint(
 ) -> StepResult:
     """Run ``one`` for every endpoint of ``region``; done when all are, keyed by endpoint in before and after."""
     parts = [(e.endpoint_name, one(e, req.result(STEP))) for e in req.plan.endpoints[region]]
-    result.actions += [a for _, part in parts for a in part.actions]
+    result.actions = [a for _, part in parts for a in part.actions]
     result.before = {name: part.before for name, part in parts}
     result.after = {name: part.after for name, part in parts}
     result.changed = any(part.changed for _, part in parts)
