@@ -5,6 +5,7 @@ world, releases the lock and says where traffic is."""
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,13 +14,14 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from failover_controller.bookkeeping import record, recovery_figures, validate_input
+from failover_controller.bookkeeping import record, recovery_figures, request_approval, validate_input
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig
 from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.ledger import Ledger
+from failover_controller.observability import metrics
 from failover_controller.plan import parse_plan
-from failover_controller.run_context import RunContext
+from failover_controller.run_context import RunContext, new_run
 from failoverctl.drill import world
 from tests.support.events import load_event
 
@@ -32,6 +34,13 @@ def controller(plan_doc: dict[str, Any]) -> Iterator[tuple[ControllerConfig, Cli
         world.store_plan(parse_plan(plan_doc), f)
         arn = f.client("sns", "us-west-2").create_topic(Name="failover")["TopicArn"]
         yield ControllerConfig("us-west-2", world.PLAN_PREFIX, 0, "ledger", arn), f
+
+
+def sent(f: ClientFactory) -> list[dict[str, Any]]:
+    from moto.sns.models import sns_backends  # noqa: PLC0415 - moto's inbox, not an AWS API
+
+    topic = sns_backends["123456789012"]["us-west-2"].topics["arn:aws:sns:us-west-2:123456789012:failover"]
+    return [{"subject": m[2], "body": m[1]} for m in topic.sent_notifications]
 
 
 def start(**changes: Any) -> dict[str, Any]:
@@ -214,3 +223,211 @@ def test_the_rto_clock_starts_at_the_first_alarm_else_the_event_else_the_run() -
         "changed": True,
     }
     assert manual["rto_target_s"] == 900
+
+
+# The run context: defaults for what a manual start leaves out, and names AWS accepts.
+
+
+def test_a_minimal_start_gets_the_safe_defaults(plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(plan_doc)
+    run = new_run({"plan": "recsys", "target_region": "us-west-2"}, plan, execution="r-1", started_at="s", now=1000)
+    assert run.to_dict() == {
+        "plan": "recsys",
+        "target_region": "us-west-2",
+        "source_region": "us-east-1",
+        "mode": "graceful",
+        "dry_run": False,
+        "require_approval": False,
+        "force_beyond_rpo": False,
+        "poll_seconds": 15,
+        "approval_timeout_seconds": 0,
+        "deadline": 1900,
+        "execution": "r-1",
+        "started_at": "s",
+        "rto_seconds": 900,
+        "rpo_seconds": 60,
+        "trigger": {"type": "manual"},
+    }
+
+
+def test_every_field_of_a_start_reaches_the_run(plan_doc: dict[str, Any]) -> None:
+    start = {
+        "plan": "recsys",
+        "target_region": "us-west-2",
+        "mode": "ungraceful",
+        "dry_run": True,
+        "require_approval": True,
+        "force_beyond_rpo": True,
+        "poll_seconds": 0,
+        "trigger": {"type": "alarm", "alarm": "a"},
+    }
+    run = new_run(start, parse_plan(plan_doc), execution="r-2", started_at="s", now=1000)
+    assert (run.mode, run.dry_run, run.require_approval, run.force_beyond_rpo, run.poll_seconds) == (
+        "ungraceful",
+        True,
+        True,
+        True,
+        0,
+    )
+    assert (run.trigger, run.approval_timeout_seconds, run.deadline) == ({"type": "alarm", "alarm": "a"}, 900, 2800)
+
+
+@pytest.mark.parametrize("name", ["has space", "", "x" * 81, "a/b"])
+def test_an_execution_name_step_functions_refuses_is_named(plan_doc: dict[str, Any], name: str) -> None:
+    with pytest.raises(InputInvalid) as e:
+        new_run({"plan": "recsys", "target_region": "us-west-2"}, parse_plan(plan_doc), execution=name, started_at="")
+    assert str(e.value) == f"failover input is invalid: execution name {name!r} is not a Step Functions name"
+
+
+def test_validate_input_keeps_when_the_run_started(controller: tuple[ControllerConfig, ClientFactory]) -> None:
+    config, f = controller
+    assert validate_input(start(dry_run=True), config, f)["started_at"] == "2026-11-28T03:00:00.000Z"
+    event = start(dry_run=True)
+    del event["started_at"]
+    assert validate_input(event, config, f)["started_at"] == ""
+
+
+@pytest.mark.parametrize("event", [None, [], {"input": {}}, {"execution": 7}])
+def test_a_validate_input_payload_without_its_fields_is_refused(
+    controller: tuple[ControllerConfig, ClientFactory], event: Any
+) -> None:
+    config, f = controller
+    with pytest.raises(InputInvalid) as e:
+        validate_input(event, config, f)
+    assert str(e.value) == (
+        "ValidateInput payload is invalid: must carry 'input' and 'execution' from the state machine"
+    )
+
+
+# The approval gate.
+
+
+def test_the_approval_request_keeps_the_token_where_an_operator_finds_it(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    before = int(time.time())
+    assert request_approval(load_event("request_approval"), config, f) == {"requested": True}
+    item = ledger(f).get("recsys", "APPROVAL#recsys-manual-20261128T030000Z")
+    assert item is not None
+    assert {k: item[k] for k in ("task_token", "execution", "target_region", "mode")} == {
+        "task_token": "AQCEAAAAKgAAAAMAAAAAAAAAAexampletasktoken",
+        "execution": "recsys-manual-20261128T030000Z",
+        "target_region": "us-west-2",
+        "mode": "graceful",
+    }
+    assert before <= item["requested_at"] <= int(time.time())
+    assert item["expires_at"] - item["requested_at"] == 7 * 86400
+    (message,) = sent(f)
+    assert message["body"].splitlines() == [
+        "A graceful failover of recsys from us-east-1 to us-west-2 waits for approval.",
+        "Execution: recsys-manual-20261128T030000Z    Trigger: "
+        "{'type': 'manual', 'by': 'oncall@example.com', 'reason': 'us-east-1 degraded, planned switchover'}",
+        "It times out in 900 s.",
+        "",
+        'Approve:  aws stepfunctions send-task-success --task-output \'{"approved_by":"<you>"}\' --task-token <token>',
+        "Reject:   aws stepfunctions send-task-failure --error ApprovalRejected --task-token <token>",
+        "The token is in the ledger table ledger: pk=PLAN#recsys, sk=APPROVAL#recsys-manual-20261128T030000Z.",
+    ]
+
+
+@pytest.mark.parametrize("event", [None, {"run": {}}, {"task_token": 5}])
+def test_an_approval_request_without_a_token_asks_nobody(
+    controller: tuple[ControllerConfig, ClientFactory], event: Any
+) -> None:
+    config, f = controller
+    with pytest.raises(InputInvalid) as e:
+        request_approval(event, config, f)
+    assert str(e.value) == "approval request is invalid: task_token: is required"
+    assert sent(f) == []
+
+
+# What Record says and counts.
+
+
+def test_input_that_never_became_a_run_is_reported_from_the_input(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    event = {
+        "outcome": "invalid",
+        "execution": "recsys-bad-start",
+        "input": {"plan": "recsys", "target_region": "us-west-2", "mode": "sideways", "dry_run": False},
+        "error": {"Error": "InputInvalid", "Cause": "mode: must be one of graceful, ungraceful"},
+    }
+    out = record(event, config, f)
+    assert (out["outcome"], out["lock_released"]) == ("invalid", False)
+    (message,) = sent(f)
+    assert "recsys-bad-start" in message["body"]
+    assert "InputInvalid" in message["body"]
+    assert "sideways" in message["body"]
+    assert ledger(f).runs("recsys") == []
+
+
+def test_a_succeeded_run_is_served_from_its_target_and_counted(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    metrics.clear_metrics()
+    record(recorded("succeeded"), config, f)
+    (entry,) = ledger(f).runs("recsys")
+    assert (entry["traffic_region"], entry["achieved_rto_s"], entry["rpo_exposure_ms"]) == ("us-west-2", 371, 0)
+    emitted = json.loads(json.dumps(metrics.serialize_metric_set()))
+    assert (emitted["plan"], emitted["AchievedRTO"], emitted["RPOExposure"]) == ("recsys", [371.0], [0.0])
+    assert (emitted["FailoverRuns"], emitted["FailoverSucceeded"], emitted["FailoverFailed"]) == ([1.0], [1.0], [0.0])
+
+
+def test_an_unknown_exposure_and_no_verification_are_not_counted(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    metrics.clear_metrics()
+    event = recorded("failed")
+    event["results"].pop("verify")
+    event["results"]["promote_and_scale"]["promote_aurora"].update(data_loss_allowed=True, replication_lag_ms=None)
+    record(event, config, f)
+    emitted = json.loads(json.dumps(metrics.serialize_metric_set()))
+    assert "AchievedRTO" not in emitted
+    assert "RPOExposure" not in emitted
+    assert (emitted["FailoverSucceeded"], emitted["FailoverFailed"]) == ([0.0], [1.0])
+
+
+def test_a_run_whose_only_change_was_outside_the_parallel_branch_succeeded(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    event = recorded("succeeded")
+    event["results"]["promote_and_scale"]["promote_aurora"]["changed"] = False
+    event["results"]["flip_dns"] = {"changed": True, "started_at": "2026-11-28T03:05:00+00:00"}
+    assert record(event, config, f)["outcome"] == "succeeded"
+
+
+def test_the_cause_of_a_failed_compensation_is_cut_at_300_characters(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    record(recorded("failed", compensation={"error": {"Error": "E", "Cause": "y" * 301}}), config, f)
+    second = recorded("failed", compensation={"error": {"Error": "E"}})
+    second["run"]["execution"] = "recsys-second-run"
+    record(second, config, f)
+    prefix = "compensation itself failed (E): writes and DNS may not follow the Aurora writer; "
+    assert sorted(r["needs_attention"][0] for r in ledger(f).runs("recsys")) == [prefix, prefix + "y" * 300]
+
+
+def test_durations_are_kept_to_the_millisecond_and_an_unfinished_step_has_none() -> None:
+    event = load_event("record")
+    run = RunContext.from_dict(event["run"])
+    results = {
+        "flip_dns": {"started_at": "2026-11-28T03:05:00.0001+00:00", "finished_at": "2026-11-28T03:05:01.00049"},
+        "verify": {"started_at": "2026-11-28T03:06:00Z"},
+    }
+    timings = recovery_figures(run, results)["step_timings"]
+    assert timings["flip_dns"]["duration_s"] == 1.0
+    assert timings["verify"]["duration_s"] is None
+    assert recovery_figures(run, results)["achieved_rto_s"] is None
+    results["flip_dns"]["finished_at"] = "2026-11-28T03:05:01.4006Z"
+    assert recovery_figures(run, results)["step_timings"]["flip_dns"]["duration_s"] == 1.401
+
+
+def test_a_graceful_promotion_loses_nothing() -> None:
+    assert figures({"data_loss_allowed": False})["data_loss"] == "none: a graceful switchover waits for replication"

@@ -91,7 +91,7 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def _instant(stamp: str) -> datetime:
-    value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(stamp)  # Python 3.11 reads "Z" as UTC
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -123,7 +123,7 @@ def recovery_figures(run: RunContext, results: dict[str, Any]) -> dict[str, Any]
     else:
         exposure, loss = float(lag), f"up to {float(lag):.0f} ms of writes (replication lag at promotion)"
     return {
-        "achieved_rto_s": _seconds_between(clock_start, verified) if verified else None,
+        "achieved_rto_s": _seconds_between(clock_start, verified),
         "rto_target_s": run.rto_seconds,
         "rpo_exposure_ms": exposure,
         "rpo_target_ms": run.rpo_seconds * 1000,

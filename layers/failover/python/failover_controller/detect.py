@@ -133,7 +133,7 @@ def _detail_problems(detail: dict[str, Any]) -> list[str]:
 def execution_name(plan: str, change: AlarmChange) -> str:
     """Deterministic per event: the same delivery retried maps to the same execution."""
     try:
-        stamp = datetime.fromisoformat(change.time.replace("Z", "+00:00")).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.fromisoformat(change.time).strftime("%Y%m%dT%H%M%SZ")
     except ValueError:
         stamp = "t"
     digest = hashlib.sha256(change.event_id.encode()).hexdigest()[:10]
@@ -145,7 +145,7 @@ def first_alarm_at(stamps: list[str], default: str) -> str:
     parsed = []
     for stamp in stamps:
         with contextlib.suppress(ValueError):
-            parsed.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+            parsed.append(datetime.fromisoformat(stamp))
     return min(parsed).astimezone(UTC).isoformat() if parsed else default
 
 

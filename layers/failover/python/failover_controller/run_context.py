@@ -52,16 +52,6 @@ class RunContext:
     def lock_ttl_seconds(self) -> int:
         return lock_ttl(self.approval_timeout_seconds, self.rto_seconds)
 
-    def step_input(self, action: str, **params: Any) -> dict[str, Any]:
-        return {
-            "plan": self.plan,
-            "target_region": self.target_region,
-            "mode": self.mode,
-            "dry_run": self.dry_run,
-            "action": action,
-            **params,
-        }
-
     @classmethod
     def from_dict(cls, doc: Any) -> RunContext:
         if not isinstance(doc, dict):
