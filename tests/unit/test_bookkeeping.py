@@ -21,7 +21,7 @@ from failover_controller.errors import InputInvalid, PreconditionFailed
 from failover_controller.ledger import Ledger
 from failover_controller.observability import metrics
 from failover_controller.plan import parse_plan
-from failover_controller.run_context import RunContext, new_run
+from failover_controller.run_context import RunContext, new_run, parse_start
 from failoverctl.drill import world
 from tests.support.events import load_event
 
@@ -431,3 +431,60 @@ def test_durations_are_kept_to_the_millisecond_and_an_unfinished_step_has_none()
 
 def test_a_graceful_promotion_loses_nothing() -> None:
     assert figures({"data_loss_allowed": False})["data_loss"] == "none: a graceful switchover waits for replication"
+
+
+# The state machine's input: every problem named once, in the words an operator can act on.
+
+
+def test_every_problem_of_a_start_is_named_once() -> None:
+    with pytest.raises(InputInvalid) as e:
+        parse_start(
+            {
+                "plan": 5,
+                "mode": "sideways",
+                "dry_run": "no",
+                "require_approval": 1,
+                "poll_seconds": True,
+                "trigger": "pager",
+                "colour": "red",
+            }
+        )
+    assert e.value.problems == [
+        "colour: is not a known field",
+        "plan: is required and must be a non-empty string",
+        "target_region: is required and must be a non-empty string",
+        "dry_run: must be of type bool, got str",
+        "require_approval: must be of type bool, got int",
+        "poll_seconds: must be of type int, got bool",
+        "trigger: must be of type dict, got str",
+        "mode: must be one of graceful, ungraceful, got 'sideways'",
+    ]
+    assert str(e.value).startswith("failover input is invalid: colour: is not a known field; ")
+
+
+@pytest.mark.parametrize(("poll", "ok"), [(-1, False), (0, True), (300, True), (301, False)])
+def test_the_poll_interval_is_between_0_and_300_seconds(poll: int, ok: bool) -> None:
+    start = {"plan": "recsys", "target_region": "us-west-2", "poll_seconds": poll}
+    if ok:
+        assert parse_start(start) == start
+    else:
+        with pytest.raises(
+            InputInvalid, match=f"^failover input is invalid: poll_seconds: must be between 0 and 300, got {poll}$"
+        ):
+            parse_start(start)
+
+
+@pytest.mark.parametrize("start", [None, ["plan"], "recsys"])
+def test_a_start_that_is_not_an_object_names_its_type(start: Any) -> None:
+    with pytest.raises(InputInvalid) as e:
+        parse_start(start)
+    assert str(e.value) == f"failover input is invalid: (input): must be a JSON object, got {type(start).__name__}"
+
+
+def test_a_run_context_that_is_not_one_is_named() -> None:
+    with pytest.raises(InputInvalid) as e:
+        RunContext.from_dict("run")
+    assert str(e.value) == "run context is invalid: (input): must be a JSON object, got str"
+    with pytest.raises(InputInvalid) as e:
+        RunContext.from_dict({"plan": "recsys"})
+    assert str(e.value).startswith("run context is invalid: RunContext.__init__() missing 13 required positional")

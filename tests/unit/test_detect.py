@@ -19,7 +19,7 @@ from samtranslator.yaml_helper import yaml_parse
 from failover_controller.aws import call
 from failover_controller.clients import PEER_BUDGET_SECONDS, PEER_CONFIG, ClientFactory
 from failover_controller.config import DetectConfig
-from failover_controller.detect import decide, execution_name, parse_alarm_event
+from failover_controller.detect import decide, execution_name, first_alarm_at, parse_alarm_event
 from failover_controller.errors import InputInvalid, TransientAwsError
 from failover_controller.ledger import Ledger
 from failoverctl.drill import world
@@ -451,3 +451,15 @@ def test_a_lock_expiring_now_still_holds(dw: DetectWorld) -> None:
     assert Ledger(TABLE, "us-west-2", dw.factory).acquire_lock("recsys", "recsys-other", 60, now=now - 60).acquired
     assert dw.decide(alarm_event(id="a"), now=now).reason == "single-flight: run recsys-other holds the lock"
     assert dw.decide(alarm_event(id="b"), now=now + 1).outcome == "started"
+
+
+def test_the_first_alarm_is_the_earliest_in_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        stamps = ["2026-11-28T05:00:00+02:00", "not a time", "2026-11-28T03:30:00Z"]
+        assert first_alarm_at(stamps, "default") == "2026-11-28T03:00:00+00:00"
+        assert first_alarm_at(["garbage", ""], "default") == "default"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

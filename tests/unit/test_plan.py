@@ -248,3 +248,49 @@ def test_a_signal_outside_the_pair_is_refused(plan_doc: dict[str, Any]) -> None:
         "signals.alarms[0].region: eu-west-1 is not one of the plan's regions: no controller stack there could "
         "deliver its state changes to Detect"
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\x89PNG\x00", "is binary (it contains NUL bytes), not JSON text"),
+        (b'{"a": "\xff"}', "is not UTF-8 text (byte 0xff at offset 7)"),
+        (b" " * (1024 * 1024 + 1), "is larger than 1048576 bytes: not a plan"),
+    ],
+)
+def test_a_file_that_is_not_a_plan_is_named_by_its_path(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+    with pytest.raises(PlanInvalid) as e:
+        load_plan_file(path)
+    assert str(e.value) == f"recovery plan {path} is invalid: {problem}"
+
+
+def test_a_file_that_cannot_be_read_is_named_with_why(tmp_path: Path) -> None:
+    with pytest.raises(PlanInvalid) as e:
+        load_plan_file(tmp_path / "missing.json")
+    assert (
+        str(e.value)
+        == f"recovery plan {tmp_path / 'missing.json'} is invalid: cannot be read: No such file or directory"
+    )
+
+
+def test_a_plan_of_exactly_the_size_limit_is_read(tmp_path: Path) -> None:
+    text = SAMPLE_PLAN.read_text()
+    path = tmp_path / "plan.json"
+    path.write_bytes(text.encode() + b" " * (1024 * 1024 - len(text.encode())))
+    assert load_plan_file(path).application == "recsys"
+
+
+def test_a_plan_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(b"\xef\xbb\xbf" + SAMPLE_PLAN.read_bytes())
+    assert load_plan_file(path).application == "recsys"
+
+
+def test_a_plans_problems_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text('{"plan_version": 1}')
+    with pytest.raises(PlanInvalid) as e:
+        load_plan_file(path)
+    assert str(e.value).startswith(f"recovery plan {path} is invalid: ")
