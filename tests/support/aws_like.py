@@ -268,3 +268,26 @@ class Outage:
                 )
 
         session.events.register("before-call", refuse)
+
+
+def eventually_consistent_reads(session: boto3.Session) -> None:
+    """A DynamoDB read without ConsistentRead may miss a write completed just before it, as on AWS; here it always
+    does (the item reads as absent). moto's reads are always consistent."""
+
+    def asked(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if model.name == "GetItem":
+            context["aws_like_stale"] = not params.get("ConsistentRead")
+        else:
+            context["aws_like_stale_tables"] = [
+                t for t, spec in params.get("RequestItems", {}).items() if not spec.get("ConsistentRead")
+            ]
+
+    def stale(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("aws_like_stale"):
+            parsed.pop("Item", None)
+        for table in context.get("aws_like_stale_tables", []):
+            parsed.get("Responses", {}).pop(table, None)
+
+    for op in ("GetItem", "BatchGetItem"):
+        session.events.register(f"before-parameter-build.dynamodb.{op}", asked)
+        session.events.register(f"after-call.dynamodb.{op}", stale)

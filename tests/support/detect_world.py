@@ -31,6 +31,7 @@ class DetectWorld:
         )
         session = boto3.Session()
         aws_like.alarm_transition_timestamps(session)  # DescribeAlarms as AWS answers it
+        aws_like.eventually_consistent_reads(session)
         self.factory = ClientFactory(session=session)
         world.create_alarms(self.plan, self.factory)
         world.create_ledger_table(self.factory, "us-west-2", TABLE)

@@ -171,7 +171,7 @@ def test_a_failed_start_releases_the_lock(dw: DetectWorld) -> None:
     dw.config = DetectConfig(
         **{**dw.config.__dict__, "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:gone"}
     )
-    with pytest.raises(Exception, match="StartExecution"):
+    with pytest.raises(Exception, match=r"^StartExecution: "):
         dw.decide(alarm_event())
     assert Ledger(TABLE, "us-west-2", dw.factory).get("recsys", "LOCK") is None
 
@@ -381,7 +381,16 @@ def test_the_started_run_carries_the_plans_mode_and_approval(
         "dry_run": False,
         "require_approval": approval,
     }
-    assert started["trigger"]["in_alarm"] == ["recsys-api-canary-use1", "recsys-inference-canary-use1"]
+    trigger = started["trigger"]
+    assert {k: trigger[k] for k in ("type", "alarm", "alarm_region", "event_id", "time", "in_alarm")} == {
+        "type": "alarm",
+        "alarm": "recsys-api-canary-use1",
+        "alarm_region": "us-west-2",
+        "event_id": alarm_event()["id"],
+        "time": alarm_event()["time"],
+        "in_alarm": ["recsys-api-canary-use1", "recsys-inference-canary-use1"],
+    }
+    assert decision.reason == "quorum 2/2 in ALARM: failover to us-west-2 started"
     assert lock is not None
     assert lock["owner"] == decision.execution_name
     waits_for_a_person = 600 if approval else 0
@@ -449,7 +458,11 @@ def test_a_lock_expiring_now_still_holds(dw: DetectWorld) -> None:
     dw.set_alarm("recsys-inference-canary-use1")
     now = 1_800_000_000
     assert Ledger(TABLE, "us-west-2", dw.factory).acquire_lock("recsys", "recsys-other", 60, now=now - 60).acquired
+    calls: list[str] = []
+    for client in list(dw.factory._clients.values()):
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     assert dw.decide(alarm_event(id="a"), now=now).reason == "single-flight: run recsys-other holds the lock"
+    assert calls == ["BatchGetItem"], "refused on the first read, before any alarm is read"
     assert dw.decide(alarm_event(id="b"), now=now + 1).outcome == "started"
 
 
@@ -463,3 +476,18 @@ def test_the_first_alarm_is_the_earliest_in_utc_whatever_the_machines_zone(monke
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_detect_that_loses_the_race_for_the_lock_starts_nothing(dw: DetectWorld) -> None:
+    """Another Detect takes the lock between this one's read of it and its own conditional write."""
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-inference-canary-use1")
+    rival = Ledger(TABLE, "us-west-2", ClientFactory())
+
+    def rival_takes_it(**_: Any) -> None:
+        rival.acquire_lock("recsys", "recsys-rival", 3600)
+
+    dw.factory.dynamodb("us-west-2").meta.events.register("after-call.dynamodb.BatchGetItem", rival_takes_it)
+    decision = dw.decide(alarm_event())
+    assert (decision.outcome, decision.reason) == ("ignored", "single-flight: run recsys-rival holds the lock")
+    assert dw.executions() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -11,6 +12,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import FailoverError
 from failover_controller.ledger import Ledger, Lock
 from failoverctl.drill import world
+from tests.support import aws_like
 
 T0 = 1_800_000_000  # a fixed instant: every lock below is judged against it, never against the clock
 
@@ -18,7 +20,9 @@ T0 = 1_800_000_000  # a fixed instant: every lock below is judged against it, ne
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:
     with mock_aws():
-        f = ClientFactory()
+        session = boto3.Session()
+        aws_like.eventually_consistent_reads(session)
+        f = ClientFactory(session=session)
         world.create_ledger_table(f, "us-west-2", "ledger")
         yield Ledger("ledger", "us-west-2", f)
 
@@ -81,6 +85,9 @@ def test_a_record_keeps_its_values_and_drops_what_is_empty(ledger: Ledger) -> No
         "nested": {"b": [1.5, "x"]},
         "flag": False,
     }
+    item = ledger.get("recsys", "RUN#1")
+    assert item is not None
+    assert (type(item["whole"]), type(item["count"]), type(item["lag"])) == (int, int, float)
 
 
 def test_runs_are_newest_first_limited_and_only_runs(ledger: Ledger) -> None:
@@ -97,3 +104,19 @@ def test_several_items_in_one_read(ledger: Ledger) -> None:
     many = ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
     assert list(many) == ["LOCK"]
     assert many["LOCK"]["owner"] == "run-a"
+
+
+def test_a_record_that_cannot_be_written_or_listed_is_named(ledger: Ledger) -> None:
+    missing = Ledger("no-such-table", "us-west-2", ledger.factory)
+    with pytest.raises(FailoverError, match=r"^ledger recsys RUN#1: not found"):
+        missing.put("recsys", "RUN#1", {"a": 1})
+    with pytest.raises(FailoverError, match=r"^ledger runs of recsys: not found"):
+        missing.runs("recsys")
+    with pytest.raises(FailoverError, match=r"^ledger recsys LOCK, LAST_RUN: not found"):
+        missing.get_many("recsys", ["LOCK", "LAST_RUN"])
+
+
+def test_the_last_twenty_runs_by_default(ledger: Ledger) -> None:
+    for day in range(1, 26):
+        ledger.put("recsys", f"RUN#2026-11-{day:02d}#x", {"day": day})
+    assert [r["day"] for r in ledger.runs("recsys")] == list(range(25, 5, -1))
