@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -204,8 +205,30 @@ def test_non_object_events_are_refused() -> None:
 def test_execution_names_are_deterministic_and_valid() -> None:
     change = parse_alarm_event(load_event("detect_alarm"))
     assert execution_name("recsys", change) == execution_name("recsys", change)
-    assert execution_name("recsys", change).startswith("recsys-20261128T030405Z-")
+    name = execution_name("recsys", change)
+    assert re.fullmatch(r"recsys-20261128T030405Z-[0-9a-f]{10}", name)
     assert len(execution_name("x" * 63, change)) <= 80
+    other = parse_alarm_event(load_event("detect_alarm", id="another-event"))
+    assert execution_name("recsys", other) != name, "another event, another run"
+    undated = parse_alarm_event(load_event("detect_alarm", time="yesterday"))
+    assert re.fullmatch(r"recsys-t-[0-9a-f]{10}", execution_name("recsys", undated))
+
+
+def test_every_problem_of_an_alarm_detail_is_named_exactly() -> None:
+    event = load_event("detect_alarm")
+    event["detail"] = {"alarmName": "", "state": {"value": "PANIC", "timestamp": 5}, "previousState": "OK"}
+    with pytest.raises(InputInvalid) as e:
+        parse_alarm_event(event)
+    assert e.value.problems == [
+        "detail.alarmName: is required and must be a non-empty string",
+        "detail.state.value: must be one of ALARM, OK, INSUFFICIENT_DATA, got 'PANIC'",
+        "detail.state.timestamp: must be a string",
+        "detail.previousState: must be an object",
+    ]
+    event["detail"] = {"alarmName": "a", "state": "ALARM"}
+    with pytest.raises(InputInvalid) as e:
+        parse_alarm_event(event)
+    assert e.value.problems == ["detail.state: is required and must be an object"]
 
 
 def test_the_handler_returns_its_decision(dw: DetectWorld, monkeypatch: pytest.MonkeyPatch) -> None:
