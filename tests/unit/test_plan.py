@@ -294,3 +294,106 @@ def test_a_plans_problems_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(PlanInvalid) as e:
         load_plan_file(path)
     assert str(e.value).startswith(f"recovery plan {path} is invalid: ")
+
+
+# What a plan leaves out, and every rule beyond the schema, exactly.
+
+
+def test_what_a_plan_leaves_out_gets_its_documented_default(plan_doc: dict[str, Any]) -> None:
+    for section, key in (("signals", "mode"), ("signals", "require_approval"), ("sagemaker", "drain_source")):
+        plan_doc[section].pop(key, None)
+    plan_doc["route53"].pop("active_weight", None)
+    plan_doc["route53"]["hosted_zone_id"] = "/hostedzone/Z0RECSYSEXAMPLE00001"
+    plan = parse_plan(plan_doc)
+    assert (plan.automatic_mode, plan.automatic_requires_approval, plan.drain_source, plan.active_weight) == (
+        "ungraceful",
+        False,
+        False,
+        100,
+    )
+    assert plan.hosted_zone_id == "Z0RECSYSEXAMPLE00001"
+
+
+def test_the_model_carries_every_field_of_the_plan(plan_doc: dict[str, Any]) -> None:
+    plan_doc["signals"].update(mode="graceful", require_approval=True, cooldown_seconds=77)
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0].update(
+        standby_instance_count=2, active_instance_count=5, active_weight=0.5
+    )
+    plan = parse_plan(plan_doc)
+    assert (plan.application, plan.primary_region, plan.standby_region) == ("recsys", "us-east-1", "us-west-2")
+    assert (plan.rto_seconds, plan.rpo_seconds, plan.quorum, plan.cooldown_seconds) == (900, 60, 2, 77)
+    assert (plan.automatic_mode, plan.automatic_requires_approval, plan.drain_source) == ("graceful", True, True)
+    assert [(s.name, s.region) for s in plan.signals] == [
+        ("recsys-api-canary-use1", "us-west-2"),
+        ("recsys-inference-canary-use1", "us-west-2"),
+        ("recsys-health-check-use1", "us-east-1"),
+    ]
+    assert plan.global_cluster_id == "recsys-metadata-global"
+    assert plan.dynamodb_tables == ("recsys-features", "recsys-sessions")
+    assert plan.write_region_parameter == "/recsys/write-region"
+    (endpoint,) = plan.endpoints["us-west-2"]
+    assert endpoint.endpoint_name == "recsys-ranker-usw2"
+    assert [
+        (v.variant_name, v.standby_instance_count, v.active_instance_count, v.active_weight) for v in endpoint.variants
+    ] == [("ranker", 2, 5, 0.5)]
+    assert plan.artifact_buckets == {"us-east-1": "recsys-models-us-east-1", "us-west-2": "recsys-models-us-west-2"}
+    assert plan.image_repository == "recsys-ranker"
+    assert (plan.routing_policy, plan.hosted_zone_id) == ("weighted", "Z0RECSYSEXAMPLE00001")
+    assert [(r.name, r.type, r.set_identifiers["us-west-2"]) for r in plan.records] == [
+        ("api.recsys.example.com.", "CNAME", "recsys-api-usw2"),
+        ("inference.recsys.example.com.", "CNAME", "recsys-inference-usw2"),
+    ]
+    assert plan.document == plan_doc
+    with pytest.raises(PlanInvalid) as e:
+        plan.require_region("eu-west-1")
+    assert str(e.value) == (
+        "recovery plan recsys is invalid: region 'eu-west-1' is not one of the plan's regions (us-east-1, us-west-2)"
+    )
+
+
+def test_duplicates_are_named(plan_doc: dict[str, Any]) -> None:
+    plan_doc["signals"]["alarms"].append(dict(plan_doc["signals"]["alarms"][0]))
+    plan_doc["route53"]["records"].append({**plan_doc["route53"]["records"][0], "name": "API.recsys.example.com"})
+    variants = plan_doc["sagemaker"]["endpoints"]["us-east-1"]["variants"]
+    variants.append(dict(variants[0]))
+    standby = plan_doc["sagemaker"]["endpoints"]["us-west-2"]
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"] = [standby, standby]
+    primary = plan_doc["sagemaker"]["endpoints"]["us-east-1"]
+    plan_doc["sagemaker"]["endpoints"]["us-east-1"] = [primary, {**primary, "endpoint_name": "recsys-other-use1"}]
+    assert problems_of(plan_doc) == [
+        "sagemaker.endpoints.us-west-2: endpoint recsys-ranker-usw2 is listed more than once",
+        "signals.alarms: recsys-api-canary-use1 is listed more than once",
+        "route53.records[2]: API.recsys.example.com CNAME is listed twice",
+        "sagemaker.endpoints.us-east-1[0].variants: variant names must be unique",
+        "sagemaker.endpoints.us-east-1[1].variants: variant names must be unique",
+    ]
+
+
+def test_weights_that_are_all_zero_and_extra_regions_are_named(plan_doc: dict[str, Any]) -> None:
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["active_weight"] = 0
+    plan_doc["sagemaker"]["artifact_buckets"]["eu-west-1"] = "elsewhere"
+    plan_doc["signals"]["quorum"] = 3
+    assert problems_of(plan_doc) == [
+        "sagemaker.artifact_buckets.eu-west-1: is not one of the plan's regions (us-east-1, us-west-2)",
+        "sagemaker.endpoints.us-west-2.variants: active weights must not all be 0",
+    ]
+
+
+def test_a_standby_count_equal_to_the_active_one_is_allowed(plan_doc: dict[str, Any]) -> None:
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["standby_instance_count"] = 4
+    assert parse_plan(plan_doc).endpoints["us-west-2"][0].variants[0].standby_instance_count == 4
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["standby_instance_count"] = 5
+    assert problems_of(plan_doc) == [
+        "sagemaker.endpoints.us-west-2.variants[0]: standby_instance_count (5) exceeds active_instance_count (4)"
+    ]
+
+
+def test_a_plan_too_large_for_ssm_is_refused_with_its_size(plan_doc: dict[str, Any]) -> None:
+    plan_doc["description"] = "d" * 1000
+    plan_doc["dynamodb"]["tables"] = [f"recsys-table-{i:04d}-{'x' * 180}" for i in range(40)]
+    size = len(json.dumps(plan_doc, separators=(",", ":")).encode())
+    assert size > 8192
+    assert problems_of(plan_doc) == [
+        f"(plan): is {size} bytes as stored (compact JSON); an SSM parameter holds at most 8192 bytes (advanced "
+        "tier): split the application into plans"
+    ]
