@@ -200,3 +200,20 @@ def test_a_change_still_pending_is_not_done(plan_doc: dict[str, Any], f: ClientF
 
 def _pending(parsed: dict[str, Any], **_: Any) -> None:
     parsed["ChangeInfo"]["Status"] = "PENDING"
+
+
+def test_failback_flips_the_other_way(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    plan = dns_plan(plan_doc, f, weight=60)
+    db.writer_region = "us-west-2"
+    step.run(request(plan, f, "flip"))
+    db.writer_region = "us-east-1"
+    back = step.run(request(plan, f, "flip", target="us-east-1"))
+    assert routing(plan, f) == [{"us-east-1": 60, "us-west-2": 0}] * 2
+    assert back.actions[0].region == "us-east-1"
+
+
+def test_a_missing_zone_is_named(plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase) -> None:
+    db.writer_region = "us-west-2"
+    plan = parse_plan(world.with_zone(plan_doc, "Z0000000000NOTHERE"))
+    with pytest.raises(PreconditionFailed, match="zone Z0000000000NOTHERE: not found"):
+        step.run(request(plan, f, "flip"))
