@@ -136,7 +136,7 @@ def _changed_line(diff: str) -> str:
 
 def _function(name: str) -> str:
     module, _, mangled = name.rpartition(".")
-    function = re.sub(r"__mutmut_\d+$", "", mangled).removeprefix("x_").replace("ǁ", ".")
+    function = re.sub(r"__mutmut_\d+$", "", mangled).removeprefix("x_").removeprefix("xǁ").replace("ǁ", ".")
     return f"{module}.{function}"
 
 
@@ -181,7 +181,10 @@ def report() -> dict[str, Any]:
             continue
         counts["no_tests" if results[name][0] in NO_TESTS else "survived"] += 1
         survivors.setdefault(_module(name), []).append({"mutant": name, "key": key})
-    stale = sorted(set(equivalent) - used_equivalents)
+    judged = {_module(name) for name, (code, _) in results.items() if code is not None}
+    stale = sorted(
+        k for k in set(equivalent) - used_equivalents if any(k.startswith(f"failover_controller.{m}.") for m in judged)
+    )
     return {"per_module": per_module, "survivors": survivors, "equivalent": equivalent, "stale": stale}
 
 

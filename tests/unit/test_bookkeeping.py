@@ -441,6 +441,7 @@ def test_every_problem_of_a_start_is_named_once() -> None:
         parse_start(
             {
                 "plan": 5,
+                "target_region": 7,
                 "mode": "sideways",
                 "dry_run": "no",
                 "require_approval": 1,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import FailoverError
+from failover_controller.errors import FailoverError, TransientAwsError
 from failover_controller.ledger import Ledger, Lock
 from failoverctl.drill import world
 from tests.support import aws_like
@@ -120,3 +121,48 @@ def test_the_last_twenty_runs_by_default(ledger: Ledger) -> None:
     for day in range(1, 26):
         ledger.put("recsys", f"RUN#2026-11-{day:02d}#x", {"day": day})
     assert [r["day"] for r in ledger.runs("recsys")] == list(range(25, 5, -1))
+
+
+def unprocessed(times: int) -> Any:
+    """BatchGetItem answers the first ``times`` calls with every key unprocessed, as DynamoDB does when throttled."""
+    calls = {"n": 0}
+
+    def answer(params: dict[str, Any], **_: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] > times:
+            return None
+        return aws_like._answer({"Responses": {}, "UnprocessedKeys": params["RequestItems"]})
+
+    return answer, calls
+
+
+def remember_request(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context["ledger_request"] = params
+
+
+def test_unprocessed_keys_are_asked_again(ledger: Ledger) -> None:
+    ledger.acquire_lock("recsys", "run-a", 600, now=T0)
+    ledger.put("recsys", "LAST_RUN", {"execution": "run-0"})
+    answer, calls = unprocessed(2)
+    ddb = ledger.factory.dynamodb("us-west-2")
+    ddb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", remember_request)
+    ddb.meta.events.register(
+        "before-call.dynamodb.BatchGetItem", lambda context, **_: answer(context["ledger_request"])
+    )
+    many = ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
+    assert sorted(many) == ["LAST_RUN", "LOCK"]
+    assert calls["n"] == 3
+
+
+def test_keys_still_unprocessed_are_an_error_not_an_absence(ledger: Ledger) -> None:
+    ledger.put("recsys", "LAST_RUN", {"execution": "run-0"})
+    answer, calls = unprocessed(3)
+    ddb = ledger.factory.dynamodb("us-west-2")
+    ddb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", remember_request)
+    ddb.meta.events.register(
+        "before-call.dynamodb.BatchGetItem", lambda context, **_: answer(context["ledger_request"])
+    )
+    with pytest.raises(TransientAwsError) as e:
+        ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
+    assert str(e.value) == "ledger recsys LOCK, LAST_RUN: keys still unprocessed after 3 attempts"
+    assert calls["n"] == 3

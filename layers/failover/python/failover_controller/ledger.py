@@ -21,7 +21,9 @@ from botocore.exceptions import ClientError
 
 from failover_controller.aws import call, error_code, mapped
 from failover_controller.clients import ClientFactory
+from failover_controller.errors import TransientAwsError
 
+BATCH_GET_ATTEMPTS = 3
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 
@@ -131,19 +133,27 @@ class Ledger:
         return _from_item(item) if item else None
 
     def get_many(self, application: str, sks: list[str]) -> dict[str, dict[str, Any]]:
-        """Several items of the plan's partition in one consistent read, by sk."""
-        response = call(
-            f"ledger {application} {', '.join(sks)}",
-            self._ddb.batch_get_item,
-            RequestItems={
-                self.table: {
-                    "Keys": [_to_item({"pk": plan_key(application), "sk": sk}) for sk in sks],
-                    "ConsistentRead": True,
-                }
-            },
+        """Several items of the plan's partition in consistent reads, by sk.
+
+        BatchGetItem may leave keys unprocessed (throttling): those are asked again, and a key still unprocessed
+        after the last attempt is an error, never an item that does not exist (a missed LAST_RUN would skip the
+        cooldown)."""
+        request = {
+            self.table: {
+                "Keys": [_to_item({"pk": plan_key(application), "sk": sk}) for sk in sks],
+                "ConsistentRead": True,
+            }
+        }
+        items: list[dict[str, Any]] = []
+        for _ in range(BATCH_GET_ATTEMPTS):
+            response = call(f"ledger {application} {', '.join(sks)}", self._ddb.batch_get_item, RequestItems=request)
+            items += [_from_item(i) for i in response.get("Responses", {}).get(self.table, [])]
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return {str(i["sk"]): i for i in items}
+        raise TransientAwsError(
+            f"ledger {application} {', '.join(sks)}: keys still unprocessed after {BATCH_GET_ATTEMPTS} attempts"
         )
-        items = [_from_item(i) for i in response.get("Responses", {}).get(self.table, [])]
-        return {str(i["sk"]): i for i in items}
 
     def put(self, application: str, sk: str, values: dict[str, Any]) -> None:
         call(

@@ -331,7 +331,7 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
     )
 
 
-def loads_plan(text: str, source: str = "(inline)") -> RecoveryPlan:
+def loads_plan(text: str, source: str) -> RecoveryPlan:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

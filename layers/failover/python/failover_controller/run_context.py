@@ -13,7 +13,7 @@ from failover_controller.steps.base import MODES, Mode
 
 DEFAULT_POLL_SECONDS = 15
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-START_FIELDS: dict[str, type | tuple[type, ...]] = {
+START_FIELDS: dict[str, type] = {
     "plan": str,
     "target_region": str,
     "mode": str,
@@ -88,7 +88,7 @@ def parse_start(event: Any) -> dict[str, Any]:
         if key in event and key not in ("plan", "target_region"):
             value = event[key]
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                problems.append(f"{key}: must be of type {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+                problems.append(f"{key}: must be of type {kind.__name__}, got {type(value).__name__}")
     if isinstance(event.get("mode"), str) and event["mode"] not in MODES:
         problems.append(f"mode: must be one of {', '.join(MODES)}, got {event['mode']!r}")
     poll = event.get("poll_seconds")
