@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from failover_controller.errors import PlanInvalid
-from failover_controller.plan import SCHEMA_PATH, load_plan_file, loads_plan, parse_plan
+from failover_controller.plan import SCHEMA_PATH, load_plan_file, loads_plan, parse_plan, stored_bytes, stored_form
 from failover_controller.schema import SchemaValidator
 from failoverctl.__main__ import main
 from tests.support.events import SAMPLE_PLAN
@@ -397,3 +397,25 @@ def test_a_plan_too_large_for_ssm_is_refused_with_its_size(plan_doc: dict[str, A
         f"(plan): is {size} bytes as stored (compact JSON); an SSM parameter holds at most 8192 bytes (advanced "
         "tier): split the application into plans"
     ]
+
+
+def test_text_that_is_not_a_plan_is_named_by_its_source() -> None:
+    with pytest.raises(PlanInvalid) as e:
+        loads_plan("{", "x.json")
+    assert str(e.value) == (
+        "recovery plan x.json is invalid: not valid JSON: Expecting property name enclosed in double quotes at line 1 "
+        "column 2"
+    )
+    with pytest.raises(PlanInvalid) as e:
+        loads_plan("[" * 100_000 + "]" * 100_000, "deep.json")
+    assert str(e.value) == "recovery plan deep.json is invalid: (plan): is nested too deeply to be a plan"
+    with pytest.raises(PlanInvalid) as e:
+        loads_plan('{"a": ' + "9" * 5000 + "}", "big.json")
+    prefix = "recovery plan big.json is invalid: not valid JSON: "
+    assert str(e.value).startswith(prefix + "Exceeds the limit (4300 digits) for integer string conversion")
+    assert len(str(e.value)) == len(prefix) + 120
+
+
+def test_a_plan_is_measured_as_ssm_stores_it_in_utf_8() -> None:
+    assert stored_form({"d": "café", "n": [1, 2]}) == '{"d":"café","n":[1,2]}'
+    assert stored_bytes({"d": "café"}) == len('{"d":"café"}'.encode())
