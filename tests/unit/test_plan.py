@@ -419,3 +419,31 @@ def test_text_that_is_not_a_plan_is_named_by_its_source() -> None:
 def test_a_plan_is_measured_as_ssm_stores_it_in_utf_8() -> None:
     assert stored_form({"d": "café", "n": [1, 2]}) == '{"d":"café","n":[1,2]}'
     assert stored_bytes({"d": "café"}) == len('{"d":"café"}'.encode())
+
+
+def test_a_plan_of_exactly_8192_bytes_fits_ssm_and_one_more_does_not(plan_doc: dict[str, Any]) -> None:
+    plan_doc["description"] = ""
+    plan_doc["dynamodb"]["tables"] = [f"recsys-table-{i:04d}-{'x' * 150}" for i in range(35)]
+    plan_doc["description"] = "d" * (8192 - stored_bytes(plan_doc))
+    assert stored_bytes(plan_doc) == 8192
+    assert parse_plan(plan_doc).application == "recsys"
+    plan_doc["description"] += "d"
+    assert problems_of(plan_doc)[0].startswith("(plan): is 8193 bytes as stored")
+
+
+def test_a_plan_without_the_standbys_endpoints_is_named_not_a_crash(plan_doc: dict[str, Any]) -> None:
+    endpoints = plan_doc["sagemaker"]["endpoints"]
+    endpoints["eu-west-1"] = endpoints.pop("us-west-2")
+    assert problems_of(plan_doc) == [
+        "sagemaker.endpoints: has no entry for plan region us-west-2",
+        "sagemaker.endpoints.eu-west-1: is not one of the plan's regions (us-east-1, us-west-2)",
+    ]
+
+
+def test_a_listed_standby_lacking_a_variant_is_named_by_position(plan_doc: dict[str, Any]) -> None:
+    endpoints = plan_doc["sagemaker"]["endpoints"]
+    endpoints["us-east-1"]["variants"].append({**endpoints["us-east-1"]["variants"][0], "variant_name": "reranker"})
+    endpoints["us-west-2"] = [endpoints["us-west-2"]]
+    assert problems_of(plan_doc) == [
+        "sagemaker.endpoints.us-west-2[0].variants: has no variant 'reranker', which recsys-ranker-use1 in us-east-1 serves"
+    ]
