@@ -445,5 +445,6 @@ def test_a_listed_standby_lacking_a_variant_is_named_by_position(plan_doc: dict[
     endpoints["us-east-1"]["variants"].append({**endpoints["us-east-1"]["variants"][0], "variant_name": "reranker"})
     endpoints["us-west-2"] = [endpoints["us-west-2"]]
     assert problems_of(plan_doc) == [
-        "sagemaker.endpoints.us-west-2[0].variants: has no variant 'reranker', which recsys-ranker-use1 in us-east-1 serves"
+        "sagemaker.endpoints.us-west-2[0].variants: has no variant 'reranker', "
+        "which recsys-ranker-use1 in us-east-1 serves"
     ]
