@@ -489,3 +489,94 @@ def test_a_run_context_that_is_not_one_is_named() -> None:
     with pytest.raises(InputInvalid) as e:
         RunContext.from_dict({"plan": "recsys"})
     assert str(e.value).startswith("run context is invalid: RunContext.__init__() missing 13 required positional")
+
+
+# What Record writes and says, field by field.
+
+
+def test_input_that_never_became_a_run_is_described_from_its_fields(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    event = {
+        "outcome": "invalid",
+        "execution": "recsys-bad-start",
+        "input": {
+            "plan": "recsys",
+            "target_region": "us-west-2",
+            "mode": "sideways",
+            "dry_run": True,
+            "trigger": {"type": "manual", "by": "oncall@example.com"},
+        },
+        "failed_step": "ValidateInput",
+    }
+    record(event, config, f)
+    (message,) = sent(f)
+    lines = message["body"].splitlines()
+    assert lines[0] == "Plan:        recsys"
+    assert lines[2] == "Direction:   ? -> us-west-2 (sideways, dry run)"
+    assert lines[3] == "Execution:   recsys-bad-start"
+    assert "oncall@example.com" in lines[4]
+    assert "Failed step: ValidateInput" in lines
+
+
+def test_a_run_is_described_from_the_run_not_from_its_input(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    record(recorded("failed", input={"plan": "other", "target_region": "eu-west-1"}), config, f)
+    (message,) = sent(f)
+    assert message["body"].splitlines()[:3] == [
+        "Plan:        recsys",
+        "Outcome:     failed",
+        "Direction:   us-east-1 -> us-west-2 (graceful)",
+    ]
+
+
+def test_the_ledger_entry_of_a_run_in_full(controller: tuple[ControllerConfig, ClientFactory]) -> None:
+    config, f = controller
+    event = recorded("failed", error={"Error": "StepFailed", "Cause": "boom"}, failed_step="FlipDns")
+    before = int(time.time())
+    out = record(event, config, f)
+    (entry,) = ledger(f).runs("recsys")
+    run = event["run"]
+    assert {k: entry[k] for k in ("target_region", "source_region", "dry_run", "trigger", "started_at")} == {
+        "target_region": "us-west-2",
+        "source_region": "us-east-1",
+        "dry_run": False,
+        "trigger": run["trigger"],
+        "started_at": run["started_at"],
+    }
+    assert before <= entry["finished_at"] <= int(time.time())
+    assert entry["error"] == {"Error": "StepFailed", "Cause": "boom"}
+    assert entry["steps"]["promote_and_scale"]["promote_aurora"]["message"] == "rds:SwitchoverGlobalCluster started"
+    (message,) = sent(f)
+    assert out["subject"] == message["subject"]
+    assert out["notification"]
+    assert out["rpo_exposure_ms"] == 0.0
+    assert "Failed step: FlipDns" in message["body"].splitlines()
+
+
+def test_a_noop_says_traffic_is_where_it_already_was(controller: tuple[ControllerConfig, ClientFactory]) -> None:
+    config, f = controller
+    event = recorded("succeeded")
+    for step in [event["results"]["verify"], *event["results"]["promote_and_scale"].values()]:
+        step["changed"] = False
+    record(event, config, f)
+    (entry,) = ledger(f).runs("recsys")
+    assert (entry["outcome"], entry["traffic_region"]) == ("noop", "us-west-2")
+
+
+def test_an_unknown_outcome_is_named_exactly(controller: tuple[ControllerConfig, ClientFactory]) -> None:
+    config, f = controller
+    with pytest.raises(InputInvalid) as e:
+        record({"outcome": "maybe"}, config, f)
+    assert str(e.value) == (
+        "record request is invalid: outcome: must be one of succeeded, dry_run, aborted, rejected, invalid, failed"
+    )
+
+
+def test_durations_across_offsets_are_measured_in_utc() -> None:
+    run = RunContext.from_dict(load_event("record")["run"])
+    results = {"flip_dns": {"started_at": "2026-11-28T05:00:00+02:00", "finished_at": "2026-11-28T03:00:10Z"}}
+    assert recovery_figures(run, results)["step_timings"]["flip_dns"]["duration_s"] == 10.0
