@@ -8,6 +8,7 @@ where the package sits under ``src/`` and everything else the unit tests read is
     python -m benchmarks.mutation                 # every decision module
     python -m benchmarks.mutation 'failover_controller.detect.*'   # one module (mutmut's glob on names)
     python -m benchmarks.mutation --report-only   # rewrite the report from the last run
+    python -m benchmarks.mutation --keep 'failover_controller.detect.*'   # rerun a module after adding tests
 
 Equivalent mutants (no test can tell them from the original) are listed with their reason in
 ``benchmarks/mutation_equivalent.json``, keyed by the mutant's function and its changed line, so that the list
@@ -244,15 +245,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mutants", nargs="*", help="mutmut name globs (default: every decision module)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last run")
     parser.add_argument("--jobs", type=int, default=None, help="parallel mutants (default: one per core)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="rerun the named mutants in the last run's workspace with the current tests (the source must not have "
+        "changed since); the other modules keep their results",
+    )
     args = parser.parse_args(argv)
+    if args.keep and not args.mutants:
+        parser.error("--keep reruns named mutants only")
     if not args.report_only:
-        prepare()
+        if args.keep:
+            (WORKSPACE / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # the tests changed: map them again
+        else:
+            prepare()
         code = run_mutmut(args.mutants, args.jobs)
         if code != 0:
             print(f"mutmut exited with {code}", file=sys.stderr)
             return code
     result = report()
-    write(result, "make mutation" + (f" MUTANTS='{' '.join(args.mutants)}'" if args.mutants else ""))
+    names = " ".join(f"'{m}'" for m in args.mutants)
+    if args.keep:
+        command = f"make mutation`, then `python -m benchmarks.mutation --keep {names}"
+    else:
+        command = "make mutation" + (f" MUTANTS={names}" if args.mutants else "")
+    write(result, command)
     below = {m: _score(c) for m, c in result["per_module"].items() if _judged(c) and _score(c) < GOAL}
     print(REPORT_MD.read_text())
     if below:
