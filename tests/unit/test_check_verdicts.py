@@ -11,6 +11,7 @@ from failover_controller.checks import artifacts, aurora, dynamodb, route53, sag
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failoverctl.drill import world
+from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
 from tests.support.global_tables import GlobalTables
 from tests.support.requests import request
@@ -428,3 +429,72 @@ def test_the_writer_needs_no_replication(app: RecoveryPlan, f: ClientFactory, db
     assert lag == check(
         "aurora.replication_lag_ms", resource, None, 60_000, "skipped", "the target already is the writer"
     )
+
+
+# A check whose reading fails is reported under its own name, resource and threshold, with why.
+
+
+def _denied(**_: Any) -> Any:
+    return aws_like._error("AccessDenied", "not authorized", 403)
+
+
+def test_aurora_checks_when_nothing_can_be_read(app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan_doc["aurora"]["global_cluster_id"] = "no-such-global"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    f.cloudwatch("us-west-2").meta.events.register("before-call.cloudwatch.ListMetrics", _denied)
+    available, member, sync, lag = verdicts(aurora.checks(request(plan, f, "check")))
+    assert {k: available[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+        "name": "aurora.cluster_available",
+        "resource": "recsys-metadata-usw2",
+        "observed": None,
+        "threshold": "available",
+        "verdict": "fail",
+    }
+    assert available["detail"].startswith("Aurora global cluster no-such-global: not found")
+    assert member == check(
+        "aurora.global_member",
+        "recsys-metadata-usw2",
+        None,
+        "no-such-global",
+        "fail",
+        "the cluster or global cluster could not be read",
+    )
+    assert sync == check(
+        "aurora.synchronized", "recsys-metadata-usw2", None, "connected", "fail", "the cluster could not be read"
+    )
+    assert {k: lag[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+        "name": "aurora.replication_lag_ms",
+        "resource": "recsys-metadata-usw2 (AWS/RDS replication lag, Maximum)",
+        "observed": None,
+        "threshold": 60_000,
+        "verdict": "fail",
+    }
+    assert "AccessDenied" in lag["detail"]
+
+
+def test_sagemaker_checks_of_an_endpoint_that_does_not_exist(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-gone"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    in_service, same = verdicts(sagemaker.checks(request(plan, f, "check")))
+    assert {k: in_service[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+        "name": "sagemaker.endpoint_in_service",
+        "resource": "recsys-gone",
+        "observed": None,
+        "threshold": "InService",
+        "verdict": "fail",
+    }
+    assert {k: same[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+        "name": "sagemaker.same_model_as_source",
+        "resource": "recsys-gone",
+        "observed": None,
+        "threshold": "identical",
+        "verdict": "fail",
+    }
+    assert in_service["detail"].startswith("SageMaker endpoint recsys-gone in us-west-2: not found")
+
+
+def test_a_serving_endpoint_does_not_repeat_an_old_failure(app: RecoveryPlan, f: ClientFactory) -> None:
+    endpoint_reads(f, "InService", "an update last week failed and was rolled back")
+    assert verdicts(sagemaker.checks(request(app, f, "check")))[0]["detail"] == ""
