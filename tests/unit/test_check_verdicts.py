@@ -498,3 +498,115 @@ def test_sagemaker_checks_of_an_endpoint_that_does_not_exist(
 def test_a_serving_endpoint_does_not_repeat_an_old_failure(app: RecoveryPlan, f: ClientFactory) -> None:
     endpoint_reads(f, "InService", "an update last week failed and was rolled back")
     assert verdicts(sagemaker.checks(request(app, f, "check")))[0]["detail"] == ""
+
+
+def standby_model(f: ClientFactory, name: str, containers: list[dict[str, str]]) -> None:
+    """A standby endpoint ``name`` in us-west-2 with one variant per container (``ranker`` first)."""
+    sm = f.sagemaker("us-west-2")
+    variants = []
+    for i, container in enumerate(containers):
+        model = f"{name}-{i}"
+        sm.create_model(
+            ModelName=model,
+            ExecutionRoleArn=f"arn:aws:iam::{world.ACCOUNT}:role/x",
+            PrimaryContainer=container,  # type: ignore[arg-type]
+        )
+        variants.append(
+            {
+                "VariantName": "ranker" if i == 0 else f"extra{i}",
+                "ModelName": model,
+                "InstanceType": "ml.g4dn.xlarge",
+                "InitialInstanceCount": 1,
+                "InitialVariantWeight": 1.0,
+            }
+        )
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=variants)  # type: ignore[arg-type]
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
+def test_what_the_plans_account_does_not_own_is_skipped_with_why(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    dlc = "763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:2.1.0-gpu"
+    standby_model(
+        f,
+        "recsys-pipeline-usw2",
+        [
+            {"Image": "public.ecr.aws/docker/library/nginx:1.27", "ModelDataUrl": ARTIFACT},
+            {"Image": dlc, "ModelDataUrl": "s3://jumpstart-cache-prod-us-west-2/ranker/model.tar.gz"},
+        ],
+    )
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-pipeline-usw2"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    found = verdicts(artifacts.checks(request(plan, f, "check")))
+    assert found[:4] == [
+        check(
+            "ecr.image_in_target_region",
+            "public.ecr.aws/docker/library/nginx:1.27",
+            None,
+            "us-west-2",
+            "skipped",
+            "not an ECR image",
+        ),
+        check("s3.model_artifacts_present", ARTIFACT, len(b"model weights"), "exists", "pass"),
+        check(
+            "ecr.image_in_target_region",
+            dlc,
+            "763104351884",
+            "123456789012",
+            "skipped",
+            "the image belongs to account 763104351884, not the plan's (123456789012): its owner serves it; not checked",
+        ),
+        check(
+            "s3.model_artifacts_present",
+            "s3://jumpstart-cache-prod-us-west-2/ranker/model.tar.gz",
+            "jumpstart-cache-prod-us-west-2",
+            "recsys-models-us-west-2",
+            "skipped",
+            "s3://jumpstart-cache-prod-us-west-2 is not one of the plan's artifact buckets (a JumpStart or other "
+            "account's bucket): its owner serves it; not checked",
+        ),
+    ]
+
+
+def test_images_by_digest_and_by_default_tag(app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    ecr = f.client("ecr", "us-west-2")
+    digest = ecr.describe_images(repositoryName="recsys-ranker")["imageDetails"][0]["imageDigest"]
+    by_digest = f"123456789012.dkr.ecr.us-west-2.amazonaws.com/recsys-ranker@{digest}"
+    untagged = "123456789012.dkr.ecr.us-west-2.amazonaws.com/recsys-ranker"
+    standby_model(f, "recsys-digest-usw2", [{"Image": by_digest}, {"Image": untagged}])
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-digest-usw2"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    digest_check, latest_check = verdicts(artifacts.checks(request(plan, f, "check")))[:2]
+    assert digest_check == check("ecr.image_in_target_region", by_digest, "present", "present", "pass")
+    assert (latest_check["verdict"], latest_check["threshold"]) == ("fail", "us-west-2")
+    assert latest_check["detail"].startswith("ECR image recsys-ranker {'imageTag': 'latest'} in us-west-2: ")
+
+
+def test_each_endpoint_is_checked_and_one_that_cannot_be_read_is_named(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    other = "123456789012.dkr.ecr.us-west-2.amazonaws.com/recsys-ranker:2026-11-01"
+    standby_model(f, "recsys-second-usw2", [{"Image": other, "ModelDataUrl": ARTIFACT}])
+    endpoints = plan_doc["sagemaker"]["endpoints"]
+    for region, second in (("us-east-1", "recsys-ranker-use1"), ("us-west-2", "recsys-second-usw2")):
+        endpoints[region] = [
+            {**endpoints[region], "endpoint_name": "recsys-gone"},
+            {**endpoints[region], "endpoint_name": second},
+        ]
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    found = verdicts(artifacts.checks(request(plan, f, "check", mode="ungraceful")))
+    assert {k: found[0][k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+        "name": "model.artifacts",
+        "resource": "recsys-gone",
+        "observed": None,
+        "threshold": "readable",
+        "verdict": "fail",
+    }
+    assert found[0]["detail"].startswith("SageMaker endpoint recsys-gone in us-west-2: not found")
+    assert [c["name"] for c in found[1:]] == [
+        "ecr.image_in_target_region",
+        "s3.model_artifacts_present",
+        "s3.artifacts_replicate_to_target",
+    ]
+    assert found[1]["resource"] == other
