@@ -555,7 +555,8 @@ def test_what_the_plans_account_does_not_own_is_skipped_with_why(
             "763104351884",
             "123456789012",
             "skipped",
-            "the image belongs to account 763104351884, not the plan's (123456789012): its owner serves it; not checked",
+            "the image belongs to account 763104351884, not the plan's (123456789012): "
+            "its owner serves it; not checked",
         ),
         check(
             "s3.model_artifacts_present",
