@@ -202,6 +202,7 @@ def write(result: dict[str, Any], command: str) -> None:
     modules = dict(sorted(result["per_module"].items()))
     data = {
         m: {"killed": c["killed"], "survived": c["survived"] + c["no_tests"], "equivalent": c["equivalent"]}
+        | ({"not_run": c["not_run"]} if c["not_run"] else {})
         for m, c in modules.items()
         if _judged(c)
     }
@@ -214,18 +215,24 @@ def write(result: dict[str, Any], command: str) -> None:
         f"equivalent mutants (listed, with the reason, in `benchmarks/mutation_equivalent.json`) are left out. Goal: "
         f"{GOAL:.0%} in every module.",
         "",
-        "| module | killed | survived | equivalent | score |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| module | killed | survived | equivalent | not run | score |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for m, c in modules.items():
         if not _judged(c):
-            lines.append(f"| `{m}` | | | | not run |")
+            lines.append(f"| `{m}` | | | | {c['not_run']} | not run |")
             continue
         mark = "" if _score(c) >= GOAL else " **below goal**"
+        mark += " (partial)" if c["not_run"] else ""
         survived = c["survived"] + c["no_tests"]
-        lines.append(f"| `{m}` | {c['killed']} | {survived} | {c['equivalent']} | {_score(c):.1%}{mark} |")
+        lines.append(
+            f"| `{m}` | {c['killed']} | {survived} | {c['equivalent']} | {c['not_run']} | {_score(c):.1%}{mark} |"
+        )
     survived_total = total["survived"] + total["no_tests"]
-    lines.append(f"| **all** | {total['killed']} | {survived_total} | {total['equivalent']} | {_score(total):.1%} |")
+    lines.append(
+        f"| **all** | {total['killed']} | {survived_total} | {total['equivalent']} | {total['not_run']} | "
+        f"{_score(total):.1%} |"
+    )
     lines += ["", "## Surviving mutants", ""]
     if not result["survivors"]:
         lines.append("None.")
@@ -265,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
             return code
     result = report()
     names = " ".join(f"'{m}'" for m in args.mutants)
-    if args.keep:
+    previous = re.search(r"Produced by `(.+)` \(mutmut", REPORT_MD.read_text()) if REPORT_MD.exists() else None
+    if args.report_only and previous:
+        command = previous.group(1)  # the run the results come from
+    elif args.keep:
         command = f"make mutation`, then `python -m benchmarks.mutation --keep {names}"
     else:
         command = "make mutation" + (f" MUTANTS={names}" if args.mutants else "")
