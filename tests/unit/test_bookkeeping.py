@@ -345,25 +345,6 @@ def test_an_approval_request_without_a_token_asks_nobody(
 # What Record says and counts.
 
 
-def test_input_that_never_became_a_run_is_reported_from_the_input(
-    controller: tuple[ControllerConfig, ClientFactory],
-) -> None:
-    config, f = controller
-    event = {
-        "outcome": "invalid",
-        "execution": "recsys-bad-start",
-        "input": {"plan": "recsys", "target_region": "us-west-2", "mode": "sideways", "dry_run": False},
-        "error": {"Error": "InputInvalid", "Cause": "mode: must be one of graceful, ungraceful"},
-    }
-    out = record(event, config, f)
-    assert (out["outcome"], out["lock_released"]) == ("invalid", False)
-    (message,) = sent(f)
-    assert "recsys-bad-start" in message["body"]
-    assert "InputInvalid" in message["body"]
-    assert "sideways" in message["body"]
-    assert ledger(f).runs("recsys") == []
-
-
 def test_a_succeeded_run_is_served_from_its_target_and_counted(
     controller: tuple[ControllerConfig, ClientFactory],
 ) -> None:
@@ -509,9 +490,13 @@ def test_input_that_never_became_a_run_is_described_from_its_fields(
             "trigger": {"type": "manual", "by": "oncall@example.com"},
         },
         "failed_step": "ValidateInput",
+        "error": {"Error": "InputInvalid", "Cause": "mode: must be one of graceful, ungraceful"},
     }
-    record(event, config, f)
+    out = record(event, config, f)
+    assert (out["outcome"], out["lock_released"]) == ("invalid", False)
+    assert ledger(f).runs("recsys") == []
     (message,) = sent(f)
+    assert "InputInvalid" in message["body"]
     lines = message["body"].splitlines()
     assert lines[0] == "Plan:        recsys"
     assert lines[2] == "Direction:   ? -> us-west-2 (sideways, dry run)"

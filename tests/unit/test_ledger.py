@@ -123,32 +123,30 @@ def test_the_last_twenty_runs_by_default(ledger: Ledger) -> None:
     assert [r["day"] for r in ledger.runs("recsys")] == list(range(25, 5, -1))
 
 
-def unprocessed(times: int) -> Any:
-    """BatchGetItem answers the first ``times`` calls with every key unprocessed, as DynamoDB does when throttled."""
+def throttled(ledger: Ledger, times: int) -> dict[str, int]:
+    """BatchGetItem answers its first ``times`` calls with every key unprocessed, as DynamoDB does when throttled;
+    returns the count of calls made."""
     calls = {"n": 0}
 
-    def answer(params: dict[str, Any], **_: Any) -> Any:
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["ledger_request"] = params
+
+    def answer(context: dict[str, Any], **_: Any) -> Any:
         calls["n"] += 1
         if calls["n"] > times:
             return None
-        return aws_like._answer({"Responses": {}, "UnprocessedKeys": params["RequestItems"]})
+        return aws_like._answer({"Responses": {}, "UnprocessedKeys": context["ledger_request"]["RequestItems"]})
 
-    return answer, calls
-
-
-def remember_request(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    context["ledger_request"] = params
+    ddb = ledger.factory.dynamodb("us-west-2")
+    ddb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", remember)
+    ddb.meta.events.register("before-call.dynamodb.BatchGetItem", answer)
+    return calls
 
 
 def test_unprocessed_keys_are_asked_again(ledger: Ledger) -> None:
     ledger.acquire_lock("recsys", "run-a", 600, now=T0)
     ledger.put("recsys", "LAST_RUN", {"execution": "run-0"})
-    answer, calls = unprocessed(2)
-    ddb = ledger.factory.dynamodb("us-west-2")
-    ddb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", remember_request)
-    ddb.meta.events.register(
-        "before-call.dynamodb.BatchGetItem", lambda context, **_: answer(context["ledger_request"])
-    )
+    calls = throttled(ledger, 2)
     many = ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
     assert sorted(many) == ["LAST_RUN", "LOCK"]
     assert calls["n"] == 3
@@ -156,12 +154,7 @@ def test_unprocessed_keys_are_asked_again(ledger: Ledger) -> None:
 
 def test_keys_still_unprocessed_are_an_error_not_an_absence(ledger: Ledger) -> None:
     ledger.put("recsys", "LAST_RUN", {"execution": "run-0"})
-    answer, calls = unprocessed(3)
-    ddb = ledger.factory.dynamodb("us-west-2")
-    ddb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", remember_request)
-    ddb.meta.events.register(
-        "before-call.dynamodb.BatchGetItem", lambda context, **_: answer(context["ledger_request"])
-    )
+    calls = throttled(ledger, 3)
     with pytest.raises(TransientAwsError) as e:
         ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
     assert str(e.value) == "ledger recsys LOCK, LAST_RUN: keys still unprocessed after 3 attempts"
