@@ -95,6 +95,26 @@ def prepare() -> None:
     (WORKSPACE / "pyproject.toml").write_text(_pyproject())
 
 
+def sync() -> list[str]:
+    """Bring the workspace's copy of the package up to date (for --keep); returns the files that changed.
+
+    A changed file gets a new modification time, so mutmut regenerates its mutants and forgets the results of the
+    functions whose source changed; the results of every other function are kept."""
+    copy = WORKSPACE / "src" / "failover_controller"
+    changed = []
+    for source in sorted(PACKAGE.rglob("*.py")):
+        target = copy / source.relative_to(PACKAGE)
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            changed.append(str(source.relative_to(PACKAGE)))
+    for stale in sorted(copy.rglob("*.py")):
+        if not (PACKAGE / stale.relative_to(copy)).exists():
+            stale.unlink()
+            changed.append(str(stale.relative_to(copy)))
+    return changed
+
+
 def run_mutmut(names: list[str], jobs: int | None) -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     cmd = [sys.executable, "-m", "mutmut", "run", *names]
@@ -255,14 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep",
         action="store_true",
-        help="rerun the named mutants in the last run's workspace with the current tests (the source must not have "
-        "changed since); the other modules keep their results",
+        help="rerun the named mutants in the last run's workspace with the current tests and source (a function "
+        "whose source changed is mutated again); the other modules keep their results",
     )
     args = parser.parse_args(argv)
     if args.keep and not args.mutants:
         parser.error("--keep reruns named mutants only")
     if not args.report_only:
         if args.keep:
+            for name in sync():
+                print(f"changed since the last run: {name} (its changed functions are mutated again)")
             (WORKSPACE / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # the tests changed: map them again
         else:
             prepare()

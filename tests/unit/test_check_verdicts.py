@@ -320,9 +320,19 @@ def test_an_image_or_artifact_gone_and_no_replication(app: RecoveryPlan, f: Clie
     f.client("s3", "us-west-2").delete_object(Bucket="recsys-models-us-west-2", Key="ranker/2026-11-01/model.tar.gz")
     f.client("s3", "us-east-1").delete_bucket_replication(Bucket="recsys-models-us-east-1")
     image, artifact, replication = verdicts(artifacts.checks(request(app, f, "check")))
-    assert (image["verdict"], image["observed"], image["threshold"]) == ("fail", None, "us-west-2")
+    assert (image["resource"], image["verdict"], image["observed"], image["threshold"]) == (
+        IMAGE,
+        "fail",
+        None,
+        "us-west-2",
+    )
     assert image["detail"].startswith("ECR image recsys-ranker {'imageTag': '2026-11-01'} in us-west-2: ")
-    assert (artifact["verdict"], artifact["observed"], artifact["threshold"]) == ("fail", None, "exists")
+    assert (artifact["resource"], artifact["verdict"], artifact["observed"], artifact["threshold"]) == (
+        ARTIFACT,
+        "fail",
+        None,
+        "exists",
+    )
     assert artifact["detail"] == f"{ARTIFACT}: 404: Not Found"
     assert replication == check(
         "s3.artifacts_replicate_to_target",
@@ -377,6 +387,32 @@ def test_a_replicating_secondary_within_the_rpo(app: RecoveryPlan, f: ClientFact
         check("aurora.synchronized", "recsys-metadata-usw2", "connected", "connected", "pass"),
         check("aurora.replication_lag_ms", LAG, 120.0, 60_000, "pass"),
     ]
+
+
+NO_LAG = "no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag series for this cluster"
+
+
+def test_a_lag_that_cannot_be_read_fails_graceful_and_is_unknown_ungraceful(
+    plan_doc: dict[str, Any], f: ClientFactory
+) -> None:
+    plan = world.build(plan_doc, f, lag_ms=None, store=False, aurora_and_tables=False)
+    series = "recsys-metadata-usw2 (AWS/RDS AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag, Maximum)"
+    assert verdicts(aurora.checks(request(plan, f, "check")))[3] == check(
+        "aurora.replication_lag_ms", series, None, 60_000, "fail", NO_LAG
+    )
+    assert verdicts(aurora.checks(request(plan, f, "check", mode="ungraceful")))[3] == check(
+        "aurora.replication_lag_ms", series, None, 60_000, "unknown", f"{NO_LAG}; RPO exposure unknown"
+    )
+
+
+def test_a_lag_past_the_rpo_passes_only_ungraceful_and_forced(app: RecoveryPlan, f: ClientFactory) -> None:
+    world.put_replication_lag(app, f, "us-west-2", 60_001)
+    over = check("aurora.replication_lag_ms", LAG, 60_001.0, 60_000, "fail", "replication lag exceeds the plan's RPO")
+    assert verdicts(aurora.checks(request(app, f, "check", force_beyond_rpo=True)))[3] == over
+    assert verdicts(aurora.checks(request(app, f, "check", mode="ungraceful")))[3] == over
+    assert verdicts(aurora.checks(request(app, f, "check", mode="ungraceful", force_beyond_rpo=True)))[3] == check(
+        "aurora.replication_lag_ms", LAG, 60_001.0, 60_000, "pass", "over the RPO, accepted by force_beyond_rpo"
+    )
 
 
 def test_a_secondary_that_is_not_ready(app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
@@ -472,6 +508,40 @@ def test_aurora_checks_when_nothing_can_be_read(app: RecoveryPlan, f: ClientFact
     assert "AccessDenied" in lag["detail"]
 
 
+def test_records_that_cannot_be_read_fail_each_naming_the_record(app: RecoveryPlan, f: ClientFactory) -> None:
+    f.route53("us-west-2").meta.events.register("before-call.route53.ListResourceRecordSets", _denied)
+    zone, api, inference = verdicts(route53.checks(request(app, f, "check")))
+    assert zone["verdict"] == "pass"
+    for found, fqdn in ((api, "api.recsys.example.com."), (inference, "inference.recsys.example.com.")):
+        assert {k: found[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+            "name": "route53.record_sets",
+            "resource": f"{fqdn} CNAME",
+            "observed": None,
+            "threshold": "exists",
+            "verdict": "fail",
+        }
+        assert found["detail"].startswith(f"Route 53 records of {fqdn} in zone {app.hosted_zone_id}: ")
+        assert "AccessDenied" in found["detail"]
+
+
+def test_replication_latency_from_a_source_that_does_not_answer_is_unknown(
+    app: RecoveryPlan, f: ClientFactory, outage: aws_like.Outage
+) -> None:
+    outage.down.add("us-east-1")
+    found = verdicts(dynamodb.latency_checks(request(app, f, "check")))
+    for c, (table, resource) in zip(
+        found, (("recsys-features", FEATURES_LATENCY), ("recsys-sessions", SESSIONS_LATENCY)), strict=True
+    ):
+        assert {k: c[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
+            "name": "dynamodb.replication_latency_ms",
+            "resource": resource,
+            "observed": None,
+            "threshold": 60_000,
+            "verdict": "unknown",
+        }
+        assert c["detail"].startswith(f"no answer: CloudWatch ReplicationLatency of {table}: ")
+
+
 def test_sagemaker_checks_of_an_endpoint_that_does_not_exist(
     app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
 ) -> None:
@@ -500,9 +570,9 @@ def test_a_serving_endpoint_does_not_repeat_an_old_failure(app: RecoveryPlan, f:
     assert verdicts(sagemaker.checks(request(app, f, "check")))[0]["detail"] == ""
 
 
-def standby_model(f: ClientFactory, name: str, containers: list[dict[str, str]]) -> None:
-    """A standby endpoint ``name`` in us-west-2 with one variant per container (``ranker`` first)."""
-    sm = f.sagemaker("us-west-2")
+def standby_model(f: ClientFactory, name: str, containers: list[dict[str, str]], region: str = "us-west-2") -> None:
+    """A standby endpoint ``name`` (in us-west-2 unless told) with one variant per container (``ranker`` first)."""
+    sm = f.sagemaker(region)
     variants = []
     for i, container in enumerate(containers):
         model = f"{name}-{i}"
@@ -611,3 +681,115 @@ def test_each_endpoint_is_checked_and_one_that_cannot_be_read_is_named(
         "s3.artifacts_replicate_to_target",
     ]
     assert found[1]["resource"] == other
+
+
+USE1_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/recsys-ranker:2026-11-01"
+USE1_ARTIFACT = "s3://recsys-models-us-east-1/ranker/2026-11-01/model.tar.gz"
+
+
+def test_a_standby_reading_the_sources_registry_or_bucket_fails_naming_the_region(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    standby_model(f, "recsys-cross-usw2", [{"Image": USE1_IMAGE, "ModelDataUrl": USE1_ARTIFACT}])
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-cross-usw2"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    assert verdicts(artifacts.checks(request(plan, f, "check")))[:2] == [
+        check(
+            "ecr.image_in_target_region",
+            USE1_IMAGE,
+            "us-east-1",
+            "us-west-2",
+            "fail",
+            "the image is pulled from us-east-1's registry, which fails with that region",
+        ),
+        check(
+            "s3.model_artifacts_present",
+            USE1_ARTIFACT,
+            "recsys-models-us-east-1",
+            "recsys-models-us-west-2",
+            "fail",
+            "the artifact is read from us-east-1's bucket",
+        ),
+    ]
+
+
+def test_the_standbys_bucket_living_in_another_region_fails(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    f.client("s3", "us-east-1").create_bucket(Bucket="recsys-models-misplaced")
+    url = "s3://recsys-models-misplaced/ranker/model.tar.gz"
+    standby_model(f, "recsys-misplaced-usw2", [{"Image": IMAGE, "ModelDataUrl": url}])
+    plan_doc["sagemaker"]["artifact_buckets"]["us-west-2"] = "recsys-models-misplaced"
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["endpoint_name"] = "recsys-misplaced-usw2"
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    assert verdicts(artifacts.checks(request(plan, f, "check", mode="ungraceful")))[1] == check(
+        "s3.model_artifacts_present",
+        url,
+        "us-east-1",
+        "us-west-2",
+        "fail",
+        "s3://recsys-models-misplaced lives in us-east-1",
+    )
+
+
+def test_every_readable_endpoints_images_and_artifacts_are_checked(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    second = "123456789012.dkr.ecr.us-west-2.amazonaws.com/recsys-ranker@sha256:" + "0" * 64
+    standby_model(f, "recsys-second-usw2", [{"Image": second}])
+    endpoints = plan_doc["sagemaker"]["endpoints"]
+    for region, name in (("us-east-1", "recsys-second-use1"), ("us-west-2", "recsys-second-usw2")):
+        endpoints[region] = [endpoints[region], {**endpoints[region], "endpoint_name": name}]
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    found = verdicts(artifacts.checks(request(plan, f, "check", mode="ungraceful")))
+    assert [(c["name"], c["resource"], c["verdict"]) for c in found] == [
+        ("ecr.image_in_target_region", IMAGE, "pass"),
+        ("s3.model_artifacts_present", ARTIFACT, "pass"),
+        ("ecr.image_in_target_region", second, "fail"),
+        ("s3.artifacts_replicate_to_target", "recsys-models-us-east-1", "skipped"),
+    ]
+
+
+def test_replication_is_wanted_from_every_bucket_the_source_reads_to_every_other_the_standby_reads(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    both = [{"Image": IMAGE, "ModelDataUrl": ARTIFACT}, {"Image": IMAGE, "ModelDataUrl": USE1_ARTIFACT}]
+    standby_model(f, "recsys-both-usw2", both)
+    standby_model(f, "recsys-both-use1", both, region="us-east-1")
+    for region in ("us-east-1", "us-west-2"):
+        endpoint = plan_doc["sagemaker"]["endpoints"][region]
+        endpoint["endpoint_name"] = f"recsys-both-{region.replace('us-east-1', 'use1').replace('us-west-2', 'usw2')}"
+        endpoint["variants"].append({**endpoint["variants"][0], "variant_name": "extra1"})
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    s3 = f.client("s3", "us-east-1")
+    config = s3.get_bucket_replication(Bucket="recsys-models-us-east-1")["ReplicationConfiguration"]
+    config["Rules"][0]["Status"] = "Disabled"
+    s3.put_bucket_replication(Bucket="recsys-models-us-east-1", ReplicationConfiguration=config)
+    s3.put_bucket_replication(Bucket="recsys-models-us-west-2", ReplicationConfiguration=config)  # to itself: no use
+    assert verdicts(artifacts.checks(request(plan, f, "check")))[-1] == check(
+        "s3.artifacts_replicate_to_target",
+        "recsys-models-us-east-1,recsys-models-us-west-2",
+        ["recsys-models-us-east-1", "recsys-models-us-west-2"],
+        "replicated",
+        "fail",
+        "no enabled replication rule: s3://recsys-models-us-east-1 -> s3://recsys-models-us-west-2, "
+        "s3://recsys-models-us-west-2 -> s3://recsys-models-us-east-1",
+    )
+
+
+def test_every_variant_serving_another_model_is_named(
+    app: RecoveryPlan, f: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    standby_model(f, "recsys-two-usw2", [{"Image": IMAGE, "ModelDataUrl": ARTIFACT}] * 2)
+    older = {"Image": USE1_IMAGE.replace("2026-11-01", "2026-10-01"), "ModelDataUrl": USE1_ARTIFACT}
+    standby_model(f, "recsys-two-use1", [older] * 2, "us-east-1")
+    for region, name in (("us-east-1", "recsys-two-use1"), ("us-west-2", "recsys-two-usw2")):
+        endpoint = plan_doc["sagemaker"]["endpoints"][region]
+        endpoint["endpoint_name"] = name
+        endpoint["variants"].append({**endpoint["variants"][0], "variant_name": "extra1"})
+    plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
+    same = verdicts(sagemaker.checks(request(plan, f, "check")))[1]
+    assert (same["verdict"], same["detail"]) == (
+        "fail",
+        "variant(s) extra1, ranker serve a different image or model data",
+    )

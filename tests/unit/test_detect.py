@@ -20,7 +20,14 @@ from samtranslator.yaml_helper import yaml_parse
 from failover_controller.aws import call
 from failover_controller.clients import PEER_BUDGET_SECONDS, PEER_CONFIG, ClientFactory
 from failover_controller.config import DetectConfig
-from failover_controller.detect import decide, execution_name, first_alarm_at, parse_alarm_event
+from failover_controller.detect import (
+    MAX_EVENT_BYTES,
+    Decision,
+    decide,
+    execution_name,
+    first_alarm_at,
+    parse_alarm_event,
+)
 from failover_controller.errors import InputInvalid, TransientAwsError
 from failover_controller.ledger import Ledger
 from failoverctl.drill import world
@@ -71,13 +78,15 @@ def test_quorum_in_alarm_starts_exactly_one_execution(dw: DetectWorld) -> None:
 @pytest.mark.parametrize("state", ["OK", "INSUFFICIENT_DATA"])
 def test_transitions_out_of_alarm_start_nothing(dw: DetectWorld, state: str) -> None:
     decision = dw.decide(alarm_event(state=state))
-    assert (decision.outcome, decision.reason) == ("ignored", f"recsys-api-canary-use1 went to {state}, not ALARM")
+    assert decision == Decision(
+        "ignored", f"recsys-api-canary-use1 went to {state}, not ALARM", "recsys-api-canary-use1"
+    )
     assert dw.executions() == []
 
 
 def test_an_alarm_no_plan_names_starts_nothing(dw: DetectWorld) -> None:
     decision = dw.decide(alarm_event("billing-alarm"))
-    assert decision.reason == "no plan names alarm billing-alarm in us-west-2"
+    assert decision == Decision("ignored", "no plan names alarm billing-alarm in us-west-2", "billing-alarm")
     assert dw.executions() == []
 
 
@@ -138,7 +147,13 @@ def test_the_primary_regions_controller_does_not_fail_over_by_itself(dw: DetectW
         Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(dw.plan.document), Type="String"
     )
     decision = dw.decide(alarm_event())
-    assert decision.reason.startswith("this controller runs in us-east-1, not in the plan's standby us-west-2")
+    assert decision == Decision(
+        "ignored",
+        "this controller runs in us-east-1, not in the plan's standby us-west-2: automatic runs fail into the standby; "
+        "fail back by hand",
+        "recsys-api-canary-use1",
+        plan="recsys",
+    )
     assert dw.executions() == []
 
 
@@ -177,29 +192,67 @@ def test_a_failed_start_releases_the_lock(dw: DetectWorld) -> None:
     assert Ledger(TABLE, "us-west-2", dw.factory).get("recsys", "LOCK") is None
 
 
+REQUIRED = "is required and must be a non-empty string"
+
+
 @pytest.mark.parametrize(
-    ("mutate", "problem"),
+    ("mutate", "problems"),
     [
-        (lambda e: e["detail"].pop("alarmName"), "detail.alarmName: is required"),
-        (lambda e: e.pop("detail"), "detail: is required and must be an object"),
-        (lambda e: e["detail"]["state"].update(value="PANIC"), "detail.state.value: must be one of ALARM"),
-        (lambda e: e.update({"detail-type": "EC2 Instance State-change"}), "detail-type: must be"),
-        (lambda e: e.pop("id"), "id: is required"),
-        (lambda e: e.update(region="moon-1"), "region: 'moon-1' is not an AWS region"),
-        (lambda e: e["detail"].update(state="ALARM"), "detail.state: is required and must be an object"),
+        (lambda e: e["detail"].pop("alarmName"), [f"detail.alarmName: {REQUIRED}"]),
+        (lambda e: e.pop("detail"), ["detail: is required and must be an object"]),
+        (
+            lambda e: e["detail"]["state"].update(value="PANIC"),
+            ["detail.state.value: must be one of ALARM, OK, INSUFFICIENT_DATA, got 'PANIC'"],
+        ),
+        (
+            lambda e: e.update({"detail-type": "EC2 Instance State-change"}),
+            ["detail-type: must be 'CloudWatch Alarm State Change', got 'EC2 Instance State-change'"],
+        ),
+        (lambda e: e.pop("detail-type"), ["detail-type: must be 'CloudWatch Alarm State Change', got None"]),
+        (lambda e: e.pop("id"), [f"id: {REQUIRED}"]),
+        (lambda e: e.update(region="moon-1"), ["region: 'moon-1' is not an AWS region"]),
+        (lambda e: e["detail"].update(state="ALARM"), ["detail.state: is required and must be an object"]),
+        (lambda e: (e.pop("id"), e.pop("detail")), [f"id: {REQUIRED}", "detail: is required and must be an object"]),
     ],
 )
-def test_malformed_events_are_refused_naming_the_field(dw: DetectWorld, mutate: Any, problem: str) -> None:
+def test_malformed_events_are_refused_naming_every_problem(dw: DetectWorld, mutate: Any, problems: list[str]) -> None:
     event = alarm_event()
     mutate(event)
-    with pytest.raises(InputInvalid, match=problem.replace("(", r"\(")):
+    with pytest.raises(InputInvalid) as info:
         dw.decide(event)
+    assert info.value.problems == problems
+    assert info.value.message == "alarm event is invalid: " + "; ".join(problems)
     assert dw.executions() == []
 
 
-def test_non_object_events_are_refused() -> None:
-    with pytest.raises(InputInvalid, match="must be a JSON object"):
-        parse_alarm_event(["not", "an", "event"])
+@pytest.mark.parametrize(("event", "kind"), [(["not", "an", "event"], "list"), ("ALARM", "str"), (None, "NoneType")])
+def test_non_object_events_are_refused(event: Any, kind: str) -> None:
+    with pytest.raises(InputInvalid) as info:
+        parse_alarm_event(event)
+    assert info.value.message == f"alarm event is invalid: (input): must be a JSON object, got {kind}"
+
+
+def test_an_event_of_eventbridges_largest_size_is_read_and_a_larger_one_refused() -> None:
+    event = alarm_event()
+    event["detail"]["configuration"] = {"description": ""}
+    event["detail"]["configuration"]["description"] = "x" * (MAX_EVENT_BYTES - len(json.dumps(event)))
+    assert len(json.dumps(event)) == MAX_EVENT_BYTES
+    assert parse_alarm_event(event).alarm_name == "recsys-api-canary-use1"
+    event["detail"]["configuration"]["description"] += "x"
+    with pytest.raises(InputInvalid) as info:
+        parse_alarm_event(event)
+    assert info.value.message == f"alarm event is invalid: is larger than {MAX_EVENT_BYTES} bytes"
+
+
+def test_an_alarm_change_carries_what_the_decision_reads() -> None:
+    change = parse_alarm_event(alarm_event(state="OK"))
+    assert (change.event_id, change.region, change.time, change.alarm_name, change.state) == (
+        load_event("detect_alarm")["id"],
+        "us-west-2",
+        load_event("detect_alarm")["time"],
+        "recsys-api-canary-use1",
+        "OK",
+    )
 
 
 def test_execution_names_are_deterministic_and_valid() -> None:
@@ -366,14 +419,32 @@ def test_the_recovery_clock_starts_when_the_alarm_changed_state_not_when_it_was_
     assert started["trigger"]["first_alarm_at"] == went_to_alarm.astimezone(UTC).isoformat()
 
 
+def _direct_action_message(alarm: str) -> str:
+    return (
+        "alarm event is invalid: (input): this is the payload of a CloudWatch alarm action that invokes Lambda "
+        f"directly (alarm {alarm}), not an EventBridge event: remove the alarm's Lambda action; the stack's "
+        "EventBridge rule already delivers the plan's alarms to Detect (and the primary's stack forwards those of its "
+        "region)"
+    )
+
+
 def test_a_direct_lambda_alarm_action_payload_is_refused_with_how_to_wire_it(dw: DetectWorld) -> None:
     with pytest.raises(InputInvalid) as info:
         dw.decide(load_event("detect_alarm_action"))
-    message = info.value.message
-    assert "alarm action that invokes Lambda directly (alarm recsys-api-canary-use1)" in message
-    assert "remove the alarm's Lambda action" in message
-    assert "EventBridge rule" in message
+    assert info.value.message == _direct_action_message("recsys-api-canary-use1")
     assert dw.executions() == []
+
+
+@pytest.mark.parametrize(("alarm_data", "named"), [("garbage", "?"), ({}, "?"), ({"alarmName": "a" * 300}, "a" * 255)])
+def test_a_direct_action_payload_names_its_alarm_as_far_as_it_can(alarm_data: Any, named: str) -> None:
+    with pytest.raises(InputInvalid) as info:
+        parse_alarm_event({**load_event("detect_alarm_action"), "alarmData": alarm_data})
+    assert info.value.message == _direct_action_message(named)
+
+
+def test_an_eventbridge_event_with_an_extra_alarm_data_key_is_read_as_an_eventbridge_event() -> None:
+    event = {**alarm_event(), "alarmData": {"alarmName": "other"}}
+    assert parse_alarm_event(event).alarm_name == "recsys-api-canary-use1"
 
 
 # What the plan says about automatic runs reaches the run Detect starts: its mode and its approval gate, and a lock

@@ -49,6 +49,7 @@ def test_every_problem_of_a_step_input_is_named() -> None:
         "action: must be one of flip, status, got 'explode'",
         "change_id: must be of type str, got int",
     ]
+    assert str(info.value) == "step input is invalid: " + "; ".join(info.value.problems)
 
 
 @pytest.mark.parametrize("event", [None, [], "promote", 1])
@@ -149,6 +150,11 @@ def test_a_step_input_binds_to_its_plan_with_every_field() -> None:
         "status",
         factory,
         {"deadline": 1_800_000_000},
+    )
+
+    assert req.source_region == "us-east-1"
+    assert req.result("promote_aurora") == StepResult(
+        "promote_aurora", "status", "recsys", "us-west-2", "us-east-1", "ungraceful", True
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from failover_controller.checks import NO_ANSWER
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import NotReady
 from failover_controller.plan import RecoveryPlan, parse_plan
@@ -174,9 +175,9 @@ def test_a_source_region_that_does_not_answer_fails_graceful_and_is_unknown_for_
     outage.down.add("us-east-1")
     graceful = failing(app, f)
     assert graceful
-    assert all(
-        "a graceful switchover needs both regions to answer (ungraceful if us-east-1 is down)" in x for x in graceful
-    )
+    suffix = "; a graceful switchover needs both regions to answer (ungraceful if us-east-1 is down)"
+    assert all(x.endswith(suffix) for x in graceful), graceful
+    assert all(x.split(": ", 1)[1].startswith(f"{NO_ANSWER}: ") for x in graceful), graceful
     result = preflight.run(request(app, f, "check", mode="ungraceful"))
     assert result.before["verdicts"]["fail"] == 0
 

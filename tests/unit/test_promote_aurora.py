@@ -95,8 +95,9 @@ def test_an_operation_toward_the_other_region_is_never_overridden(
 ) -> None:
     db.writer_region = "us-west-2"
     db.start("SwitchoverGlobalCluster", "us-east-1")
-    with pytest.raises(PreconditionFailed, match=f"an operation toward {USE1_ARN} is under way"):
+    with pytest.raises(PreconditionFailed) as info:
         step.run(request(plan, f, "promote"))
+    assert info.value.message == f"an operation toward {USE1_ARN} is under way (switching-over); not starting another"
     assert db.promotions == []
     assert db.under_way is not None
     assert db.under_way.to_arn == USE1_ARN

@@ -529,3 +529,66 @@ def test_several_endpoints_are_each_moved_and_reported(moto: ClientFactory, plan
     )
     assert list(result.before) == list(result.after) == ["recsys-ranker-usw2", "recsys-ranker-usw2-b"]
     assert [a.params["EndpointName"] for a in result.actions] == ["recsys-ranker-usw2", "recsys-ranker-usw2-b"]
+
+
+def test_a_dry_run_plans_every_minimum_and_the_update_and_is_done(
+    moto: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    plan = parse_plan(two_variants(plan_doc))
+    world.create_sagemaker(plan, moto)
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "ranker", 1, 2)
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "reranker", 1, 2)
+    result = step.run(request(plan, moto, "scale_target", dry_run=True))
+    assert [(a.api, a.params.get("ResourceId"), a.performed) for a in result.actions] == [
+        ("application-autoscaling:RegisterScalableTarget", "endpoint/recsys-ranker-usw2/variant/ranker", False),
+        ("application-autoscaling:RegisterScalableTarget", "endpoint/recsys-ranker-usw2/variant/reranker", False),
+        ("sagemaker:UpdateEndpointWeightsAndCapacities", None, False),
+    ]
+    assert (result.done, result.changed) == (True, False)
+    assert result.message == "dry run: would update recsys-ranker-usw2 in us-west-2"
+    assert minimums(moto, "us-west-2") == {"ranker": (1, 2), "reranker": (1, 2)}
+
+
+def test_raising_only_a_minimum_is_a_change(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(plan_doc)
+    world.create_sagemaker(plan, moto)
+    step.run(request(plan, moto, "scale_target"))
+    register_variant(moto, "us-west-2", "recsys-ranker-usw2", "ranker", 1, 2)  # autoscaling added afterwards
+    again = step.run(request(plan, moto, "scale_target"))
+    assert [a.api for a in again.actions] == ["application-autoscaling:RegisterScalableTarget"]
+    assert (again.changed, again.done) == (True, True)
+    assert minimums(moto, "us-west-2") == {"ranker": (4, 4)}
+
+
+def test_a_drain_leaves_a_minimum_already_at_the_standby_count(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(two_variants(plan_doc))
+    world.create_sagemaker(plan, moto)
+    register_variant(moto, "us-east-1", "recsys-ranker-use1", "ranker", 1, 8)  # the standby count already
+    register_variant(moto, "us-east-1", "recsys-ranker-use1", "reranker", 2, 8)
+    drained = step.run(request(plan, moto, "drain_source"))
+    assert [a.params["ResourceId"] for a in drained.actions if a.api.startswith("application")] == [
+        "endpoint/recsys-ranker-use1/variant/reranker"
+    ]
+    assert minimums(moto, "us-east-1") == {"ranker": (1, 8), "reranker": (1, 8)}
+
+
+def test_a_shift_names_every_variant_it_updates(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    plan = parse_plan(two_variants(plan_doc))
+    world.create_sagemaker(plan, moto)
+    for variant, weight in zip(plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"], (0.6, 0.4), strict=True):
+        variant["active_weight"] = weight
+    plan = parse_plan(plan_doc)
+    for _ in range(3):
+        step.run(request(plan, moto, "status"))
+    shifted = step.run(request(plan, moto, "shift_weights"))
+    assert shifted.step == "shift_sagemaker_traffic"
+    assert shifted.message == "recsys-ranker-usw2 in us-west-2 updating: ranker, reranker"
+
+
+def test_every_missing_variant_is_named(moto: ClientFactory, plan_doc: dict[str, Any]) -> None:
+    world.create_sagemaker(parse_plan(plan_doc), moto)
+    for endpoint in two_variants(plan_doc)["sagemaker"]["endpoints"].values():
+        endpoint["variants"][0]["variant_name"], endpoint["variants"][1]["variant_name"] = "beta", "alpha"
+    with pytest.raises(PreconditionFailed) as info:
+        step.run(request(parse_plan(plan_doc), moto, "scale_target"))
+    assert info.value.message == "endpoint recsys-ranker-usw2 in us-west-2 has no variant alpha, beta"

@@ -44,8 +44,6 @@ class AlarmChange:
     time: str
     alarm_name: str
     state: str
-    previous_state: str | None
-    reason: str
 
 
 @dataclass
@@ -87,15 +85,12 @@ def parse_alarm_event(event: Any) -> AlarmChange:
     if problems:
         raise InputInvalid("alarm event", problems)
     ev = EventBridgeEvent(event)
-    state, previous = detail["state"], detail.get("previousState")
     return AlarmChange(
         event_id=ev.get_id,
         region=ev.region,
         time=ev.time,
         alarm_name=detail["alarmName"],
-        state=state["value"],
-        previous_state=(previous or {}).get("value"),
-        reason=str(state.get("reason", ""))[:500],
+        state=detail["state"]["value"],
     )
 
 
@@ -171,10 +166,8 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
     if decision.reason:
         return decision
     states = alarm_states(plan, factory)
-    # The event itself is the freshest reading of its own alarm.
-    states[change.alarm_name] = SignalState(
-        "ALARM", states.get(change.alarm_name, SignalState("")).since or change.time
-    )
+    # The event itself is the freshest reading of its own alarm (which the plan names, so it was read).
+    states[change.alarm_name] = SignalState("ALARM", states[change.alarm_name].since or change.time)
     decision.in_alarm = sorted(n for n, s in states.items() if s.value == "ALARM")
     if len(decision.in_alarm) < plan.quorum:
         others = ", ".join(f"{n}={s.value}" for n, s in sorted(states.items()))

@@ -57,8 +57,8 @@ def _image(req: StepRequest, item: dict[str, str]) -> Check:
         detail = f"the image is pulled from {match['region']}'s registry, which fails with that region"
         return Check(name, image, match["region"], req.target_region, "fail", detail)
     image_id = {"imageDigest": match["digest"]} if match["digest"] else {"imageTag": match["tag"] or "latest"}
-    ok = ecr.image_present(req, req.target_region, match["account"], match["repo"], image_id)
-    return Check(name, image, "present" if ok else "absent", "present", "pass" if ok else "fail")
+    ecr.describe_image(req, req.target_region, match["account"], match["repo"], image_id)
+    return Check(name, image, "present", "present", "pass")
 
 
 def _artifact(req: StepRequest, item: dict[str, str]) -> Check:
@@ -107,7 +107,7 @@ def _replication(req: StepRequest, target_containers: Containers) -> Check:
     missing = []
     for bucket in sorted(source_buckets):
         destinations = s3.replication_destinations(req, req.source_region, bucket)
-        missing += [f"s3://{bucket} -> s3://{t}" for t in sorted(target_buckets - destinations)]
+        missing += [f"s3://{bucket} -> s3://{t}" for t in sorted(target_buckets - destinations - {bucket})]
     detail = f"no enabled replication rule: {', '.join(missing)}" if missing else ""
     return Check(
         "s3.artifacts_replicate_to_target",

@@ -83,6 +83,6 @@ def _lag(req: StepRequest, seen: dict[str, Any] | None) -> Check:
         return Check(name, series, None, budget, "unknown", f"{reading.detail}; RPO exposure unknown")
     if value <= budget:
         return Check(name, series, value, budget, "pass")
-    if not req.graceful and req.params.get("force_beyond_rpo", False):
+    if not req.graceful and req.params.get("force_beyond_rpo"):
         return Check(name, series, value, budget, "pass", "over the RPO, accepted by force_beyond_rpo")
     return Check(name, series, value, budget, "fail", "replication lag exceeds the plan's RPO")

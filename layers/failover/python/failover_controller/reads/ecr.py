@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from failover_controller.aws import call
 from failover_controller.reads import Scope
 
 
-def image_present(scope: Scope, region: str, account: str, repository: str, image_id: dict[str, str]) -> bool:
+def describe_image(
+    scope: Scope, region: str, account: str, repository: str, image_id: dict[str, str]
+) -> dict[str, Any]:
+    """The image's details. A missing image is ``ImageNotFoundException`` (a failing call): DescribeImages never
+    answers an image id it cannot find with an empty list."""
     found = call(
         f"ECR image {repository} {image_id} in {region}",
         scope.clients.client("ecr", region).describe_images,
@@ -14,4 +20,5 @@ def image_present(scope: Scope, region: str, account: str, repository: str, imag
         repositoryName=repository,
         imageIds=[image_id],
     )
-    return bool(found.get("imageDetails"))
+    details: dict[str, Any] = found["imageDetails"][0]
+    return details

@@ -61,9 +61,8 @@ def parse_step_input(event: Any, *, actions: tuple[str, ...], params: dict[str, 
     params = params or {}
     if not isinstance(event, dict):
         raise InputInvalid("step input", [f"(input): must be a JSON object, got {type(event).__name__}"])
-    problems: list[str] = []
     known = {"plan", "target_region", "mode", "dry_run", "action", *params}
-    problems += [f"{key}: is not a known field" for key in sorted(set(event) - known)]
+    problems = [f"{key}: is not a known field" for key in sorted(set(event) - known)]
     for key in ("plan", "target_region"):
         value = event.get(key)
         if not isinstance(value, str) or not value:

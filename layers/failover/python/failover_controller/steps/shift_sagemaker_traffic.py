@@ -89,7 +89,7 @@ def hold_minimum(
     lowered when draining (never raised then). MaxCapacity grows when it would be below the new minimum."""
     for variant, target in sorted(scalable_targets(req, region, endpoint).items()):
         low, high, count = int(target["MinCapacity"]), int(target["MaxCapacity"]), counts[variant]
-        if low == count or (raise_only and low > count) or (not raise_only and low < count):
+        if (raise_only and low >= count) or (not raise_only and low <= count):
             continue
         params = {
             "ServiceNamespace": "sagemaker",
