@@ -1,0 +1,487 @@
+"""The outage world: a proxy on 127.0.0.1 in front of the emulators that blacks out or browns out a region or a
+service on a timeline, and counts every call by caller, region, service, action and outcome.
+
+Every AWS call of the drill goes through it (the drill's own clients, the functions inside ministack, and
+``failoverctl --local``). It reads each request as AWS's front door does: the region and the service from the SigV4
+credential scope (so Route 53's and IAM's APIs, signed for us-east-1, go down with us-east-1), the action from
+``X-Amz-Target``, the ``Action`` parameter, the Smithy RPC v2 path or, for REST services, botocore's model of the
+operation's method and URI. A fault answers as an outage does:
+
+- a **blackout** gives no answer: the connection hangs for ``hang_s`` and is then closed (``style="hang"``), or is
+  closed at once (``style="refuse"``);
+- a **brownout** adds ``latency_s`` to every call and fails a share of them (``error_rate`` with a 5xx,
+  ``throttle_rate`` with the service's throttling error), in AWS's error shape for the request's protocol.
+
+The shares are deterministic (spread evenly over consecutive calls), so a drill fails the same calls every time.
+Control requests (unsigned, under ``/_outage/``) set the faults, start the timeline and read the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+import botocore.session
+import cbor2
+from botocore.retries.standard import ThrottledRetryableChecker
+
+CONTROL = "/_outage/"
+OUTCOMES = ("ok", "denied", "error", "throttled", "timeout", "unreachable")
+THROTTLED = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)  # type: ignore[attr-defined]  # botocore's own list
+DENIED = frozenset(
+    {"AccessDenied", "AccessDeniedException", "AuthorizationError", "UnauthorizedOperation", "UnauthorizedException"}
+)
+# Signing names that are not botocore's service names.
+_SERVICE_OF_SIGNING_NAME = {"monitoring": "cloudwatch", "states": "stepfunctions", "execute-api": "apigateway"}
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_RPC_V2 = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)$")
+# Global control planes live in us-east-1 whatever region a client signs for (a custom endpoint signs with the
+# client's region): they go down with it.
+HOMED = {"route53": "us-east-1", "iam": "us-east-1"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as AWS's front door reads it."""
+
+    region: str
+    service: str  # the SigV4 signing name: monitoring, states, rds, route53, ...
+    action: str
+    protocol: str  # json, query, rest-json, rest-xml, smithy-rpc-v2-cbor
+    access_key: str = ""
+
+
+def classify(method: str, target: str, headers: dict[str, str], body: bytes) -> Call:
+    """Region, service, action and protocol of a request; ``?`` where the request does not say."""
+    low = {k.lower(): v for k, v in headers.items()}
+    split = urlsplit(target)
+    query = parse_qs(split.query, keep_blank_values=True)
+    scope = _CREDENTIAL.search(low.get("authorization", "")) or _CREDENTIAL.search(
+        "Credential=" + query.get("X-Amz-Credential", [""])[0]
+    )
+    key, region, service = scope.groups() if scope else ("", "?", "?")
+    region = HOMED.get(service, region)
+    if "x-amz-target" in low:
+        return Call(region, service, low["x-amz-target"].rsplit(".", 1)[-1], "json", key)
+    rpc = _RPC_V2.search(split.path)
+    if rpc and low.get("smithy-protocol") == "rpc-v2-cbor":
+        return Call(region, service, rpc.group(1), "smithy-rpc-v2-cbor", key)
+    form = parse_qs(body.decode("utf-8", "replace")) if "x-www-form-urlencoded" in low.get("content-type", "") else {}
+    action = (form.get("Action") or query.get("Action") or [""])[0]
+    if action:
+        return Call(region, service, action, "query", key)
+    protocol, operation = _rest_operation(service, method, split.path, set(query))
+    return Call(region, service, operation, protocol, key)
+
+
+@cache
+def _rest_model(service: str) -> tuple[str, tuple[tuple[str, re.Pattern[str], frozenset[str], int, str], ...]]:
+    """The REST service's protocol and every operation's method, URI pattern, required query keys (in its URI or
+    required members sent in the query string) and specificity. S3's bucket is left out of its paths: botocore
+    rewrites S3's model that way once a client exists, and a path-style request's bucket is its first segment."""
+    name = _SERVICE_OF_SIGNING_NAME.get(service, service)
+    try:
+        model = botocore.session.get_session().get_service_model(name)
+    except Exception:  # noqa: BLE001 - a service botocore does not know: no action to read
+        return "rest-json", ()
+    routes = []
+    for op_name in model.operation_names:
+        operation = model.operation_model(op_name)
+        path, _, declared = operation.http["requestUri"].partition("?")
+        if service == "s3":
+            path = path.removeprefix("/{Bucket}") or "/"
+        keys = {k.partition("=")[0] for k in declared.split("&") if k}
+        shape = operation.input_shape
+        if shape is not None:
+            keys |= {
+                member.serialization.get("name", key)
+                for key, member in shape.members.items()
+                if member.serialization.get("location") == "querystring" and key in shape.required_members
+            }
+        pattern = re.escape(path)
+        pattern = re.sub(r"\\\{[A-Za-z0-9_]+\\\+\\\}", ".+", pattern)
+        pattern = re.sub(r"\\\{[A-Za-z0-9_]+\\\}", "[^/]+", pattern)
+        literal = len(re.sub(r"\{[^}]+\}", "", path)) + 10 * len(keys)
+        routes.append(
+            (operation.http["method"], re.compile(pattern.rstrip("/") + "/?$"), frozenset(keys), literal, op_name)
+        )
+    return model.protocol, tuple(routes)
+
+
+def _rest_operation(service: str, method: str, path: str, query_keys: set[str]) -> tuple[str, str]:
+    protocol, routes = _rest_model(service)
+    if service == "s3":
+        path = "/" + path.lstrip("/").partition("/")[2]
+    matches = [
+        (literal, op)
+        for verb, pattern, keys, literal, op in routes
+        if verb == method and pattern.match(path) and keys <= query_keys
+    ]
+    return protocol, (max(matches)[1] if matches else f"{method} {path}")
+
+
+# --- AWS's error shapes -------------------------------------------------------------------------------------------
+
+
+def throttling_code(call: Call) -> tuple[int, str]:
+    """The status and code the service throttles with."""
+    if call.service == "s3":
+        return 503, "SlowDown"
+    if call.protocol == "rest-json":
+        return 429, "TooManyRequestsException"
+    if call.protocol == "json":
+        return 400, "ThrottlingException"
+    return 400, "Throttling"
+
+
+def server_error_code(call: Call) -> tuple[int, str]:
+    if call.protocol in ("json", "rest-json"):
+        return 500, "InternalFailure"
+    return 503, "ServiceUnavailable"
+
+
+def error_response(call: Call, status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """An error as the service would send it for the request's protocol."""
+    request_id = str(uuid.uuid4())
+    headers = {"x-amzn-RequestId": request_id}
+    if call.protocol == "smithy-rpc-v2-cbor":
+        headers |= {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
+        return status, headers, cbor2.dumps({"__type": f"com.amazonaws.{call.service}#{code}", "message": message})
+    if call.protocol in ("json", "rest-json"):
+        headers |= {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
+        return status, headers, json.dumps({"__type": code, "message": message}).encode()
+    fault = "Receiver" if status >= 500 else "Sender"
+    if call.service == "s3":
+        xml = (
+            f"<Error><Code>{code}</Code><Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
+        )
+    else:
+        xml = (
+            f"<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    headers["Content-Type"] = "text/xml"
+    return status, headers, ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).encode()
+
+
+def error_code_of(status: int, headers: dict[str, str], body: bytes) -> str:
+    """The AWS error code of an upstream answer, whatever its protocol; empty for a success."""
+    if status < 300:
+        return ""
+    low = {k.lower(): v for k, v in headers.items()}
+    if low.get("x-amzn-errortype"):
+        return low["x-amzn-errortype"].split(":", 1)[0]
+    if "cbor" in low.get("content-type", ""):
+        with contextlib.suppress(Exception):
+            return str(cbor2.loads(body).get("__type", "")).rsplit("#", 1)[-1]
+    if body.lstrip().startswith(b"{"):
+        with contextlib.suppress(ValueError):
+            return str(json.loads(body).get("__type", "")).rsplit("#", 1)[-1]
+    found = re.search(rb"<Code>([^<]+)</Code>", body)
+    return found.group(1).decode() if found else str(status)
+
+
+def outcome_of(status: int, code: str) -> str:
+    if status < 300:
+        return "ok"
+    if code in DENIED:
+        return "denied"
+    if code in THROTTLED or status == 429:
+        return "throttled"
+    return "error"
+
+
+# --- faults on a timeline -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """A region (or every region) and a service (or every service) failing from ``start_s`` to ``end_s`` (seconds
+    after the timeline starts; no end: until the drill ends)."""
+
+    kind: str  # blackout | brownout
+    region: str | None = None
+    service: str | None = None
+    start_s: float = 0.0
+    end_s: float | None = None
+    style: str = "hang"  # blackout: hang (no answer for hang_s, then the connection closes) | refuse
+    hang_s: float = 10.0
+    latency_s: float = 0.0
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    seen: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.kind not in ("blackout", "brownout"):
+            problems.append(f"kind: must be blackout or brownout, got {self.kind!r}")
+        if self.style not in ("hang", "refuse"):
+            problems.append(f"style: must be hang or refuse, got {self.style!r}")
+        for name in ("error_rate", "throttle_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                problems.append(f"{name}: must be between 0 and 1, got {getattr(self, name)!r}")
+        if self.error_rate + self.throttle_rate > 1:
+            problems.append("error_rate + throttle_rate: must be at most 1")
+        if problems:
+            raise ValueError("fault: " + "; ".join(problems))
+
+    def applies(self, call: Call, t: float) -> bool:
+        return (
+            self.start_s <= t
+            and (self.end_s is None or t < self.end_s)
+            and self.region in (None, call.region)
+            and self.service in (None, call.service)
+        )
+
+    def describe(self) -> dict[str, Any]:
+        fields = {k: v for k, v in asdict(self).items() if v is not None and k != "seen"}
+        return fields | {"affected": self.seen}
+
+
+_GOLDEN = (5**0.5 - 1) / 2
+
+
+def _position(n: int) -> float:
+    """Where the n-th call falls in [0, 1): the golden-ratio sequence, which spreads any share of consecutive calls
+    evenly (a share of 0.25 is a quarter of every few calls, never a run of failures), and the same every time."""
+    return (n * _GOLDEN) % 1.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the proxy does with a call: forward it (after ``delay_s``), or answer it itself."""
+
+    action: str  # forward | hang | refuse | error | throttle
+    delay_s: float = 0.0
+    fault: int | None = None
+
+
+class FaultPlan:
+    """The scenario's faults and the timeline they are placed on."""
+
+    def __init__(self, faults: list[Fault] | None = None, clock: Any = time.monotonic) -> None:
+        self.faults = list(faults or [])
+        self.clock = clock
+        self.t0 = clock()
+        self.lock = threading.Lock()
+
+    def start(self, faults: list[Fault]) -> None:
+        with self.lock:
+            self.faults, self.t0 = list(faults), self.clock()
+
+    def elapsed(self) -> float:
+        return float(self.clock() - self.t0)
+
+    def verdict(self, call: Call) -> Verdict:
+        t = self.elapsed()
+        with self.lock:
+            for i, fault in enumerate(self.faults):
+                if not fault.applies(call, t):
+                    continue
+                n, fault.seen = fault.seen, fault.seen + 1
+                if fault.kind == "blackout":
+                    return Verdict(fault.style, fault.hang_s if fault.style == "hang" else 0.0, i)
+                x = _position(n)
+                if x < fault.error_rate:
+                    return Verdict("error", fault.latency_s, i)
+                if x < fault.error_rate + fault.throttle_rate:
+                    return Verdict("throttle", fault.latency_s, i)
+                return Verdict("forward", fault.latency_s, i)
+        return Verdict("forward")
+
+
+class CallLog:
+    """Every call counted by (caller, region, service, action, outcome)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str, str, str, str]] = Counter()
+        self.callers: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def add(self, call: Call, outcome: str) -> None:
+        caller = self.callers.get(call.access_key, "drill" if call.access_key else "unsigned")
+        with self.lock:
+            self.counts[(caller, call.region, call.service, call.action, outcome)] += 1
+
+    def clear(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.lock:
+            items = sorted(self.counts.items())
+        keys = ("function", "region", "service", "action", "outcome")
+        return [dict(zip(keys, k, strict=True)) | {"count": n} for k, n in items]
+
+
+# --- the proxy ----------------------------------------------------------------------------------------------------
+
+_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
+
+
+@dataclass
+class Upstreams:
+    """Where each service is emulated: ``default`` (ministack) unless ``routes`` names the signing name (moto)."""
+
+    default: str
+    routes: dict[str, str] = field(default_factory=dict)
+
+    def of(self, service: str) -> tuple[str, int]:
+        parts = urlsplit(self.routes.get(service, self.default))
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+class OutageProxy(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, upstreams: Upstreams) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.upstreams = upstreams
+        self.plan = FaultPlan()
+        self.log = CallLog()
+        self.local = threading.local()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def report(self) -> dict[str, Any]:
+        return {"calls": self.log.rows(), "faults": [f.describe() for f in self.plan.faults]}
+
+    def connection(self, service: str) -> http.client.HTTPConnection:
+        host, port = self.upstreams.of(service)
+        pool: dict[tuple[str, int], http.client.HTTPConnection] = self.local.__dict__.setdefault("pool", {})
+        if (host, port) not in pool:
+            pool[(host, port)] = http.client.HTTPConnection(host, port, timeout=600)
+        return pool[(host, port)]
+
+    def drop(self, service: str) -> None:
+        conn = self.local.__dict__.get("pool", {}).pop(self.upstreams.of(service), None)
+        if conn is not None:
+            conn.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: OutageProxy
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            if key.lower() not in _HOP and key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self) -> None:
+        body = self._body()
+        if self.path.startswith(CONTROL):
+            self._control(body)
+            return
+        call = classify(self.command, self.path, dict(self.headers.items()), body)
+        verdict = self.server.plan.verdict(call)
+        if verdict.action in ("hang", "refuse"):
+            time.sleep(verdict.delay_s)
+            self.server.log.add(call, "timeout" if verdict.action == "hang" else "unreachable")
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        time.sleep(verdict.delay_s)
+        if verdict.action in ("error", "throttle"):
+            status, code = server_error_code(call) if verdict.action == "error" else throttling_code(call)
+            self.server.log.add(call, "error" if verdict.action == "error" else "throttled")
+            self._send(*error_response(call, status, code, f"drill fault: {call.region} {verdict.action}"))
+            return
+        status, headers, answer = self._forward(call, body)
+        self.server.log.add(call, outcome_of(status, error_code_of(status, headers, answer)))
+        self._send(status, headers, answer)
+
+    def _forward(self, call: Call, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+        headers["Content-Length"] = str(len(body))
+        for attempt in (1, 2):
+            conn = self.server.connection(call.service)
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, dict(response.getheaders()), response.read()
+            except (http.client.HTTPException, OSError):
+                self.server.drop(call.service)  # a pooled connection the upstream closed: once more, fresh
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _control(self, body: bytes) -> None:
+        verb = self.path.removeprefix(CONTROL).split("?", 1)[0]
+        try:
+            if verb == "faults" and self.command == "POST":
+                doc = json.loads(body or b"{}")
+                self.server.plan.start([Fault(**f) for f in doc.get("faults", [])])
+                self.server.log.clear()
+            elif verb == "callers" and self.command == "POST":
+                self.server.log.callers.update(json.loads(body or b"{}"))
+            elif verb != "report":
+                self._send(404, {"Content-Type": "application/json"}, b'{"error": "unknown control"}')
+                return
+        except (ValueError, TypeError) as exc:
+            self._send(400, {"Content-Type": "application/json"}, json.dumps({"error": str(exc)}).encode())
+            return
+        payload = self.server.report() | {"elapsed_s": round(self.server.plan.elapsed(), 3)}
+        self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+
+def serve(port: int, upstreams: Upstreams) -> OutageProxy:
+    """The proxy, serving in a thread of this process (tests); the drill runs it as its own process."""
+    proxy = OutageProxy(port, upstreams)
+    threading.Thread(target=proxy.serve_forever, name="outage-proxy", daemon=True).start()
+    return proxy
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m failoverctl.drill.outage", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True, help="the default emulator (ministack)")
+    parser.add_argument("--route", action="append", default=[], help="SIGNING_NAME=URL (moto for sagemaker, ...)")
+    args = parser.parse_args(argv)
+    routes = dict(r.split("=", 1) for r in args.route)
+    OutageProxy(args.port, Upstreams(args.upstream, routes)).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""The outage proxy's own rules: how it reads a request (from requests botocore really builds), the errors it
+answers with (read back by botocore's own parsers and retry rules), its faults on a timeline, and the proxy in
+front of a real emulator (moto's server)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
+from moto.server import ThreadedMotoServer
+
+from failoverctl.drill.emulators import free_port
+from failoverctl.drill.outage import (
+    Call,
+    Fault,
+    FaultPlan,
+    OutageProxy,
+    Upstreams,
+    classify,
+    error_code_of,
+    error_response,
+    outcome_of,
+    serve,
+    server_error_code,
+    throttling_code,
+)
+
+NOWHERE = "http://127.0.0.1:9"
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def prepared(service: str, region: str, operation: str, **params: Any) -> AWSPreparedRequest:
+    """The request botocore sends for ``operation``, captured before it leaves."""
+    client = boto3.client(  # type: ignore[call-overload]
+        service, region_name=region, endpoint_url=NOWHERE, aws_access_key_id="AKIDTEST", aws_secret_access_key="x"
+    )
+    seen: list[AWSPreparedRequest] = []
+
+    def grab(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        seen.append(request)
+        return AWSResponse(request.url, 200, {}, _Raw(b""))  # type: ignore[arg-type]
+
+    client.meta.events.register("before-send", grab)
+    with contextlib.suppress(Exception):  # an empty success body may not parse; the request is what we want
+        getattr(client, operation)(**params)
+    return seen[0]
+
+
+def classified(request: AWSPreparedRequest) -> Call:
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+    path = request.url.removeprefix(NOWHERE)
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    return classify(request.method, path, headers, body)
+
+
+@pytest.mark.parametrize(
+    ("service", "region", "operation", "params", "expected"),
+    [
+        ("dynamodb", "us-west-2", "get_item", {"TableName": "t", "Key": {}}, ("dynamodb", "GetItem", "json")),
+        (
+            "stepfunctions",
+            "us-west-2",
+            "start_execution",
+            {"stateMachineArn": "a"},
+            ("states", "StartExecution", "json"),
+        ),
+        ("cloudwatch", "us-east-1", "describe_alarms", {}, ("monitoring", "DescribeAlarms", "json")),
+        ("rds", "us-east-1", "describe_global_clusters", {}, ("rds", "DescribeGlobalClusters", "query")),
+        ("sts", "us-west-2", "get_caller_identity", {}, ("sts", "GetCallerIdentity", "query")),
+        (
+            "sagemaker",
+            "us-west-2",
+            "update_endpoint_weights_and_capacities",
+            {"EndpointName": "e", "DesiredWeightsAndCapacities": [{"VariantName": "v", "DesiredWeight": 1.0}]},
+            ("sagemaker", "UpdateEndpointWeightsAndCapacities", "json"),
+        ),
+        ("lambda", "us-west-2", "invoke", {"FunctionName": "f"}, ("lambda", "Invoke", "rest-json")),
+        ("lambda", "us-west-2", "get_function", {"FunctionName": "f"}, ("lambda", "GetFunction", "rest-json")),
+        ("s3", "us-west-2", "get_bucket_replication", {"Bucket": "b"}, ("s3", "GetBucketReplication", "rest-xml")),
+        ("s3", "us-west-2", "head_object", {"Bucket": "b", "Key": "k/x.tar.gz"}, ("s3", "HeadObject", "rest-xml")),
+        ("s3", "us-west-2", "get_object", {"Bucket": "b", "Key": "k/x.tar.gz"}, ("s3", "GetObject", "rest-xml")),
+    ],
+)
+def test_a_request_is_read_as_the_front_door_reads_it(
+    service: str, region: str, operation: str, params: dict[str, Any], expected: tuple[str, str, str]
+) -> None:
+    call = classified(prepared(service, region, operation, **params))
+    assert (call.region, call.service, call.action, call.protocol, call.access_key) == (region, *expected, "AKIDTEST")
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "action"),
+    [
+        ("get_change", {"Id": "C1"}, "GetChange"),
+        ("get_hosted_zone", {"Id": "Z1"}, "GetHostedZone"),
+        ("list_resource_record_sets", {"HostedZoneId": "Z1"}, "ListResourceRecordSets"),
+        (
+            "change_resource_record_sets",
+            {
+                "HostedZoneId": "Z1",
+                "ChangeBatch": {
+                    "Changes": [
+                        {
+                            "Action": "UPSERT",
+                            "ResourceRecordSet": {
+                                "Name": "api.example.com.",
+                                "Type": "CNAME",
+                                "TTL": 60,
+                                "ResourceRecords": [{"Value": "x.example.com"}],
+                            },
+                        }
+                    ]
+                },
+            },
+            "ChangeResourceRecordSets",
+        ),
+        ("get_health_check_status", {"HealthCheckId": "h"}, "GetHealthCheckStatus"),
+    ],
+)
+def test_route_53s_api_is_homed_in_us_east_1_whatever_the_client_signs_for(
+    operation: str, params: dict[str, Any], action: str
+) -> None:
+    call = classified(prepared("route53", "us-west-2", operation, **params))
+    assert (call.region, call.service, call.action, call.protocol) == ("us-east-1", "route53", action, "rest-xml")
+
+
+def test_a_request_that_says_nothing_is_unknown_not_guessed() -> None:
+    assert classify("GET", "/", {}, b"") == Call("?", "?", "GET /", "rest-json", "")
+
+
+def test_an_rpc_v2_cbor_request_names_its_operation_in_its_path() -> None:
+    headers = {
+        "smithy-protocol": "rpc-v2-cbor",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/monitoring/aws4_request, Sig=x",
+    }
+    call = classify("POST", "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", headers, b"")
+    assert call == Call("us-east-1", "monitoring", "DescribeAlarms", "smithy-rpc-v2-cbor", "AK")
+
+
+# The errors it answers with are AWS's: botocore's own parsers read the code, and its retry rules see throttling.
+
+
+def answered(service: str, operation: str, params: dict[str, Any], status: int, code: str) -> ClientError:
+    client = boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name="us-east-1",
+        endpoint_url=NOWHERE,
+        aws_access_key_id="AK",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+    def answer(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        call = classified(request)
+        status_, headers, body = error_response(call, status, code, "drill fault")
+        return AWSResponse(request.url, status_, headers, _Raw(body))  # type: ignore[arg-type]
+
+    client.meta.events.register("before-send", answer)
+    with pytest.raises(ClientError) as info:
+        getattr(client, operation)(**params)
+    return info.value
+
+
+CASES = [
+    ("dynamodb", "list_tables", {}),
+    ("cloudwatch", "describe_alarms", {}),
+    ("rds", "describe_global_clusters", {}),
+    ("route53", "get_change", {"Id": "C1"}),
+    ("s3", "get_bucket_replication", {"Bucket": "b"}),
+    ("lambda", "get_function", {"FunctionName": "f"}),
+    ("sagemaker", "describe_endpoint", {"EndpointName": "e"}),
+]
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), CASES)
+def test_a_throttle_is_the_services_own_throttling_error(service: str, operation: str, params: dict[str, Any]) -> None:
+    call = classified(prepared(service, "us-east-1", operation, **params))
+    status, code = throttling_code(call)
+    error = answered(service, operation, params, status, code)
+    assert error.response["Error"]["Code"] == code
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    context = RetryContext(attempt_number=1, operation_model=None, parsed_response=error.response)
+    assert ThrottledRetryableChecker().is_retryable(context), "botocore's retry rules see a throttle"
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), CASES)
+def test_a_server_error_is_a_5xx_that_botocore_parses(service: str, operation: str, params: dict[str, Any]) -> None:
+    call = classified(prepared(service, "us-east-1", operation, **params))
+    status, code = server_error_code(call)
+    error = answered(service, operation, params, status, code)
+    assert (error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+    assert status >= 500
+
+
+def test_a_cbor_error_is_read_back_by_its_code() -> None:
+    call = Call("us-east-1", "monitoring", "DescribeAlarms", "smithy-rpc-v2-cbor")
+    status, headers, body = error_response(call, 400, "Throttling", "slow down")
+    assert headers["smithy-protocol"] == "rpc-v2-cbor"
+    assert error_code_of(status, headers, body) == "Throttling"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcome"),
+    [
+        (200, "", "ok"),
+        (403, "AccessDenied", "denied"),
+        (400, "AccessDeniedException", "denied"),
+        (403, "AuthorizationError", "denied"),
+        (400, "ThrottlingException", "throttled"),
+        (503, "SlowDown", "throttled"),
+        (429, "Whatever", "throttled"),
+        (404, "ResourceNotFoundException", "error"),
+        (503, "ServiceUnavailable", "error"),
+    ],
+)
+def test_an_upstream_answer_is_counted_by_its_outcome(status: int, code: str, outcome: str) -> None:
+    assert outcome_of(status, code) == outcome
+
+
+# Faults on a timeline, on a clock the test moves.
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+EAST = Call("us-east-1", "rds", "DescribeGlobalClusters", "query")
+WEST = Call("us-west-2", "rds", "DescribeGlobalClusters", "query")
+EAST_DDB = Call("us-east-1", "dynamodb", "GetItem", "json")
+
+
+def test_a_blackout_takes_its_region_down_in_its_window_only() -> None:
+    clock = Clock()
+    plan = FaultPlan(clock=clock)
+    plan.start([Fault("blackout", region="us-east-1", start_s=5, end_s=60, hang_s=2.5)])
+    assert plan.verdict(EAST).action == "forward", "before the window"
+    clock.now += 5
+    assert (plan.verdict(EAST).action, plan.verdict(EAST).delay_s) == ("hang", 2.5)
+    assert plan.verdict(WEST).action == "forward", "the other region answers"
+    clock.now += 55
+    assert plan.verdict(EAST).action == "forward", "after the window"
+    assert plan.faults[0].seen == 2
+
+
+def test_a_refusing_blackout_of_one_service_leaves_the_regions_others_up() -> None:
+    plan = FaultPlan([Fault("blackout", region="us-east-1", service="dynamodb", style="refuse")], clock=Clock())
+    assert plan.verdict(EAST_DDB) == plan.verdict(EAST_DDB)
+    assert plan.verdict(EAST_DDB).action == "refuse"
+    assert plan.verdict(EAST).action == "forward"
+
+
+def test_a_brownout_delays_every_call_and_fails_its_shares_evenly_and_the_same_every_time() -> None:
+    fault = Fault("brownout", region="us-east-1", latency_s=0.4, error_rate=0.2, throttle_rate=0.3)
+    plan = FaultPlan([fault], clock=Clock())
+    verdicts = [plan.verdict(EAST) for _ in range(1000)]
+    assert {v.delay_s for v in verdicts} == {0.4}
+    actions = [v.action for v in verdicts]
+    assert abs(actions.count("error") - 200) <= 3
+    assert abs(actions.count("throttle") - 300) <= 3
+    assert all(actions[i : i + 10].count("forward") >= 3 for i in range(0, 990)), "never a long run of failures"
+    again = FaultPlan([Fault("brownout", region="us-east-1", error_rate=0.2, throttle_rate=0.3)], clock=Clock())
+    assert [again.verdict(EAST).action for _ in range(1000)] == actions
+    assert plan.verdict(WEST) == plan.verdict(WEST)
+    assert plan.verdict(WEST).action == "forward"
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"kind": "meltdown"}, "kind: must be blackout or brownout, got 'meltdown'"),
+        ({"kind": "blackout", "style": "sulk"}, "style: must be hang or refuse, got 'sulk'"),
+        ({"kind": "brownout", "throttle_rate": -0.5}, "throttle_rate: must be between 0 and 1, got -0.5"),
+        (
+            {"kind": "brownout", "error_rate": 0.6, "throttle_rate": 0.6},
+            "error_rate + throttle_rate: must be at most 1",
+        ),
+    ],
+)
+def test_a_fault_that_makes_no_sense_is_refused_naming_why(fields: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace("+", r"\+")) as info:
+        Fault(**fields)
+    assert str(info.value) == f"fault: {problem}"
+
+
+# The proxy in front of a real emulator.
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def proxy(upstream: str) -> Iterator[OutageProxy]:
+    server = serve(free_port(), Upstreams(upstream))
+    urllib.request.urlopen(urllib.request.Request(f"{upstream}/moto-api/reset", method="POST"), timeout=10).close()  # noqa: S310
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def through(proxy: OutageProxy, service: str, region: str = "us-east-1", attempts: int = 1) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=region,
+        endpoint_url=proxy.url,
+        aws_access_key_id="AKIDDETECT",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}, connect_timeout=2, read_timeout=2),
+    )
+
+
+def control(proxy: OutageProxy, verb: str, doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = None if doc is None else json.dumps(doc).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{proxy.url}/_outage/{verb}", data=data, method="POST" if data else "GET"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        result: dict[str, Any] = json.loads(response.read())
+    return result
+
+
+def test_calls_pass_through_and_are_counted_by_caller(proxy: OutageProxy) -> None:
+    control(proxy, "callers", {"AKIDDETECT": "Detect"})
+    ddb = through(proxy, "dynamodb")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    assert ddb.list_tables()["TableNames"] == ["t"]
+    through(proxy, "s3").create_bucket(Bucket="drill-bucket")
+    through(proxy, "s3").put_object(Bucket="drill-bucket", Key="k", Body=b"x" * 100_000)
+    assert through(proxy, "s3").get_object(Bucket="drill-bucket", Key="k")["Body"].read() == b"x" * 100_000
+    with pytest.raises(ClientError):
+        through(proxy, "dynamodb").describe_table(TableName="missing")
+    assert control(proxy, "report")["calls"] == [
+        {"function": "Detect", "region": "us-east-1", "service": "dynamodb", "action": a, "outcome": o, "count": 1}
+        for a, o in (("CreateTable", "ok"), ("DescribeTable", "error"), ("ListTables", "ok"))
+    ] + [
+        {"function": "Detect", "region": "us-east-1", "service": "s3", "action": a, "outcome": "ok", "count": 1}
+        for a in ("CreateBucket", "GetObject", "PutObject")
+    ]
+
+
+def test_a_blacked_out_region_does_not_answer_and_the_other_does(proxy: OutageProxy) -> None:
+    control(proxy, "faults", {"faults": [{"kind": "blackout", "region": "us-east-1", "hang_s": 0.2}]})
+    with pytest.raises(ConnectionClosedError):
+        through(proxy, "dynamodb").list_tables()
+    assert through(proxy, "dynamodb", "us-west-2").list_tables()["TableNames"] == []
+    report = control(proxy, "report")
+    assert [(c["region"], c["outcome"]) for c in report["calls"]] == [("us-east-1", "timeout"), ("us-west-2", "ok")]
+    assert report["faults"] == [
+        {
+            "kind": "blackout",
+            "region": "us-east-1",
+            "start_s": 0.0,
+            "style": "hang",
+            "hang_s": 0.2,
+            "latency_s": 0.0,
+            "error_rate": 0.0,
+            "throttle_rate": 0.0,
+            "affected": 1,
+        }
+    ]
+
+
+def test_a_browned_out_region_throttles_and_botocore_retries_through_it(proxy: OutageProxy) -> None:
+    control(proxy, "faults", {"faults": [{"kind": "brownout", "region": "us-east-1", "throttle_rate": 0.5}]})
+    client = through(proxy, "dynamodb", attempts=3)
+    assert client.list_tables()["TableNames"] == []
+    assert client.list_tables()["TableNames"] == []
+    counts = {c["outcome"]: c["count"] for c in control(proxy, "report")["calls"]}
+    assert counts == {"throttled": 2, "ok": 2}, "every other call is throttled, and retried"
+
+
+def test_a_bad_fault_is_refused_by_the_control_api_and_the_plan_is_kept(proxy: OutageProxy) -> None:
+    control(proxy, "faults", {"faults": [{"kind": "blackout", "region": "us-east-1"}]})
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{proxy.url}/_outage/faults", data=json.dumps({"faults": [{"kind": "meltdown"}]}).encode(), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["error"] == "fault: kind: must be blackout or brownout, got 'meltdown'"
+    assert [f["kind"] for f in control(proxy, "report")["faults"]] == ["blackout"]
