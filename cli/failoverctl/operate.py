@@ -61,7 +61,10 @@ def factory_for(args: argparse.Namespace) -> ClientFactory:
         if not LOCAL_STATE_FILE.exists():
             raise CommandError("no local emulators are running: start them with `failoverctl drill --keep`")
         state = json.loads(LOCAL_STATE_FILE.read_text())
-        endpoints = {"*": state["ministack"], "sagemaker": state["moto"], "application-autoscaling": state["moto"]}
+        if state.get("proxy"):  # through the outage proxy, like every call of the drill
+            endpoints = dict.fromkeys(("*", "sagemaker", "application-autoscaling"), state["proxy"])
+        else:
+            endpoints = {"*": state["ministack"], "sagemaker": state["moto"], "application-autoscaling": state["moto"]}
     elif getattr(args, "endpoint_url", None):
         endpoints = {"*": args.endpoint_url}
         if args.sagemaker_endpoint_url:

@@ -50,6 +50,33 @@ def test_graceful_switchover(emulator_pair: emulators.Emulators, tmp_path: Path)
     assert states[:2] == ["ValidateInput", "Preflight"]
     assert states.index("FlipDns") < states.index("Verify") < states.index("RecordSucceeded")
     assert 0 < report["timings"]["dns_s"] < report["timings"]["verified_s"]
+    callers = {c["function"] for c in report["calls"]}
+    assert callers >= {"Detect", "ValidateInput", "Preflight", "PromoteAurora", "FlipDns", "Verify", "Record"}
+    assert {c["outcome"] for c in report["calls"]} == {"ok"}
+    assert report["faults"] == []
+
+
+def test_a_browned_out_primary_slows_the_run_but_retries_carry_it_through(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    report = run_drill(emulator_pair, tmp_path, "brownout")
+    after = report["world_after"]
+    assert report["outcome"] == "succeeded"
+    assert after["aurora_writer"] == "us-west-2"
+    assert after["write_region"] == {"us-east-1": "us-west-2", "us-west-2": "us-west-2"}
+    assert all(routes == FAILED_OVER_DNS for routes in after["dns"].values())
+    failed = {
+        (c["function"], c["outcome"]) for c in report["calls"] if c["region"] == "us-east-1" and c["outcome"] != "ok"
+    }
+    assert {o for _, o in failed} == {"error", "throttled"}, "the primary answered with 5xx and throttling"
+    assert {f for f, _ in failed} - {"drill"}, "and the controller's own calls met them"
+    assert {c["outcome"] for c in report["calls"] if c["region"] == "us-west-2"} == {"ok"}
+    (fault,) = report["faults"]
+    assert (fault["kind"], fault["region"], fault["affected"]) == (
+        "brownout",
+        "us-east-1",
+        sum(c["count"] for c in report["calls"] if c["region"] == "us-east-1"),
+    )
 
 
 def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
@@ -59,6 +86,18 @@ def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulato
     assert after["write_region"] == {"us-east-1": "us-east-1", "us-west-2": "us-west-2"}
     assert after["endpoints"]["us-east-1"] == report["world_before"]["endpoints"]["us-east-1"]
     assert all(routes == FAILED_OVER_DNS for routes in after["dns"].values())
+    to_primary = {
+        (c["function"], c["service"])
+        for c in report["calls"]
+        if c["region"] == "us-east-1" and c["function"] != "drill"
+    }
+    # Detect reads the primary's alarm (a peer call on its own budget); Route 53's API is homed in us-east-1.
+    assert to_primary == {
+        ("Detect", "monitoring"),
+        ("Preflight", "route53"),
+        ("FlipDns", "route53"),
+        ("Verify", "route53"),
+    }
 
 
 def test_not_ready_aborts_and_changes_nothing(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:

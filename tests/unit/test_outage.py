@@ -18,9 +18,11 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 from moto.server import ThreadedMotoServer
 
+from failover_controller.clients import user_agent
 from failoverctl.drill.emulators import free_port
 from failoverctl.drill.outage import (
     Call,
+    CallLog,
     Fault,
     FaultPlan,
     OutageProxy,
@@ -33,6 +35,7 @@ from failoverctl.drill.outage import (
     server_error_code,
     throttling_code,
 )
+from failoverctl.drill.runner import calls_summary, describe_fault
 
 NOWHERE = "http://127.0.0.1:9"
 
@@ -45,10 +48,17 @@ class _Raw:
         yield self.body
 
 
-def prepared(service: str, region: str, operation: str, **params: Any) -> AWSPreparedRequest:
+def prepared(
+    service: str, region: str, operation: str, config: Config | None = None, **params: Any
+) -> AWSPreparedRequest:
     """The request botocore sends for ``operation``, captured before it leaves."""
     client = boto3.client(  # type: ignore[call-overload]
-        service, region_name=region, endpoint_url=NOWHERE, aws_access_key_id="AKIDTEST", aws_secret_access_key="x"
+        service,
+        region_name=region,
+        endpoint_url=NOWHERE,
+        aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="x",
+        config=config,
     )
     seen: list[AWSPreparedRequest] = []
 
@@ -138,6 +148,37 @@ def test_route_53s_api_is_homed_in_us_east_1_whatever_the_client_signs_for(
 ) -> None:
     call = classified(prepared("route53", "us-west-2", operation, **params))
     assert (call.region, call.service, call.action, call.protocol) == ("us-east-1", "route53", action, "rest-xml")
+
+
+def test_the_calling_function_is_read_from_the_controllers_user_agent() -> None:
+    config = Config(user_agent_extra=user_agent("failover-controller-DetectFunction-AB12"))
+    request = prepared("dynamodb", "us-west-2", "list_tables", config=config)
+    assert classified(request).function == "failover-controller-DetectFunction-AB12"
+    assert (
+        classified(
+            prepared("dynamodb", "us-west-2", "list_tables", config=Config(user_agent_extra=user_agent("")))
+        ).function
+        == ""
+    )
+
+
+def test_the_log_names_a_call_by_its_function_its_key_or_the_drill() -> None:
+    log = CallLog()
+    log.callers.update({"failover-controller-DetectFunction-AB12": "Detect", "AKIDX": "Operator"})
+    log.add(
+        Call("us-east-1", "rds", "DescribeDBClusters", "query", "AK", "failover-controller-DetectFunction-AB12"), "ok"
+    )
+    log.add(Call("us-east-1", "rds", "DescribeDBClusters", "query", "AK", "failover-controller-OtherFunction-1"), "ok")
+    log.add(Call("us-east-1", "rds", "DescribeDBClusters", "query", "AKIDX"), "denied")
+    log.add(Call("us-east-1", "rds", "DescribeDBClusters", "query", "test"), "ok")
+    log.add(Call("?", "?", "GET /", "rest-json"), "error")
+    assert [(r["function"], r["outcome"], r["count"]) for r in log.rows()] == [
+        ("Detect", "ok", 1),
+        ("Operator", "denied", 1),
+        ("drill", "ok", 1),
+        ("failover-controller-OtherFunction-1", "ok", 1),
+        ("unsigned", "error", 1),
+    ]
 
 
 def test_a_request_that_says_nothing_is_unknown_not_guessed() -> None:
@@ -409,3 +450,32 @@ def test_a_bad_fault_is_refused_by_the_control_api_and_the_plan_is_kept(proxy: O
     assert info.value.code == 400
     assert json.loads(info.value.read())["error"] == "fault: kind: must be blackout or brownout, got 'meltdown'"
     assert [f["kind"] for f in control(proxy, "report")["faults"]] == ["blackout"]
+
+
+def test_the_one_line_summary_counts_outcomes_regions_and_what_each_fault_touched() -> None:
+    calls = [
+        {"function": "Detect", "region": "us-east-1", "service": "rds", "action": "A", "outcome": "ok", "count": 3},
+        {
+            "function": "Detect",
+            "region": "us-east-1",
+            "service": "rds",
+            "action": "A",
+            "outcome": "throttled",
+            "count": 1,
+        },
+        {"function": "Verify", "region": "us-west-2", "service": "rds", "action": "A", "outcome": "ok", "count": 5},
+    ]
+    faults = [{"kind": "brownout", "region": "us-east-1", "affected": 4}]
+    assert calls_summary(calls, faults) == (
+        "AWS calls from the alarm to the end: 9 (8 ok, 1 throttled); by region: us-east-1 4, us-west-2 5; "
+        "brownout of us-east-1: 4 calls"
+    )
+    assert describe_fault({"kind": "blackout", "region": "us-east-1", "start_s": 0, "style": "refuse"}) == (
+        "blackout of us-east-1 from 0 s: no answer (refuse)"
+    )
+    assert (
+        describe_fault(
+            {"kind": "brownout", "service": "route53", "start_s": 5, "end_s": 30, "latency_s": 1.0, "error_rate": 0.1}
+        )
+        == "brownout of route53 from 5 s to 30 s: +1.0 s per call, 10% 5xx"
+    )

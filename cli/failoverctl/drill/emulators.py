@@ -1,13 +1,16 @@
-"""Start and stop the local emulators: ministack (most services) and moto's server (SageMaker).
+"""Start and stop the local emulators: ministack (most services) and moto's server (SageMaker), behind the outage
+proxy (``failoverctl.drill.outage``) that every AWS call of the drill goes through.
 
-Both bind 127.0.0.1 on a free port and keep their state in a private directory. ministack runs Lambda
-functions as local subprocesses that inherit its environment: it is started with AWS_ENDPOINT_URL_SAGEMAKER
-pointing at moto, so the functions' SageMaker calls reach moto with no change in the code.
+All three bind 127.0.0.1 on a free port; the emulators keep their state in a private directory. ministack runs
+Lambda functions as local subprocesses that inherit its environment: it is started with ``AWS_ENDPOINT_URL`` (and
+``AWS_ENDPOINT_URL_SAGEMAKER``, ``..._APPLICATION_AUTO_SCALING``) pointing at the proxy, so the functions' calls go
+through it with no change in the code; the proxy sends SageMaker and Application Auto Scaling on to moto.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,6 +22,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from failoverctl.paths import ROOT
 
@@ -75,21 +79,41 @@ def moto_served(moto_url: str) -> dict[str, str]:
     return {"AWS_ENDPOINT_URL_SAGEMAKER": moto_url, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": moto_url}
 
 
+MOTO_SIGNING_NAMES = ("sagemaker", "application-autoscaling")
+
+
 @dataclass
 class Emulators:
     ministack_url: str
     moto_url: str
     workdir: Path
+    proxy_url: str = ""
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
 
+    @property
+    def front(self) -> str:
+        """Where AWS calls go: the outage proxy."""
+        return self.proxy_url or self.ministack_url
+
     def endpoint_env(self) -> dict[str, str]:
-        """boto3's per-service endpoint settings that route every client to the right emulator."""
-        return {"AWS_ENDPOINT_URL": self.ministack_url, **moto_served(self.moto_url)}
+        """boto3's endpoint settings that send every client through the outage proxy."""
+        return {"AWS_ENDPOINT_URL": self.front, **moto_served(self.front)}
+
+    def endpoints(self) -> dict[str, str]:
+        """The same, as ``ClientFactory(endpoints=...)`` takes them."""
+        return {"*": self.front, **dict.fromkeys(MOTO_SIGNING_NAMES, self.front)}
 
     def reset(self) -> None:
         _post(f"{self.ministack_url}/_ministack/reset")
         _post(f"{self.moto_url}/moto-api/reset")
+        if self.proxy_url:
+            outage_faults(self.proxy_url, [])
+
+    def outage_report(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.proxy_url}/_outage/report", timeout=30) as response:  # noqa: S310
+            report: dict[str, Any] = json.loads(response.read())
+        return report
 
     def stop(self) -> None:
         if not self.procs:
@@ -106,6 +130,16 @@ class Emulators:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def outage_faults(proxy_url: str, faults: list[dict[str, Any]], callers: dict[str, str] | None = None) -> None:
+    """Start the proxy's timeline with ``faults`` (none: every call passes), counting calls afresh."""
+    for verb, doc in (("callers", callers or {}), ("faults", {"faults": faults})):
+        request = urllib.request.Request(  # noqa: S310 - loopback URL we built
+            f"{proxy_url}/_outage/{verb}", data=json.dumps(doc).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            pass
+
+
 def ministack_binary(ministack_bin: str | None = None) -> Path:
     binary = Path(ministack_bin or os.environ.get("MINISTACK_BIN") or DEFAULT_MINISTACK)
     if not binary.exists():
@@ -117,9 +151,11 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
     """Start moto_server, then ministack. ``detach`` starts them in their own session (for --keep)."""
     binary = ministack_binary(ministack_bin)
     workdir = Path(tempfile.mkdtemp(prefix="failover-emulators-"))
-    ms_port, moto_port = free_port(), free_port()
+    ms_port, moto_port, proxy_port = free_port(), free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    emulators = Emulators(f"http://127.0.0.1:{ms_port}", f"http://127.0.0.1:{moto_port}", workdir)
+    emulators = Emulators(
+        f"http://127.0.0.1:{ms_port}", f"http://127.0.0.1:{moto_port}", workdir, f"http://127.0.0.1:{proxy_port}"
+    )
     ms_env = base_env | {
         "BIND_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(ms_port),
@@ -129,12 +165,22 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
         "SFN_WAIT_SCALE": "0",
         "TMPDIR": str(workdir),
         "LOG_LEVEL": "WARNING",
-        **moto_served(emulators.moto_url),
+        "AWS_ENDPOINT_URL": emulators.proxy_url,  # the functions' calls, through the outage proxy
+        **moto_served(emulators.proxy_url),
         "AWS_ACCESS_KEY_ID": base_env.get("AWS_ACCESS_KEY_ID", "test"),
         "AWS_SECRET_ACCESS_KEY": base_env.get("AWS_SECRET_ACCESS_KEY", "test"),
     }
-    ms_log, moto_log = workdir / "ministack.log", workdir / "moto.log"
+    ms_log, moto_log, proxy_log = workdir / "ministack.log", workdir / "moto.log", workdir / "outage-proxy.log"
+    proxy_cmd = [sys.executable, "-m", "failoverctl.drill.outage", "--port", str(proxy_port)]
+    proxy_cmd += ["--upstream", emulators.ministack_url]
+    proxy_cmd += [arg for name in MOTO_SIGNING_NAMES for arg in ("--route", f"{name}={emulators.moto_url}")]
     try:
+        with proxy_log.open("wb") as out:
+            emulators.procs.append(
+                subprocess.Popen(  # noqa: S603
+                    proxy_cmd, env=base_env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=detach
+                )
+            )
         with moto_log.open("wb") as out:
             emulators.procs.append(
                 subprocess.Popen(  # noqa: S603
@@ -157,8 +203,9 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
                     start_new_session=detach,
                 )
             )
-        _wait_http(f"{emulators.moto_url}/moto-api/", emulators.procs[0], moto_log)
-        _wait_http(f"{emulators.ministack_url}/_ministack/health", emulators.procs[1], ms_log)
+        _wait_http(f"{emulators.proxy_url}/_outage/report", emulators.procs[0], proxy_log)
+        _wait_http(f"{emulators.moto_url}/moto-api/", emulators.procs[1], moto_log)
+        _wait_http(f"{emulators.ministack_url}/_ministack/health", emulators.procs[2], ms_log)
     except BaseException:
         emulators.stop()
         raise

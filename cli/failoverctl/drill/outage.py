@@ -49,6 +49,7 @@ DENIED = frozenset(
 _SERVICE_OF_SIGNING_NAME = {"monitoring": "cloudwatch", "states": "stepfunctions", "execute-api": "apigateway"}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _RPC_V2 = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)$")
+_FUNCTION = re.compile(r"\bfn/(\S+)")
 # Global control planes live in us-east-1 whatever region a client signs for (a custom endpoint signs with the
 # client's region): they go down with it.
 HOMED = {"route53": "us-east-1", "iam": "us-east-1"}
@@ -63,6 +64,7 @@ class Call:
     action: str
     protocol: str  # json, query, rest-json, rest-xml, smithy-rpc-v2-cbor
     access_key: str = ""
+    function: str = ""  # the calling function, from the controller's user agent (``fn/NAME``)
 
 
 def classify(method: str, target: str, headers: dict[str, str], body: bytes) -> Call:
@@ -75,17 +77,19 @@ def classify(method: str, target: str, headers: dict[str, str], body: bytes) -> 
     )
     key, region, service = scope.groups() if scope else ("", "?", "?")
     region = HOMED.get(service, region)
+    agent = _FUNCTION.search(low.get("user-agent", ""))
+    function = agent.group(1) if agent else ""
     if "x-amz-target" in low:
-        return Call(region, service, low["x-amz-target"].rsplit(".", 1)[-1], "json", key)
+        return Call(region, service, low["x-amz-target"].rsplit(".", 1)[-1], "json", key, function)
     rpc = _RPC_V2.search(split.path)
     if rpc and low.get("smithy-protocol") == "rpc-v2-cbor":
-        return Call(region, service, rpc.group(1), "smithy-rpc-v2-cbor", key)
+        return Call(region, service, rpc.group(1), "smithy-rpc-v2-cbor", key, function)
     form = parse_qs(body.decode("utf-8", "replace")) if "x-www-form-urlencoded" in low.get("content-type", "") else {}
     action = (form.get("Action") or query.get("Action") or [""])[0]
     if action:
-        return Call(region, service, action, "query", key)
+        return Call(region, service, action, "query", key, function)
     protocol, operation = _rest_operation(service, method, split.path, set(query))
-    return Call(region, service, operation, protocol, key)
+    return Call(region, service, operation, protocol, key, function)
 
 
 @cache
@@ -313,7 +317,9 @@ class CallLog:
         self.lock = threading.Lock()
 
     def add(self, call: Call, outcome: str) -> None:
-        caller = self.callers.get(call.access_key, "drill" if call.access_key else "unsigned")
+        caller = self.callers.get(call.function or call.access_key) or call.function or "drill"
+        if not call.access_key:
+            caller = "unsigned"
         with self.lock:
             self.counts[(caller, call.region, call.service, call.action, outcome)] += 1
 

@@ -28,7 +28,7 @@ from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenari
 from failoverctl.drill.toolchain import build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
 from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
-from failoverctl.paths import LOCAL_STATE_FILE, ROOT
+from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE, ROOT
 
 
 @dataclass
@@ -61,7 +61,7 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "expected_outcome": scenario.expected_outcome,
-        "emulators": {"ministack": pair.ministack_url, "moto_sagemaker": pair.moto_url},
+        "emulators": {"ministack": pair.ministack_url, "moto_sagemaker": pair.moto_url, "proxy": pair.proxy_url},
     }
     log = pair.workdir / "drill-tools.log"
     try:
@@ -77,11 +77,15 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
                         "pids": pair.pids,
                         "ministack": pair.ministack_url,
                         "moto": pair.moto_url,
+                        "proxy": pair.proxy_url,
                         "workdir": str(pair.workdir),
                     }
                 )
             )
-            say(f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}")
+            say(
+                f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}, "
+                f"both behind the outage proxy {pair.proxy_url}"
+            )
             say("    stop them with: failoverctl drill --stop")
         elif own:
             pair.stop()
@@ -108,6 +112,10 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     f = ClientFactory()
     ready = _build_and_deploy(options, scenario, pair, say, log=log, f=f)
     plan, outputs = ready.plan, ready.outputs
+    faults = scenario.faults(plan)
+    emu.outage_faults(pair.proxy_url, faults, function_names(f, plan.standby_region))
+    for fault in faults:
+        say.step(f"outage: {describe_fault(fault)}")
     alarm, sent = fire_alarms(plan, f)
     say.step(
         f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
@@ -117,13 +125,16 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     say.step(f"Detect started {execution.rsplit(':', 1)[-1]}")
     run_ = follow(f, plan.standby_region, execution, say)
     run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
+    outage = pair.outage_report()
     after = world.snapshot(plan, f)
     checks = verify_world(expected_world(scenario, plan, ready.before), after)
     timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2)}
+    say.step(calls_summary(outage["calls"], outage["faults"]))
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
+    result |= {"calls": outage["calls"], "faults": outage["faults"]}
     passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
     if options.failback and passed:
         result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f)
@@ -214,6 +225,45 @@ def _report(
         "verification": checks,
         "timings": timings,
     }
+
+
+def function_names(f: ClientFactory, region: str) -> dict[str, str]:
+    """The deployed functions' names (as their user agent carries them) to their names in the template."""
+    resources = f.client("cloudformation", region).describe_stack_resources(StackName=DEFAULT_STACK)
+    return {
+        r["PhysicalResourceId"]: r["LogicalResourceId"].removesuffix("Function")
+        for r in resources["StackResources"]
+        if r["ResourceType"] == "AWS::Lambda::Function"
+    }
+
+
+def describe_fault(fault: dict[str, Any]) -> str:
+    where = " ".join(x for x in (fault.get("region"), fault.get("service")) if x) or "everywhere"
+    window = f"from {fault.get('start_s', 0)} s" + (f" to {fault['end_s']} s" if fault.get("end_s") else "")
+    if fault["kind"] == "blackout":
+        return f"blackout of {where} {window}: no answer ({fault.get('style', 'hang')})"
+    shares = ", ".join(
+        f"{fault[k]:.0%} {name}" for k, name in (("error_rate", "5xx"), ("throttle_rate", "throttled")) if fault.get(k)
+    )
+    return f"brownout of {where} {window}: +{fault.get('latency_s', 0)} s per call" + (f", {shares}" if shares else "")
+
+
+def calls_summary(calls: list[dict[str, Any]], faults: list[dict[str, Any]]) -> str:
+    """One line: how many calls, by outcome and by region, and how many of them each fault touched."""
+    by_outcome: dict[str, int] = {}
+    by_region: dict[str, int] = {}
+    for c in calls:
+        by_outcome[c["outcome"]] = by_outcome.get(c["outcome"], 0) + c["count"]
+        by_region[c["region"]] = by_region.get(c["region"], 0) + c["count"]
+    total = sum(by_outcome.values())
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(by_outcome.items(), key=lambda x: -x[1]))
+    regions = ", ".join(f"{r} {n}" for r, n in sorted(by_region.items()))
+    touched = "".join(
+        f"; {f['kind']} of {' '.join(x for x in (f.get('region'), f.get('service')) if x) or 'everything'}: "
+        f"{f['affected']} calls"
+        for f in faults
+    )
+    return f"AWS calls from the alarm to the end: {total} ({outcomes}); by region: {regions}{touched}"
 
 
 def _timings(run_: FollowedRun, sent: float) -> dict[str, float]:

@@ -27,10 +27,21 @@ class Scenario:
     story: str
     standby_model_tag: str = world.MODEL_TAG
     after_build: Callable[[RecoveryPlan, ClientFactory], None] | None = None
+    outage: Callable[[RecoveryPlan], list[dict[str, Any]]] | None = None
+
+    def faults(self, plan: RecoveryPlan) -> list[dict[str, Any]]:
+        """What the outage proxy does from the moment the alarms fire (``failoverctl.drill.outage.Fault``)."""
+        return self.outage(plan) if self.outage else []
 
 
 def _delete_primary_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
     f.ssm(plan.primary_region).delete_parameter(Name=plan.write_region_parameter)
+
+
+def _primary_browned_out(plan: RecoveryPlan) -> list[dict[str, Any]]:
+    return [
+        {"kind": "brownout", "region": plan.primary_region, "latency_s": 0.3, "error_rate": 0.15, "throttle_rate": 0.15}
+    ]
 
 
 SCENARIOS = {
@@ -42,7 +53,7 @@ SCENARIOS = {
             "ungraceful",
             "succeeded",
             "the primary is treated as unreachable: Aurora failover with data loss allowed within the RPO; "
-            "no call goes to the primary region",
+            "no step calls the primary's services (Route 53's API, homed in us-east-1, is still called)",
         ),
         Scenario(
             "not-ready",
@@ -50,6 +61,14 @@ SCENARIOS = {
             "aborted",
             "the standby endpoint serves an older model than the primary: preflight refuses, nothing changes",
             standby_model_tag="2026-10-01",
+        ),
+        Scenario(
+            "brownout",
+            "graceful",
+            "succeeded",
+            "the primary answers slowly (+0.3 s a call) and fails 30% of calls (5xx and throttling, AWS's error "
+            "shapes): retries carry Detect and the switchover through",
+            outage=_primary_browned_out,
         ),
         Scenario(
             "step-failure",

@@ -6,6 +6,7 @@ is how the local emulators are wired in without any change here.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from functools import partial
@@ -23,11 +24,19 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_ssm import SSMClient
 
+
+def user_agent(function: str) -> str:
+    """What the clients add to their user agent: the calling function shows in CloudTrail's userAgent (and in the
+    drill's count of calls)."""
+    return "failover-controller" + (f" fn/{function}" if function else "")
+
+
+USER_AGENT = user_agent(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
 DEFAULT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=20,
-    user_agent_extra="failover-controller",
+    user_agent_extra=USER_AGENT,
 )
 # The region being failed away from is the one likely to be down or slow: its calls get short timeouts and few
 # attempts, and all of one invocation's calls to it share one time budget. Worst case per call: 2 x (3 + 5) s.
@@ -35,7 +44,7 @@ PEER_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 2},
     connect_timeout=3,
     read_timeout=5,
-    user_agent_extra="failover-controller",
+    user_agent_extra=USER_AGENT,
 )
 PEER_BUDGET_SECONDS = 20.0
 
