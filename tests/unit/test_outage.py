@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.parsers
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
@@ -21,11 +24,13 @@ from moto.server import ThreadedMotoServer
 from failover_controller.clients import user_agent
 from failoverctl.drill.emulators import free_port
 from failoverctl.drill.outage import (
+    TIMINGS_FILE,
     Call,
     CallLog,
     Fault,
     FaultPlan,
     OutageProxy,
+    SlowWorld,
     Upstreams,
     classify,
     error_code_of,
@@ -479,3 +484,188 @@ def test_the_one_line_summary_counts_outcomes_regions_and_what_each_fault_touche
         )
         == "brownout of route53 from 5 s to 30 s: +1.0 s per call, 10% 5xx"
     )
+
+
+# Time, scaled: what AWS does over minutes is under way for seconds, as AWS shows it, read back by botocore.
+
+TIMINGS = {
+    "aurora_switchover_s": 120.0,
+    "aurora_failover_s": 60.0,
+    "sagemaker_scale_up_s": 480.0,
+    "sagemaker_weights_s": 30.0,
+    "route53_insync_s": 60.0,
+}
+GLOBAL = "recsys-metadata-global"
+TARGET = "arn:aws:rds:us-west-2:000000000000:cluster:recsys-metadata-usw2"
+SOURCE = "arn:aws:rds:us-east-1:000000000000:cluster:recsys-metadata-use1"
+
+
+def parsed(service: str, operation: str, body: bytes, status: int = 200) -> dict[str, Any]:
+    model = botocore.session.get_session().get_service_model(service)
+    op = model.operation_model(operation)
+    parser = botocore.parsers.create_parser(model.protocol)
+    response = {"body": body, "headers": {}, "status_code": status}
+    assert op.output_shape is not None
+    result: dict[str, Any] = parser.parse(response, op.output_shape)
+    return result
+
+
+def global_clusters_xml(writer: str) -> bytes:
+    """DescribeGlobalClusters as RDS answers it (the API reference's example, trimmed)."""
+    members = "".join(
+        f"<GlobalClusterMember><DBClusterArn>{arn}</DBClusterArn><IsWriter>{str(arn == writer).lower()}</IsWriter>"
+        "</GlobalClusterMember>"
+        for arn in (SOURCE, TARGET)
+    )
+    return (
+        '<DescribeGlobalClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+        "<DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember>"
+        f"<GlobalClusterIdentifier>{GLOBAL}</GlobalClusterIdentifier><Status>available</Status>"
+        f"<GlobalClusterMembers>{members}</GlobalClusterMembers>"
+        "</GlobalClusterMember></GlobalClusters></DescribeGlobalClustersResult>"
+        "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeGlobalClustersResponse>"
+    ).encode()
+
+
+def slow(clock: Clock, scale: float = 60.0) -> SlowWorld:
+    world_ = SlowWorld(clock)
+    world_.configure(scale, TIMINGS)
+    return world_
+
+
+def rds_call(action: str) -> Call:
+    return Call("us-west-2", "rds", action, "query", "AK")
+
+
+def test_a_switchover_is_pending_then_switching_over_and_the_writer_moves_only_at_its_end() -> None:
+    clock = Clock()
+    world_ = slow(clock)
+    form = f"Action=SwitchoverGlobalCluster&GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}"
+    answer = world_.intercept(rds_call("SwitchoverGlobalCluster"), {}, form.encode(), "/")
+    assert answer is not None
+    started = parsed("rds", "SwitchoverGlobalCluster", answer[2])["GlobalCluster"]
+    assert started["FailoverState"] == {"Status": "pending", "ToDbClusterArn": TARGET, "IsDataLossAllowed": False}
+    describe = rds_call("DescribeGlobalClusters")
+    states = []
+    for elapsed in (0, 1, 1.9):  # 120 s / 60 = 2 s; the first 20% is pending
+        clock.now = 1000.0 + elapsed
+        (gc,) = parsed("rds", "DescribeGlobalClusters", world_.patch(describe, global_clusters_xml(SOURCE)))[
+            "GlobalClusters"
+        ]
+        states.append(gc["FailoverState"]["Status"])
+        assert [m["IsWriter"] for m in gc["GlobalClusterMembers"]] == [True, False], "the writer has not moved"
+    assert states == ["pending", "switching-over", "switching-over"]
+    assert world_.due() == []
+    clock.now = 1002.0
+    (op,) = world_.due()
+    assert op.request[3] == form.encode(), "the original request goes to the emulator, which moves the writer"
+    assert world_.due() == [], "handed out once"
+    world_.finish(op)
+    assert world_.patch(describe, global_clusters_xml(TARGET)) == global_clusters_xml(TARGET)
+
+
+def test_a_second_promotion_while_one_is_under_way_is_refused_as_rds_refuses_it() -> None:
+    world_ = slow(Clock())
+    form = f"Action=FailoverGlobalCluster&GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}"
+    form += "&AllowDataLoss=true"
+    first = world_.intercept(rds_call("FailoverGlobalCluster"), {}, form.encode(), "/")
+    assert first is not None
+    assert parsed("rds", "FailoverGlobalCluster", first[2])["GlobalCluster"]["FailoverState"]["IsDataLossAllowed"]
+    again = world_.intercept(rds_call("FailoverGlobalCluster"), {}, form.encode(), "/")
+    assert again is not None
+    assert (again[0], error_code_of(*again)) == (400, "InvalidGlobalClusterStateFault")
+    assert world_.operations[("aurora", GLOBAL)].ends == 1001.0, "a failover takes aurora_failover_s (60 s / 60)"
+
+
+def test_an_endpoint_update_is_updating_until_it_ends_and_another_is_refused() -> None:
+    clock = Clock()
+    world_ = slow(clock)
+    update = Call("us-west-2", "sagemaker", "UpdateEndpointWeightsAndCapacities", "json", "AK")
+    capacity = {
+        "EndpointName": "recsys-ranker-usw2",
+        "DesiredWeightsAndCapacities": [{"VariantName": "ranker", "DesiredInstanceCount": 4}],
+    }
+    answer = world_.intercept(update, {}, json.dumps(capacity).encode(), "/")
+    assert answer is not None
+    assert parsed("sagemaker", "UpdateEndpointWeightsAndCapacities", answer[2])["EndpointArn"].endswith(
+        ":endpoint/recsys-ranker-usw2"
+    )
+    refused = world_.intercept(update, {}, json.dumps(capacity).encode(), "/")
+    assert refused is not None
+    assert error_code_of(*refused) == "ValidationException"
+    describe = Call("us-west-2", "sagemaker", "DescribeEndpoint", "json", "AK")
+    in_service = json.dumps({"EndpointName": "recsys-ranker-usw2", "EndpointStatus": "InService"}).encode()
+    assert json.loads(world_.patch(describe, in_service))["EndpointStatus"] == "Updating"
+    other_region = Call("us-east-1", "sagemaker", "DescribeEndpoint", "json", "AK")
+    assert world_.patch(other_region, in_service) == in_service
+    clock.now += 8  # 480 s / 60: new instances
+    (op,) = world_.due()
+    world_.finish(op)
+    assert world_.patch(describe, in_service) == in_service
+    weights = {
+        "EndpointName": "recsys-ranker-usw2",
+        "DesiredWeightsAndCapacities": [{"VariantName": "ranker", "DesiredWeight": 1.0}],
+    }
+    world_.intercept(update, {}, json.dumps(weights).encode(), "/")
+    assert world_.operations[("sagemaker", "us-west-2/recsys-ranker-usw2")].ends == clock.now + 0.5, "weights: 30 s"
+
+
+def test_a_record_change_is_pending_until_in_sync() -> None:
+    clock = Clock()
+    world_ = slow(clock)
+    info = b"<ChangeInfo><Id>/change/C0123</Id><Status>INSYNC</Status>"
+    info += b"<SubmittedAt>2026-11-28T00:00:00Z</SubmittedAt></ChangeInfo>"
+    changed = b'<ChangeResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' + info
+    changed += b"</ChangeResourceRecordSetsResponse>"
+    world_.patch(Call("us-east-1", "route53", "ChangeResourceRecordSets", "rest-xml", "AK"), changed)
+    get = Call("us-east-1", "route53", "GetChange", "rest-xml", "AK")
+    answer = (
+        b'<GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' + info + b"</GetChangeResponse>"
+    )
+    assert parsed("route53", "GetChange", world_.patch(get, answer))["ChangeInfo"]["Status"] == "PENDING"
+    clock.now += 1  # 60 s / 60
+    assert parsed("route53", "GetChange", world_.patch(get, answer))["ChangeInfo"]["Status"] == "INSYNC"
+
+
+def test_at_scale_zero_every_change_is_instant_and_a_negative_scale_is_refused() -> None:
+    world_ = SlowWorld(Clock())
+    form = f"GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}".encode()
+    assert world_.intercept(rds_call("SwitchoverGlobalCluster"), {}, form, "/") is None
+    assert world_.patch(rds_call("DescribeGlobalClusters"), global_clusters_xml(SOURCE)) == global_clusters_xml(SOURCE)
+    with pytest.raises(ValueError, match="time scale: must be 0 \\(instant\\) or more, got -1"):
+        world_.configure(-1, TIMINGS)
+
+
+def test_the_timings_come_from_the_one_file_of_assumptions() -> None:
+    world_ = SlowWorld(Clock())
+    world_.configure(60)
+    doc = json.loads(TIMINGS_FILE.read_text())
+    assert world_.seconds("aurora_switchover_s") == doc["aurora_switchover_s"]["value"] / 60
+
+
+def test_an_endpoint_update_through_the_proxy_lands_when_its_time_is_up(proxy: OutageProxy) -> None:
+    control(proxy, "time", {"scale": 60, "timings": TIMINGS | {"sagemaker_weights_s": 12.0}})  # 0.2 s
+    sm = through(proxy, "sagemaker", "us-west-2")
+    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/x", PrimaryContainer={"Image": "i"})
+    variants = [
+        {
+            "VariantName": "ranker",
+            "ModelName": "m",
+            "InstanceType": "ml.m5.large",
+            "InitialInstanceCount": 1,
+            "InitialVariantWeight": 1.0,
+        }
+    ]
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=variants)
+    sm.create_endpoint(EndpointName="e", EndpointConfigName="c")
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName="e", DesiredWeightsAndCapacities=[{"VariantName": "ranker", "DesiredWeight": 0.5}]
+    )
+    during = sm.describe_endpoint(EndpointName="e")
+    assert (during["EndpointStatus"], during["ProductionVariants"][0]["CurrentWeight"]) == ("Updating", 1.0)
+    deadline = time.monotonic() + 5
+    while sm.describe_endpoint(EndpointName="e")["EndpointStatus"] == "Updating" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = sm.describe_endpoint(EndpointName="e")
+    assert (after["EndpointStatus"], after["ProductionVariants"][0]["CurrentWeight"]) == ("InService", 0.5)
+    control(proxy, "time", {"scale": 0})

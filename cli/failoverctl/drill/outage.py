@@ -27,10 +27,12 @@ import socket
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -334,6 +336,196 @@ class CallLog:
         return [dict(zip(keys, k, strict=True)) | {"count": n} for k, n in items]
 
 
+# --- time, scaled -------------------------------------------------------------------------------------------------
+
+TIMINGS_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "dependency_timings.json"
+RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
+
+
+@dataclass
+class Operation:
+    """A change AWS makes asynchronously, under way until ``ends``: the request is sent on to the emulator then."""
+
+    kind: str  # aurora | sagemaker
+    key: str  # global cluster id, or endpoint region/name
+    started: float
+    ends: float
+    request: tuple[str, str, dict[str, str], bytes, str]  # method, path, headers, body, service
+    detail: dict[str, str] = field(default_factory=dict)
+    sending: bool = False
+
+
+class SlowWorld:
+    """What AWS does over minutes, done over seconds: ``scale`` divides the durations of
+    ``benchmarks/dependency_timings.json``; ``scale`` 0 (the default) leaves every change instant.
+
+    - Aurora ``SwitchoverGlobalCluster`` / ``FailoverGlobalCluster``: the global cluster shows ``FailoverState``
+      (``pending``, then ``switching-over`` or ``failing-over``) and the writer stays where it is until the operation
+      ends; a second operation meanwhile is refused with ``InvalidGlobalClusterStateFault``.
+    - SageMaker ``UpdateEndpointWeightsAndCapacities``: the endpoint is ``Updating`` (old weights and counts) until
+      the update ends; another update meanwhile is refused with ``ValidationException``.
+    - Route 53 ``ChangeResourceRecordSets``: the records change at once, and ``GetChange`` says ``PENDING`` until
+      the change is in sync.
+    """
+
+    PENDING_SHARE = 0.2  # of an Aurora operation spent in `pending` (verification) before it starts
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.scale = 0.0
+        self.timings: dict[str, float] = {}
+        self.operations: dict[tuple[str, str], Operation] = {}
+        self.changes: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def configure(self, scale: float, timings: dict[str, float] | None = None) -> None:
+        if scale < 0:
+            raise ValueError(f"time scale: must be 0 (instant) or more, got {scale!r}")
+        if timings is None:
+            doc = json.loads(TIMINGS_FILE.read_text(encoding="utf-8"))
+            timings = {k: float(v["value"]) for k, v in doc.items() if isinstance(v, dict)}
+        with self.lock:
+            self.scale, self.timings = float(scale), dict(timings)
+            self.operations.clear()
+            self.changes.clear()
+
+    def seconds(self, name: str) -> float:
+        return self.timings[name] / self.scale if self.scale else 0.0
+
+    def due(self) -> list[Operation]:
+        """The operations whose time has come, each handed out once: the proxy sends their requests on, then
+        calls ``finish``. Until then they still show as under way."""
+        now = self.clock()
+        with self.lock:
+            ready = [op for op in self.operations.values() if op.ends <= now and not op.sending]
+            for op in ready:
+                op.sending = True
+        return ready
+
+    def finish(self, op: Operation) -> None:
+        with self.lock:
+            self.operations.pop((op.kind, op.key), None)
+
+    def intercept(
+        self, call: Call, headers: dict[str, str], body: bytes, path: str
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """An answer of its own for a request that starts a slow change (or is refused while one is under way);
+        None: forward it."""
+        if not self.scale:
+            return None
+        if call.service == "rds" and call.action in ("SwitchoverGlobalCluster", "FailoverGlobalCluster"):
+            return self._aurora(call, headers, body, path)
+        if call.service == "sagemaker" and call.action == "UpdateEndpointWeightsAndCapacities":
+            return self._sagemaker(call, headers, body, path)
+        return None
+
+    def _aurora(self, call: Call, headers: dict[str, str], body: bytes, path: str) -> tuple[int, dict[str, str], bytes]:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        gc, target = form.get("GlobalClusterIdentifier", ""), form.get("TargetDbClusterIdentifier", "")
+        failover = call.action == "FailoverGlobalCluster"
+        loss = failover and form.get("AllowDataLoss", "false").lower() == "true"
+        now = self.clock()
+        with self.lock:
+            if ("aurora", gc) in self.operations:
+                return error_response(
+                    call, 400, "InvalidGlobalClusterStateFault", f"Global cluster {gc} is in the middle of an operation"
+                )
+            seconds = self.seconds("aurora_failover_s" if failover else "aurora_switchover_s")
+            self.operations[("aurora", gc)] = Operation(
+                "aurora",
+                gc,
+                now,
+                now + seconds,
+                ("POST", path, headers, body, call.service),
+                {"to": target, "status": "failing-over" if failover else "switching-over", "loss": str(loss).lower()},
+            )
+        state = self._failover_state(self.operations[("aurora", gc)], now)
+        xml = (
+            f'<{call.action}Response xmlns="{RDS_NS}"><{call.action}Result><GlobalCluster>'
+            f"<GlobalClusterIdentifier>{escape(gc)}</GlobalClusterIdentifier><Status>available</Status>{state}"
+            f"</GlobalCluster></{call.action}Result><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId>"
+            f"</ResponseMetadata></{call.action}Response>"
+        )
+        return 200, {"Content-Type": "text/xml"}, xml.encode()
+
+    def _failover_state(self, op: Operation, now: float, xmlns: str = "") -> str:
+        pending = now < op.started + self.PENDING_SHARE * (op.ends - op.started)
+        return (
+            f"<FailoverState{xmlns}><Status>{'pending' if pending else op.detail['status']}</Status>"
+            f"<ToDbClusterArn>{escape(op.detail['to'])}</ToDbClusterArn>"
+            f"<IsDataLossAllowed>{op.detail['loss']}</IsDataLossAllowed></FailoverState>"
+        )
+
+    def _sagemaker(
+        self, call: Call, headers: dict[str, str], body: bytes, path: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        doc = json.loads(body or b"{}")
+        name = str(doc.get("EndpointName", ""))
+        key = f"{call.region}/{name}"
+        capacity = any("DesiredInstanceCount" in d for d in doc.get("DesiredWeightsAndCapacities", []))
+        now = self.clock()
+        with self.lock:
+            if ("sagemaker", key) in self.operations:
+                return error_response(call, 400, "ValidationException", f'Cannot update in-progress endpoint "{name}".')
+            seconds = self.seconds("sagemaker_scale_up_s" if capacity else "sagemaker_weights_s")
+            self.operations[("sagemaker", key)] = Operation(
+                "sagemaker", key, now, now + seconds, ("POST", path, headers, body, call.service)
+            )
+        arn = f"arn:aws:sagemaker:{call.region}:000000000000:endpoint/{name.lower()}"
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"EndpointArn": arn}).encode()
+
+    def patch(self, call: Call, body: bytes) -> bytes:
+        """What the answer shows while a slow change is under way."""
+        if not self.scale:
+            return body
+        if call.service == "rds" and call.action == "DescribeGlobalClusters":
+            return self._patch_global_clusters(body)
+        if call.service == "sagemaker" and call.action == "DescribeEndpoint":
+            return self._patch_endpoint(call, body)
+        if call.service == "route53" and call.action == "ChangeResourceRecordSets":
+            found = re.search(rb"<Id>(?:/change/)?([^<]+)</Id>", body)
+            if found:
+                with self.lock:
+                    self.changes[found.group(1).decode()] = self.clock() + self.seconds("route53_insync_s")
+        if call.service == "route53" and call.action == "GetChange":
+            found = re.search(rb"<Id>(?:/change/)?([^<]+)</Id>", body)
+            with self.lock:
+                pending = bool(found) and self.changes.get(found.group(1).decode(), 0.0) > self.clock()  # type: ignore[union-attr]
+            if pending:
+                return body.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
+        return body
+
+    def _patch_global_clusters(self, body: bytes) -> bytes:
+        now = self.clock()
+        with self.lock:
+            ops = {op.key: op for (kind, _), op in self.operations.items() if kind == "aurora"}
+        if not ops:
+            return body
+        root = ET.fromstring(body)  # noqa: S314 - the local emulator's own answer
+        ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+        q = (lambda name: f"{{{ns}}}{name}") if ns else (lambda name: name)
+        if ns:
+            ET.register_namespace("", ns)
+        for cluster in root.iter(q("GlobalClusterMember")):
+            ident = cluster.find(q("GlobalClusterIdentifier"))
+            if ident is None or ident.text not in ops or cluster.find(q("GlobalClusterMembers")) is None:
+                continue
+            for old in cluster.findall(q("FailoverState")):
+                cluster.remove(old)
+            xmlns = f' xmlns="{ns}"' if ns else ""
+            cluster.append(ET.fromstring(self._failover_state(ops[ident.text], now, xmlns)))  # noqa: S314
+        return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+    def _patch_endpoint(self, call: Call, body: bytes) -> bytes:
+        doc = json.loads(body)
+        with self.lock:
+            updating = ("sagemaker", f"{call.region}/{doc.get('EndpointName', '')}") in self.operations
+        if not updating or doc.get("EndpointStatus") != "InService":
+            return body
+        doc["EndpointStatus"] = "Updating"
+        return json.dumps(doc).encode()
+
+
 # --- the proxy ----------------------------------------------------------------------------------------------------
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
@@ -360,7 +552,30 @@ class OutageProxy(ThreadingHTTPServer):
         self.upstreams = upstreams
         self.plan = FaultPlan()
         self.log = CallLog()
+        self.slow = SlowWorld()
         self.local = threading.local()
+        self.completing = threading.Lock()
+        threading.Thread(target=self._tick, name="outage-slow-world", daemon=True).start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(0.05)
+            with contextlib.suppress(Exception):
+                self.complete_due()
+
+    def complete_due(self) -> None:
+        """Send on the requests of the slow changes whose time has come (the emulator makes the change now)."""
+        with self.completing:
+            for op in self.slow.due():
+                method, path, headers, body, service = op.request
+                host, port = self.upstreams.of(service)
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                    conn.getresponse().read()
+                finally:
+                    conn.close()
+                    self.slow.finish(op)
 
     @property
     def url(self) -> str:
@@ -418,7 +633,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL):
             self._control(body)
             return
-        call = classify(self.command, self.path, dict(self.headers.items()), body)
+        self.server.complete_due()
+        headers = dict(self.headers.items())
+        call = classify(self.command, self.path, headers, body)
         verdict = self.server.plan.verdict(call)
         if verdict.action in ("hang", "refuse"):
             time.sleep(verdict.delay_s)
@@ -433,9 +650,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.add(call, "error" if verdict.action == "error" else "throttled")
             self._send(*error_response(call, status, code, f"drill fault: {call.region} {verdict.action}"))
             return
-        status, headers, answer = self._forward(call, body)
-        self.server.log.add(call, outcome_of(status, error_code_of(status, headers, answer)))
-        self._send(status, headers, answer)
+        own = self.server.slow.intercept(
+            call, {k: v for k, v in headers.items() if k.lower() not in _HOP}, body, self.path
+        )
+        if own is not None:
+            self.server.log.add(call, outcome_of(own[0], error_code_of(*own)))
+            self._send(*own)
+            return
+        status, answer_headers, answer = self._forward(call, body)
+        if status < 300:
+            answer = self.server.slow.patch(call, answer)
+        self.server.log.add(call, outcome_of(status, error_code_of(status, answer_headers, answer)))
+        self._send(status, answer_headers, answer)
 
     def _forward(self, call: Call, body: bytes) -> tuple[int, dict[str, str], bytes]:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
@@ -461,13 +687,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.log.clear()
             elif verb == "callers" and self.command == "POST":
                 self.server.log.callers.update(json.loads(body or b"{}"))
+            elif verb == "time" and self.command == "POST":
+                doc = json.loads(body or b"{}")
+                self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"))
             elif verb != "report":
                 self._send(404, {"Content-Type": "application/json"}, b'{"error": "unknown control"}')
                 return
         except (ValueError, TypeError) as exc:
             self._send(400, {"Content-Type": "application/json"}, json.dumps({"error": str(exc)}).encode())
             return
-        payload = self.server.report() | {"elapsed_s": round(self.server.plan.elapsed(), 3)}
+        payload = self.server.report() | {
+            "elapsed_s": round(self.server.plan.elapsed(), 3),
+            "time_scale": self.server.slow.scale,
+        }
         self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
