@@ -73,6 +73,7 @@ def _drill(args: argparse.Namespace) -> int:
         report=Path(args.report),
         keep=args.keep,
         plan_file=Path(args.plan),
+        time_scale=args.time_scale,
     )
     try:
         report = drill.run(options)
@@ -129,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
         "--scenario",
         choices=sorted(drill.SCENARIOS),
         default="graceful",
-        help="graceful (default), ungraceful, not-ready or step-failure",
+        help="graceful (default), ungraceful, brownout, not-ready or step-failure",
     )
     run.add_argument("--failback", action="store_true", help="then fail back from the primary region and verify")
     run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")
@@ -140,6 +141,13 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--keep", action="store_true", help="leave the emulators running and print their endpoints")
     run.add_argument("--stop", action="store_true", help="stop the emulators a --keep drill left running")
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        default=drill.DEFAULT_TIME_SCALE,
+        help="AWS's durations (benchmarks/dependency_timings.json) and the runbook's waits are divided by this "
+        f"(default {drill.DEFAULT_TIME_SCALE:g}: a 2-minute switchover takes 2 s); 0: every change is instant",
+    )
     run.set_defaults(func=_drill)
     _add_operator_commands(sub)
     return top

@@ -669,3 +669,20 @@ def test_an_endpoint_update_through_the_proxy_lands_when_its_time_is_up(proxy: O
     after = sm.describe_endpoint(EndpointName="e")
     assert (after["EndpointStatus"], after["ProductionVariants"][0]["CurrentWeight"]) == ("InService", 0.5)
     control(proxy, "time", {"scale": 0})
+
+
+@pytest.mark.parametrize(("now", "desired", "seconds"), [(1, 4, 8.0), (4, 1, 2.0), (4, 4, 2.0)])
+def test_adding_instances_takes_a_scale_up_and_removing_them_a_drain(now: int, desired: int, seconds: float) -> None:
+    clock = Clock()
+    world_ = slow(clock)
+    world_.configure(60, TIMINGS | {"sagemaker_scale_down_s": 120.0})
+    asked: list[tuple[str, str]] = []
+    world_.current_counts = lambda region, name: asked.append((region, name)) or {"ranker": now}  # type: ignore[func-returns-value]
+    update = Call("us-east-1", "sagemaker", "UpdateEndpointWeightsAndCapacities", "json", "AK")
+    doc = {
+        "EndpointName": "e",
+        "DesiredWeightsAndCapacities": [{"VariantName": "ranker", "DesiredInstanceCount": desired}],
+    }
+    world_.intercept(update, {}, json.dumps(doc).encode(), "/")
+    assert world_.operations[("sagemaker", "us-east-1/e")].ends == clock.now + seconds
+    assert asked == [("us-east-1", "e")]

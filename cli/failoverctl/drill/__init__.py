@@ -5,7 +5,8 @@ operator commands against AWS do not."""
 from __future__ import annotations
 
 from failoverctl.drill.controls import emulated_env
+from failoverctl.drill.emulators import DEFAULT_TIME_SCALE
 from failoverctl.drill.runner import Options, run, stop_kept
 from failoverctl.drill.scenarios import SCENARIOS, DrillError
 
-__all__ = ["SCENARIOS", "DrillError", "Options", "emulated_env", "run", "stop_kept"]
+__all__ = ["DEFAULT_TIME_SCALE", "SCENARIOS", "DrillError", "Options", "emulated_env", "run", "stop_kept"]

@@ -80,6 +80,8 @@ def moto_served(moto_url: str) -> dict[str, str]:
 
 
 MOTO_SIGNING_NAMES = ("sagemaker", "application-autoscaling")
+# AWS's durations and the state machine's waits are divided by this in a drill: a 2-minute switchover takes 2 s.
+DEFAULT_TIME_SCALE = 60.0
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Emulators:
     moto_url: str
     workdir: Path
     proxy_url: str = ""
+    time_scale: float = 0.0  # the state machine's waits are divided by it (ministack's SFN_WAIT_SCALE); 0: none
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
 
@@ -109,6 +112,7 @@ class Emulators:
         _post(f"{self.moto_url}/moto-api/reset")
         if self.proxy_url:
             outage_faults(self.proxy_url, [])
+            outage_time(self.proxy_url, 0)
 
     def outage_report(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.proxy_url}/_outage/report", timeout=30) as response:  # noqa: S310
@@ -140,6 +144,15 @@ def outage_faults(proxy_url: str, faults: list[dict[str, Any]], callers: dict[st
             pass
 
 
+def outage_time(proxy_url: str, scale: float) -> None:
+    """AWS's slow changes take their time divided by ``scale`` from now on (0: instant)."""
+    request = urllib.request.Request(  # noqa: S310 - loopback URL we built
+        f"{proxy_url}/_outage/time", data=json.dumps({"scale": scale}).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass
+
+
 def ministack_binary(ministack_bin: str | None = None) -> Path:
     binary = Path(ministack_bin or os.environ.get("MINISTACK_BIN") or DEFAULT_MINISTACK)
     if not binary.exists():
@@ -147,14 +160,23 @@ def ministack_binary(ministack_bin: str | None = None) -> Path:
     return binary
 
 
-def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulators:
-    """Start moto_server, then ministack. ``detach`` starts them in their own session (for --keep)."""
+def start(
+    ministack_bin: str | None = None, *, detach: bool = False, time_scale: float = DEFAULT_TIME_SCALE
+) -> Emulators:
+    """Start the outage proxy, moto_server, then ministack. ``detach`` starts them in their own session (for
+    --keep); ``time_scale`` divides the state machine's waits (the proxy's slow changes are set per drill)."""
+    if time_scale < 0:
+        raise ValueError(f"time scale: must be 0 (instant) or more, got {time_scale:g}")
     binary = ministack_binary(ministack_bin)
     workdir = Path(tempfile.mkdtemp(prefix="failover-emulators-"))
     ms_port, moto_port, proxy_port = free_port(), free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     emulators = Emulators(
-        f"http://127.0.0.1:{ms_port}", f"http://127.0.0.1:{moto_port}", workdir, f"http://127.0.0.1:{proxy_port}"
+        f"http://127.0.0.1:{ms_port}",
+        f"http://127.0.0.1:{moto_port}",
+        workdir,
+        f"http://127.0.0.1:{proxy_port}",
+        time_scale,
     )
     ms_env = base_env | {
         "BIND_HOST": "127.0.0.1",
@@ -162,7 +184,7 @@ def start(ministack_bin: str | None = None, *, detach: bool = False) -> Emulator
         "STATE_DIR": str(workdir / "ministack-state"),
         "S3_DATA_DIR": str(workdir / "ministack-s3"),
         "PERSIST_STATE": "0",
-        "SFN_WAIT_SCALE": "0",
+        "SFN_WAIT_SCALE": str(1 / time_scale) if time_scale else "0",
         "TMPDIR": str(workdir),
         "LOG_LEVEL": "WARNING",
         "AWS_ENDPOINT_URL": emulators.proxy_url,  # the functions' calls, through the outage proxy

@@ -29,17 +29,20 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+import boto3
 import botocore.session
 import cbor2
 from botocore.retries.standard import ThrottledRetryableChecker
+
+from failoverctl.paths import ROOT
 
 CONTROL = "/_outage/"
 OUTCOMES = ("ok", "denied", "error", "throttled", "timeout", "unreachable")
@@ -338,7 +341,7 @@ class CallLog:
 
 # --- time, scaled -------------------------------------------------------------------------------------------------
 
-TIMINGS_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "dependency_timings.json"
+TIMINGS_FILE = ROOT / "benchmarks" / "dependency_timings.json"
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 
 
@@ -377,6 +380,8 @@ class SlowWorld:
         self.operations: dict[tuple[str, str], Operation] = {}
         self.changes: dict[str, float] = {}
         self.lock = threading.Lock()
+        # The endpoint's instance counts now, by variant (region, endpoint name): more is a scale-up, fewer a drain.
+        self.current_counts: Callable[[str, str], dict[str, int]] | None = None
 
     def configure(self, scale: float, timings: dict[str, float] | None = None) -> None:
         if scale < 0:
@@ -462,12 +467,21 @@ class SlowWorld:
         doc = json.loads(body or b"{}")
         name = str(doc.get("EndpointName", ""))
         key = f"{call.region}/{name}"
-        capacity = any("DesiredInstanceCount" in d for d in doc.get("DesiredWeightsAndCapacities", []))
+        wanted = {
+            d.get("VariantName"): d["DesiredInstanceCount"]
+            for d in doc.get("DesiredWeightsAndCapacities", [])
+            if "DesiredInstanceCount" in d
+        }
+        timing = "sagemaker_weights_s"
+        if wanted:
+            counts = self.current_counts(call.region, name) if self.current_counts else {}
+            more = any(n > counts.get(v, 0) for v, n in wanted.items())
+            timing = "sagemaker_scale_up_s" if more else "sagemaker_scale_down_s"
         now = self.clock()
         with self.lock:
             if ("sagemaker", key) in self.operations:
                 return error_response(call, 400, "ValidationException", f'Cannot update in-progress endpoint "{name}".')
-            seconds = self.seconds("sagemaker_scale_up_s" if capacity else "sagemaker_weights_s")
+            seconds = self.seconds(timing)
             self.operations[("sagemaker", key)] = Operation(
                 "sagemaker", key, now, now + seconds, ("POST", path, headers, body, call.service)
             )
@@ -553,6 +567,7 @@ class OutageProxy(ThreadingHTTPServer):
         self.plan = FaultPlan()
         self.log = CallLog()
         self.slow = SlowWorld()
+        self.slow.current_counts = self._endpoint_counts
         self.local = threading.local()
         self.completing = threading.Lock()
         threading.Thread(target=self._tick, name="outage-slow-world", daemon=True).start()
@@ -562,6 +577,21 @@ class OutageProxy(ThreadingHTTPServer):
             time.sleep(0.05)
             with contextlib.suppress(Exception):
                 self.complete_due()
+
+    def _endpoint_counts(self, region: str, name: str) -> dict[str, int]:
+        host, port = self.upstreams.of("sagemaker")
+        client = boto3.client(
+            "sagemaker",
+            region_name=region,
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id="outage-proxy",
+            aws_secret_access_key="outage-proxy",  # noqa: S106 - the local emulator's
+        )
+        try:
+            variants = client.describe_endpoint(EndpointName=name).get("ProductionVariants", [])
+        except Exception:  # noqa: BLE001 - no endpoint: the emulator answers the update itself
+            return {}
+        return {v["VariantName"]: int(v.get("CurrentInstanceCount", 0)) for v in variants}
 
     def complete_due(self) -> None:
         """Send on the requests of the slow changes whose time has come (the emulator makes the change now)."""

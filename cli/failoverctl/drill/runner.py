@@ -38,6 +38,7 @@ class Options:
     report: Path = Path("drill-report.json")
     keep: bool = False
     plan_file: Path = ROOT / "plans" / "recsys.json"
+    time_scale: float = emu.DEFAULT_TIME_SCALE  # for emulators the drill starts; a given pair keeps its own
 
 
 def _jsonable(value: Any) -> Any:
@@ -55,13 +56,14 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
     say(f"failoverctl drill: scenario {scenario.name}: {scenario.story}")
     if pair is None:
         say.step("starting ministack and moto_server on 127.0.0.1 ...")
-        pair = emu.start(detach=options.keep)
+        pair = emu.start(detach=options.keep, time_scale=options.time_scale)
     else:
         pair.reset()
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "expected_outcome": scenario.expected_outcome,
         "emulators": {"ministack": pair.ministack_url, "moto_sagemaker": pair.moto_url, "proxy": pair.proxy_url},
+        "time_scale": pair.time_scale,
     }
     log = pair.workdir / "drill-tools.log"
     try:
@@ -114,6 +116,12 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     plan, outputs = ready.plan, ready.outputs
     faults = scenario.faults(plan)
     emu.outage_faults(pair.proxy_url, faults, function_names(f, plan.standby_region))
+    emu.outage_time(pair.proxy_url, pair.time_scale)
+    if pair.time_scale:
+        say.step(
+            f"time runs {pair.time_scale:g} times faster than on AWS: Aurora, SageMaker and Route 53 changes take "
+            "benchmarks/dependency_timings.json's durations, divided"
+        )
     for fault in faults:
         say.step(f"outage: {describe_fault(fault)}")
     alarm, sent = fire_alarms(plan, f)
@@ -128,7 +136,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     outage = pair.outage_report()
     after = world.snapshot(plan, f)
     checks = verify_world(expected_world(scenario, plan, ready.before), after)
-    timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2)}
+    timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2), "time_scale": pair.time_scale}
     say.step(calls_summary(outage["calls"], outage["faults"]))
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
     if run_.cause:
@@ -208,7 +216,12 @@ def _report(
     if "dns_s" in timings:
         say(
             f"  controller time: alarm event -> DNS flipped {timings['dns_s']:.2f}s, -> verified "
-            f"{timings['verified_s']:.2f}s (emulated dependencies answer at once)"
+            f"{timings['verified_s']:.2f}s "
+            + (
+                f"(time x{timings['time_scale']:g}; the emulators' own overhead is not scaled)"
+                if timings.get("time_scale")
+                else "(emulated dependencies answer at once)"
+            )
         )
     return {
         "readiness": ready.readiness,
