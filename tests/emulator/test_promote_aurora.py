@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import promote_aurora as step
-from failoverctl.drill import world
+from failoverctl.drill import emulators, world
 from tests.support.requests import request
 
 pytestmark = pytest.mark.emulator
@@ -107,3 +109,31 @@ def test_a_cluster_outside_the_global_cluster_is_refused(
     with pytest.raises(PreconditionFailed, match="lonely is not a member of global cluster"):
         step.run(request(plan, emulated, "promote"))
     assert writer(app, emulated) == "us-east-1"
+
+
+# On the time-scaled world (the drill's outage proxy), a promotion takes its time: a step that read the writer as
+# moved right after asking would fail here.
+
+
+@pytest.fixture
+def slow(emulator_pair: emulators.Emulators, app: RecoveryPlan) -> Iterator[float]:
+    emulators.outage_time(emulator_pair.proxy_url, 600)  # a 120 s switchover takes 0.2 s
+    yield 600.0
+    emulators.outage_time(emulator_pair.proxy_url, 0)
+
+
+def test_a_switchover_is_under_way_before_the_writer_moves(
+    app: RecoveryPlan, emulated: ClientFactory, slow: float
+) -> None:
+    result = step.run(request(app, emulated, "promote"))
+    assert (result.changed, result.done) == (True, False)
+    assert writer(app, emulated) == "us-east-1", "AWS moves the writer at the end of the switchover"
+    seen = step.run(request(app, emulated, "status"))
+    assert not seen.done
+    assert seen.after["operation_status"] in ("pending", "switching-over")
+    again = step.run(request(app, emulated, "promote"))
+    assert again.actions == [], "the promotion under way is waited for, never sent twice"
+    deadline = time.monotonic() + 10
+    while not step.run(request(app, emulated, "status")).done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer(app, emulated) == "us-west-2"
