@@ -3,9 +3,9 @@ service on a timeline, and counts every call by caller, region, service, action 
 
 Every AWS call of the drill goes through it (the drill's own clients, the functions inside ministack, and
 ``failoverctl --local``). It reads each request as AWS's front door does: the region and the service from the SigV4
-credential scope (so Route 53's and IAM's APIs, signed for us-east-1, go down with us-east-1), the action from
-``X-Amz-Target``, the ``Action`` parameter, the Smithy RPC v2 path or, for REST services, botocore's model of the
-operation's method and URI. A fault answers as an outage does:
+credential scope (Route 53's and IAM's APIs count as us-east-1, where they live, whatever region the client signs
+for), the action from ``X-Amz-Target``, the ``Action`` parameter, the Smithy RPC v2 path or, for REST services,
+botocore's model of the operation's method and URI. A fault answers as an outage does:
 
 - a **blackout** gives no answer: the connection hangs for ``hang_s`` and is then closed (``style="hang"``), or is
   closed at once (``style="refuse"``);
@@ -13,7 +13,8 @@ operation's method and URI. A fault answers as an outage does:
   ``throttle_rate`` with the service's throttling error), in AWS's error shape for the request's protocol.
 
 The shares are deterministic (spread evenly over consecutive calls), so a drill fails the same calls every time.
-Control requests (unsigned, under ``/_outage/``) set the faults, start the timeline and read the counts.
+It also makes AWS's slow changes take their (scaled) time: ``SlowWorld``. Control requests (unsigned, under
+``/_outage/``) set the faults and the time scale, start the timeline and read the counts.
 """
 
 from __future__ import annotations
