@@ -160,6 +160,24 @@ def ministack_binary(ministack_bin: str | None = None) -> Path:
     return binary
 
 
+def _ministack_env(base_env: dict[str, str], emulators: Emulators, port: int) -> dict[str, str]:
+    workdir = emulators.workdir
+    return base_env | {
+        "BIND_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "STATE_DIR": str(workdir / "ministack-state"),
+        "S3_DATA_DIR": str(workdir / "ministack-s3"),
+        "PERSIST_STATE": "0",
+        "SFN_WAIT_SCALE": str(1 / emulators.time_scale) if emulators.time_scale else "0",
+        "TMPDIR": str(workdir),
+        "LOG_LEVEL": "WARNING",
+        "AWS_ENDPOINT_URL": emulators.proxy_url,  # the functions' calls, through the outage proxy
+        **moto_served(emulators.proxy_url),
+        "AWS_ACCESS_KEY_ID": base_env.get("AWS_ACCESS_KEY_ID", "test"),
+        "AWS_SECRET_ACCESS_KEY": base_env.get("AWS_SECRET_ACCESS_KEY", "test"),
+    }
+
+
 def start(
     ministack_bin: str | None = None, *, detach: bool = False, time_scale: float = DEFAULT_TIME_SCALE
 ) -> Emulators:
@@ -178,56 +196,30 @@ def start(
         f"http://127.0.0.1:{proxy_port}",
         time_scale,
     )
-    ms_env = base_env | {
-        "BIND_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(ms_port),
-        "STATE_DIR": str(workdir / "ministack-state"),
-        "S3_DATA_DIR": str(workdir / "ministack-s3"),
-        "PERSIST_STATE": "0",
-        "SFN_WAIT_SCALE": str(1 / time_scale) if time_scale else "0",
-        "TMPDIR": str(workdir),
-        "LOG_LEVEL": "WARNING",
-        "AWS_ENDPOINT_URL": emulators.proxy_url,  # the functions' calls, through the outage proxy
-        **moto_served(emulators.proxy_url),
-        "AWS_ACCESS_KEY_ID": base_env.get("AWS_ACCESS_KEY_ID", "test"),
-        "AWS_SECRET_ACCESS_KEY": base_env.get("AWS_SECRET_ACCESS_KEY", "test"),
-    }
-    ms_log, moto_log, proxy_log = workdir / "ministack.log", workdir / "moto.log", workdir / "outage-proxy.log"
     proxy_cmd = [sys.executable, "-m", "failoverctl.drill.outage", "--port", str(proxy_port)]
     proxy_cmd += ["--upstream", emulators.ministack_url]
     proxy_cmd += [arg for name in MOTO_SIGNING_NAMES for arg in ("--route", f"{name}={emulators.moto_url}")]
+    moto_cmd = [sys.executable, "-m", "failoverctl.drill.moto_as_aws", "-H", "127.0.0.1", "-p", str(moto_port)]
+    started = (
+        (proxy_cmd, base_env, "outage-proxy.log", f"{emulators.proxy_url}/_outage/report"),
+        (moto_cmd, base_env, "moto.log", f"{emulators.moto_url}/moto-api/"),
+        (
+            [str(binary)],
+            _ministack_env(base_env, emulators, ms_port),
+            "ministack.log",
+            f"{emulators.ministack_url}/_ministack/health",
+        ),
+    )
     try:
-        with proxy_log.open("wb") as out:
-            emulators.procs.append(
-                subprocess.Popen(  # noqa: S603
-                    proxy_cmd, env=base_env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=detach
+        for cmd, env, log, _ in started:
+            with (workdir / log).open("wb") as out:
+                emulators.procs.append(
+                    subprocess.Popen(  # noqa: S603
+                        cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=detach
+                    )
                 )
-            )
-        with moto_log.open("wb") as out:
-            emulators.procs.append(
-                subprocess.Popen(  # noqa: S603
-                    [sys.executable, "-m", "failoverctl.drill.moto_as_aws", "-H", "127.0.0.1", "-p", str(moto_port)],
-                    env=base_env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=workdir,
-                    start_new_session=detach,
-                )
-            )
-        with ms_log.open("wb") as out:
-            emulators.procs.append(
-                subprocess.Popen(  # noqa: S603
-                    [str(binary)],
-                    env=ms_env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=workdir,
-                    start_new_session=detach,
-                )
-            )
-        _wait_http(f"{emulators.proxy_url}/_outage/report", emulators.procs[0], proxy_log)
-        _wait_http(f"{emulators.moto_url}/moto-api/", emulators.procs[1], moto_log)
-        _wait_http(f"{emulators.ministack_url}/_ministack/health", emulators.procs[2], ms_log)
+        for proc, (_, _, log, url) in zip(emulators.procs, started, strict=True):
+            _wait_http(url, proc, workdir / log)
     except BaseException:
         emulators.stop()
         raise
