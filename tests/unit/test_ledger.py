@@ -123,9 +123,9 @@ def test_the_last_twenty_runs_by_default(ledger: Ledger) -> None:
     assert [r["day"] for r in ledger.runs("recsys")] == list(range(25, 5, -1))
 
 
-def throttled(ledger: Ledger, times: int) -> dict[str, int]:
-    """BatchGetItem answers its first ``times`` calls with every key unprocessed, as DynamoDB does when throttled;
-    returns the count of calls made."""
+def throttled(ledger: Ledger, times: int, *, partly: bool = False) -> dict[str, int]:
+    """BatchGetItem answers its first ``times`` calls with every key unprocessed (``partly``: the first key
+    answered, the rest unprocessed), as DynamoDB does when throttled; returns the count of calls made."""
     calls = {"n": 0}
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -135,7 +135,15 @@ def throttled(ledger: Ledger, times: int) -> dict[str, int]:
         calls["n"] += 1
         if calls["n"] > times:
             return None
-        return aws_like._answer({"Responses": {}, "UnprocessedKeys": context["ledger_request"]["RequestItems"]})
+        asked = context["ledger_request"]["RequestItems"]
+        if not partly:  # no Responses at all: nothing was read
+            return aws_like._answer({"UnprocessedKeys": asked})
+        ((table, wanted),) = asked.items()
+        first, *rest = wanted["Keys"]
+        found = raw.get_item(TableName=table, Key=first, ConsistentRead=True)["Item"]
+        return aws_like._answer({"Responses": {table: [found]}, "UnprocessedKeys": {table: {**wanted, "Keys": rest}}})
+
+    raw = boto3.client("dynamodb", region_name="us-west-2")
 
     ddb = ledger.factory.dynamodb("us-west-2")
     ddb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", remember)
@@ -159,3 +167,12 @@ def test_keys_still_unprocessed_are_an_error_not_an_absence(ledger: Ledger) -> N
         ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
     assert str(e.value) == "ledger recsys LOCK, LAST_RUN: keys still unprocessed after 3 attempts"
     assert calls["n"] == 3
+
+
+def test_what_one_answer_read_is_kept_while_the_rest_is_asked_again(ledger: Ledger) -> None:
+    ledger.acquire_lock("recsys", "run-a", 600, now=T0)
+    ledger.put("recsys", "LAST_RUN", {"execution": "run-0"})
+    calls = throttled(ledger, 1, partly=True)
+    many = ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
+    assert (many["LOCK"]["owner"], many["LAST_RUN"]["execution"]) == ("run-a", "run-0")
+    assert calls["n"] == 2

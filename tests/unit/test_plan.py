@@ -448,3 +448,34 @@ def test_a_listed_standby_lacking_a_variant_is_named_by_position(plan_doc: dict[
         "sagemaker.endpoints.us-west-2[0].variants: has no variant 'reranker', "
         "which recsys-ranker-use1 in us-east-1 serves"
     ]
+
+
+def test_a_value_nested_too_deeply_to_be_named_is_refused_by_its_source(plan_doc: dict[str, Any]) -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    plan_doc["signals"]["mode"] = deep
+    with pytest.raises(PlanInvalid) as e:
+        parse_plan(plan_doc)
+    assert str(e.value) == "recovery plan (inline) is invalid: (plan): is nested too deeply to be a plan"
+    with pytest.raises(PlanInvalid) as e:
+        parse_plan(plan_doc, "deep.json")
+    assert e.value.problems == ["(plan): is nested too deeply to be a plan"]
+
+
+def test_a_semantic_problem_is_named_with_the_plans_source(plan_doc: dict[str, Any]) -> None:
+    plan_doc["signals"]["alarms"].append(dict(plan_doc["signals"]["alarms"][0]))
+    with pytest.raises(PlanInvalid) as e:
+        parse_plan(plan_doc, "plans/recsys.json")
+    assert str(e.value) == (
+        "recovery plan plans/recsys.json is invalid: signals.alarms: recsys-api-canary-use1 is listed more than once"
+    )
+
+
+def test_record_names_are_the_same_whatever_their_case_and_trailing_dot(plan_doc: dict[str, Any]) -> None:
+    first = plan_doc["route53"]["records"][0]
+    plan_doc["route53"]["records"] = [
+        {**first, "name": "svc.example.box."},
+        {**first, "name": "SVC.EXAMPLE.BOX", "set_identifiers": {"us-east-1": "b-east", "us-west-2": "b-west"}},
+    ]
+    assert problems_of(plan_doc) == ["route53.records[1]: SVC.EXAMPLE.BOX CNAME is listed twice"]

@@ -128,3 +128,48 @@ def test_long_values_and_paths_are_cut_short() -> None:
 def test_only_local_references_are_followed() -> None:
     with pytest.raises(ValueError, match="only local \\$ref is supported, got 'https://x/y'"):
         SchemaValidator({"$ref": "https://x/y"}).errors(1)
+
+
+STRUCTURED = SchemaValidator(
+    {
+        "type": "object",
+        "properties": {
+            "pair": {"const": [1, True]},
+            "choice": {"enum": [{"a": [1, 2]}, {"b": False}]},
+            "set": {"type": "array", "uniqueItems": True},
+        },
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("doc", "found"),
+    [
+        ({"pair": [1, True]}, []),
+        ({"pair": [1.0, True]}, []),
+        ({"pair": [1, 1]}, [("pair", "must be [1, True]")]),
+        ({"pair": [True, 1]}, [("pair", "must be [1, True]")]),
+        ({"pair": [1]}, [("pair", "must be [1, True]")]),
+        ({"pair": [1, True, 3]}, [("pair", "must be [1, True]")]),
+        ({"pair": {"0": 1, "1": True}}, [("pair", "must be [1, True]")]),
+        ({"choice": {"a": [1, 2.0]}}, []),
+        ({"choice": {"b": False}}, []),
+        ({"choice": {"b": 0}}, [("choice", "must be one of {'a': [1, 2]}, {'b': False}, got {'b': 0}")]),
+        ({"choice": {"a": [2, 1]}}, [("choice", "must be one of {'a': [1, 2]}, {'b': False}, got {'a': [2, 1]}")]),
+        (
+            {"choice": {"a": [1, 2], "b": False}},
+            [("choice", "must be one of {'a': [1, 2]}, {'b': False}, got {'a': [1, 2], 'b': False}")],
+        ),
+        ({"choice": {"c": [1, 2]}}, [("choice", "must be one of {'a': [1, 2]}, {'b': False}, got {'c': [1, 2]}")]),
+        ({"set": [{"x": 1}, {"x": True}, [1], [1, 2], [True, 2]]}, []),
+        ({"set": [{"x": 1}, {"x": 1.0}]}, [("set", "has duplicate item {'x': 1.0}")]),
+        ({"set": [[1, 2], [1, 2]]}, [("set", "has duplicate item [1, 2]")]),
+    ],
+)
+def test_structured_values_are_equal_as_json_says_element_by_element(doc: dict[str, Any], found: list[Any]) -> None:
+    assert STRUCTURED.errors(doc) == found
+
+
+def test_a_boolean_equals_only_itself() -> None:
+    assert problems({"name": "ab", "count": 1, "kind": True}) == []
+    assert problems({"name": "ab", "count": 1, "kind": "a"}) == []
