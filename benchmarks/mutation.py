@@ -52,7 +52,18 @@ DECISION_MODULES = [
     "steps/*.py",
 ]
 # What the unit tests read besides the package: linked into the workspace, copied by mutmut into mutants/.
-LINKED = ["cli", "tests", "plans", "events", "statemachines", "functions", "template.yaml", "docs", "samconfig.toml"]
+LINKED = [
+    "cli",
+    "tests",
+    "plans",
+    "events",
+    "statemachines",
+    "functions",
+    "template.yaml",
+    "docs",
+    "samconfig.toml",
+    "benchmarks",  # the drill's time-scaled world reads dependency_timings.json
+]
 # Tests of the repository's shape, not of behaviour: they read files mutmut does not copy, and kill nothing.
 IGNORED_TESTS = ["tests/unit/test_structure.py", "tests/unit/test_template.py"]
 
@@ -90,8 +101,15 @@ def prepare() -> None:
         shutil.rmtree(WORKSPACE)
     WORKSPACE.mkdir(parents=True)
     shutil.copytree(PACKAGE, WORKSPACE / "src" / "failover_controller", ignore=shutil.ignore_patterns("__pycache__"))
+    _link()
+
+
+def _link() -> None:
+    """Everything the unit tests read besides the package, linked in (missing links only), and the config."""
     for name in LINKED:
-        (WORKSPACE / name).symlink_to(ROOT / name)
+        if not (WORKSPACE / name).is_symlink():
+            (WORKSPACE / name).parent.mkdir(parents=True, exist_ok=True)
+            (WORKSPACE / name).symlink_to(ROOT / name)
     (WORKSPACE / "pyproject.toml").write_text(_pyproject())
 
 
@@ -100,6 +118,7 @@ def sync() -> list[str]:
 
     A changed file gets a new modification time, so mutmut regenerates its mutants and forgets the results of the
     functions whose source changed; the results of every other function are kept."""
+    _link()
     copy = WORKSPACE / "src" / "failover_controller"
     changed = []
     for source in sorted(PACKAGE.rglob("*.py")):
