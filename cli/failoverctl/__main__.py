@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=drill.DEFAULT_TIME_SCALE,
         help="AWS's durations (benchmarks/dependency_timings.json) and the runbook's waits are divided by this "
-        f"(default {drill.DEFAULT_TIME_SCALE:g}: a 2-minute switchover takes 2 s); 0: every change is instant",
+        f"(default {drill.DEFAULT_TIME_SCALE:g}: a 2-minute switchover takes 1 s); 0: every change is instant",
     )
     run.set_defaults(func=_drill)
     _add_operator_commands(sub)
