@@ -135,23 +135,23 @@ class Emulators:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _control(proxy_url: str, verb: str, doc: dict[str, Any]) -> None:
+    request = urllib.request.Request(  # noqa: S310 - loopback URL we built
+        f"{proxy_url}/_outage/{verb}", data=json.dumps(doc).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass
+
+
 def outage_faults(proxy_url: str, faults: list[dict[str, Any]], callers: dict[str, str] | None = None) -> None:
     """Start the proxy's timeline with ``faults`` (none: every call passes), counting calls afresh."""
-    for verb, doc in (("callers", callers or {}), ("faults", {"faults": faults})):
-        request = urllib.request.Request(  # noqa: S310 - loopback URL we built
-            f"{proxy_url}/_outage/{verb}", data=json.dumps(doc).encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-            pass
+    _control(proxy_url, "callers", callers or {})
+    _control(proxy_url, "faults", {"faults": faults})
 
 
 def outage_time(proxy_url: str, scale: float) -> None:
     """AWS's slow changes take their time divided by ``scale`` from now on (0: instant)."""
-    request = urllib.request.Request(  # noqa: S310 - loopback URL we built
-        f"{proxy_url}/_outage/time", data=json.dumps({"scale": scale}).encode(), method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-        pass
+    _control(proxy_url, "time", {"scale": scale})
 
 
 def ministack_binary(ministack_bin: str | None = None) -> Path:
