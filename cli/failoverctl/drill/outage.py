@@ -359,6 +359,12 @@ class Operation:
     sending: bool = False
 
 
+def _change_id(body: bytes) -> str | None:
+    """The change a Route 53 ChangeInfo answer names (``/change/ID`` or ``ID``)."""
+    found = re.search(rb"<Id>(?:/change/)?([^<]+)</Id>", body)
+    return found.group(1).decode() if found else None
+
+
 class SlowWorld:
     """What AWS does over minutes, done over seconds: ``scale`` divides the durations of
     ``benchmarks/dependency_timings.json``; ``scale`` 0 (the default) leaves every change instant.
@@ -497,15 +503,13 @@ class SlowWorld:
             return self._patch_global_clusters(body)
         if call.service == "sagemaker" and call.action == "DescribeEndpoint":
             return self._patch_endpoint(call, body)
-        if call.service == "route53" and call.action == "ChangeResourceRecordSets":
-            found = re.search(rb"<Id>(?:/change/)?([^<]+)</Id>", body)
-            if found:
-                with self.lock:
-                    self.changes[found.group(1).decode()] = self.clock() + self.seconds("route53_insync_s")
-        if call.service == "route53" and call.action == "GetChange":
-            found = re.search(rb"<Id>(?:/change/)?([^<]+)</Id>", body)
+        change = _change_id(body) if call.service == "route53" else None
+        if change and call.action == "ChangeResourceRecordSets":
             with self.lock:
-                pending = bool(found) and self.changes.get(found.group(1).decode(), 0.0) > self.clock()  # type: ignore[union-attr]
+                self.changes[change] = self.clock() + self.seconds("route53_insync_s")
+        if change and call.action == "GetChange":
+            with self.lock:
+                pending = self.changes.get(change, 0.0) > self.clock()
             if pending:
                 return body.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
         return body
@@ -665,8 +669,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(body)
             return
         self.server.complete_due()
-        headers = dict(self.headers.items())
-        call = classify(self.command, self.path, headers, body)
+        call = classify(self.command, self.path, dict(self.headers.items()), body)
+        sent = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         verdict = self.server.plan.verdict(call)
         if verdict.action in ("hang", "refuse"):
             time.sleep(verdict.delay_s)
@@ -681,22 +685,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.add(call, "error" if verdict.action == "error" else "throttled")
             self._send(*error_response(call, status, code, f"drill fault: {call.region} {verdict.action}"))
             return
-        own = self.server.slow.intercept(
-            call, {k: v for k, v in headers.items() if k.lower() not in _HOP}, body, self.path
-        )
+        own = self.server.slow.intercept(call, sent, body, self.path)
         if own is not None:
             self.server.log.add(call, outcome_of(own[0], error_code_of(*own)))
             self._send(*own)
             return
-        status, answer_headers, answer = self._forward(call, body)
+        status, answer_headers, answer = self._forward(call, sent, body)
         if status < 300:
             answer = self.server.slow.patch(call, answer)
         self.server.log.add(call, outcome_of(status, error_code_of(status, answer_headers, answer)))
         self._send(status, answer_headers, answer)
 
-    def _forward(self, call: Call, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-        headers["Content-Length"] = str(len(body))
+    def _forward(self, call: Call, sent: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers = sent | {"Content-Length": str(len(body))}
         for attempt in (1, 2):
             conn = self.server.connection(call.service)
             try:
