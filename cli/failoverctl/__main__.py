@@ -74,6 +74,7 @@ def _drill(args: argparse.Namespace) -> int:
         keep=args.keep,
         plan_file=Path(args.plan),
         time_scale=args.time_scale,
+        template=Path(args.template),
     )
     try:
         report = drill.run(options)
@@ -118,7 +119,12 @@ def parser() -> argparse.ArgumentParser:
     )
     operate.add_target_options(push)
     push.set_defaults(func=_operate(operate.push))
+    _add_drill_command(sub)
+    _add_operator_commands(sub)
+    return top
 
+
+def _add_drill_command(sub: Any) -> None:
     run = sub.add_parser(
         "drill",
         help="a whole failover of the sample application on the local emulators (no AWS account, no docker)",
@@ -148,9 +154,13 @@ def parser() -> argparse.ArgumentParser:
         help="AWS's durations (benchmarks/dependency_timings.json) and the runbook's waits are divided by this "
         f"(default {drill.DEFAULT_TIME_SCALE:g}: a 2-minute switchover takes 1 s); 0: every change is instant",
     )
+    run.add_argument(
+        "--template",
+        default=str(ROOT / "template.yaml"),
+        help="the SAM template to build and deploy (default: the project's template.yaml; a changed copy drills a "
+        "changed controller, its CodeUris read from the project's root)",
+    )
     run.set_defaults(func=_drill)
-    _add_operator_commands(sub)
-    return top
 
 
 def _add_operator_commands(sub: Any) -> None:

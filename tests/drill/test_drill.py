@@ -35,6 +35,9 @@ def run_drill(
     report = drill.run(options, pair, out)
     assert json.loads(report_path.read_text())["passed"] == report["passed"]
     assert report["passed"], out.getvalue()
+    assert report["iam"]["functions"] >= 12, "every deployed function is held to its role"
+    assert report["iam"]["evaluated"] > 0
+    assert report["iam"]["denials"] == [], "the template grants each function all it calls"
     return report
 
 
@@ -98,6 +101,33 @@ def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulato
         ("FlipDns", "route53"),
         ("Verify", "route53"),
     }
+
+
+def test_a_role_without_an_action_the_run_needs_fails_the_drill_naming_the_denial(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    granted = "Action: [sagemaker:DescribeEndpoint, sagemaker:UpdateEndpointWeightsAndCapacities]"
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert text.count(granted) == 1, "ShiftSageMakerTraffic's grant, as the template words it"
+    copy = tmp_path / "template.yaml"
+    copy.write_text(text.replace(granted, "Action: [sagemaker:DescribeEndpoint]"), encoding="utf-8")
+    out = io.StringIO()
+    options = drill.Options(scenario="graceful", report=tmp_path / "denied.json", template=copy)
+    report = drill.run(options, emulator_pair, out)
+    assert not report["passed"]
+    assert report["outcome"] == "failed"
+    (denial,) = report["iam"]["denials"]
+    assert denial == {
+        "function": "ShiftSageMakerTraffic",
+        "action": "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "resource": "arn:aws:sagemaker:us-west-2:000000000000:endpoint/recsys-ranker-usw2",
+        "reason": "ImplicitDeny",
+    }
+    said = out.getvalue()
+    assert "denied: ShiftSageMakerTraffic sagemaker:UpdateEndpointWeightsAndCapacities on arn:aws:sagemaker" in said
+    assert "AccessDeniedException" in said, "the run's own error names AWS's denial"
+    assert ("ShiftSageMakerTraffic", "denied") in {(c["function"], c["outcome"]) for c in report["calls"]}
+    assert report["world_after"]["endpoints"]["us-west-2"] == {"ranker": (1.0, 1)}, "the standby was never scaled"
 
 
 def test_not_ready_aborts_and_changes_nothing(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:

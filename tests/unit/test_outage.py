@@ -4,7 +4,6 @@ front of a real emulator (moto's server)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import urllib.request
@@ -41,47 +40,7 @@ from failoverctl.drill.outage import (
     throttling_code,
 )
 from failoverctl.drill.runner import calls_summary, describe_fault
-
-NOWHERE = "http://127.0.0.1:9"
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-
-def prepared(
-    service: str, region: str, operation: str, config: Config | None = None, **params: Any
-) -> AWSPreparedRequest:
-    """The request botocore sends for ``operation``, captured before it leaves."""
-    client = boto3.client(  # type: ignore[call-overload]
-        service,
-        region_name=region,
-        endpoint_url=NOWHERE,
-        aws_access_key_id="AKIDTEST",
-        aws_secret_access_key="x",
-        config=config,
-    )
-    seen: list[AWSPreparedRequest] = []
-
-    def grab(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
-        seen.append(request)
-        return AWSResponse(request.url, 200, {}, _Raw(b""))  # type: ignore[arg-type]
-
-    client.meta.events.register("before-send", grab)
-    with contextlib.suppress(Exception):  # an empty success body may not parse; the request is what we want
-        getattr(client, operation)(**params)
-    return seen[0]
-
-
-def classified(request: AWSPreparedRequest) -> Call:
-    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
-    path = request.url.removeprefix(NOWHERE)
-    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-    return classify(request.method, path, headers, body)
+from tests.support.wire import NOWHERE, Raw, classified, prepared
 
 
 @pytest.mark.parametrize(
@@ -215,7 +174,7 @@ def answered(service: str, operation: str, params: dict[str, Any], status: int, 
     def answer(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         call = classified(request)
         status_, headers, body = error_response(call, status, code, "drill fault")
-        return AWSResponse(request.url, status_, headers, _Raw(body))  # type: ignore[arg-type]
+        return AWSResponse(request.url, status_, headers, Raw(body))  # type: ignore[arg-type]
 
     client.meta.events.register("before-send", answer)
     with pytest.raises(ClientError) as info:
@@ -686,3 +645,47 @@ def test_adding_instances_takes_a_scale_up_and_removing_them_a_drain(now: int, d
     world_.intercept(update, {}, json.dumps(doc).encode(), "/")
     assert world_.operations[("sagemaker", "us-east-1/e")].ends == clock.now + seconds
     assert asked == [("us-east-1", "e")]
+
+
+def test_a_function_its_role_does_not_allow_is_denied_and_nothing_reaches_the_emulator(proxy: OutageProxy) -> None:
+    policy = {"Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}]}
+    principal = "arn:aws:sts::123456789012:assumed-role/DetectRole/detect-fn"
+    control(proxy, "iam", {"functions": {"detect-fn": {"principal": principal, "policies": [policy]}}})
+    control(proxy, "callers", {"detect-fn": "Detect"})
+    detect = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=proxy.url,
+        aws_access_key_id="AKIDDETECT",
+        aws_secret_access_key="x",
+        config=Config(user_agent_extra="fn/detect-fn", retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    assert detect.list_tables()["TableNames"] == []
+    with pytest.raises(ClientError) as info:
+        detect.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "is not authorized to perform: dynamodb:CreateTable on resource" in info.value.response["Error"]["Message"]
+    assert through(proxy, "dynamodb").list_tables()["TableNames"] == [], "the denied call never reached the emulator"
+    report = control(proxy, "report")
+    assert report["iam"] == {
+        "functions": 1,
+        "evaluated": 2,
+        "denials": [
+            {
+                "function": "Detect",
+                "action": "dynamodb:CreateTable",
+                "resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t",
+                "reason": "ImplicitDeny",
+            }
+        ],
+    }
+    assert {(c["function"], c["action"], c["outcome"]) for c in report["calls"]} == {
+        ("Detect", "ListTables", "ok"),
+        ("Detect", "CreateTable", "denied"),
+        ("drill", "ListTables", "ok"),
+    }

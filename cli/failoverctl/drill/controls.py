@@ -115,3 +115,31 @@ def emitted_metrics(f: ClientFactory, region: str, record_function: str) -> dict
             doc = json.loads(event["message"])
             return {n: doc[n][0] if isinstance(doc.get(n), list) else doc.get(n) for n in names if n in doc}
     return {}
+
+
+def function_principals(f: ClientFactory, function_names: list[str], region: str) -> dict[str, dict[str, Any]]:
+    """Each deployed function's identity as AWS sees it (its role's session) and its role's policy documents, as
+    the stack created them: inline, then attached. An AWS managed policy the emulator does not carry (X-Ray's write
+    access) is left out: it grants nothing the functions call through an SDK."""
+    lam, iam = f.client("lambda", region), f.client("iam", "us-east-1")
+    principals: dict[str, dict[str, Any]] = {}
+    for name in function_names:
+        role_arn = lam.get_function_configuration(FunctionName=name)["Role"]
+        role = role_arn.rsplit("/", 1)[-1]
+        documents = [
+            iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        ]
+        for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            try:
+                version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+            except iam.exceptions.NoSuchEntityException:
+                continue
+            policy = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]
+            documents.append(policy["Document"])
+        account = role_arn.split(":")[4]
+        principals[name] = {
+            "principal": f"arn:aws:sts::{account}:assumed-role/{role}/{name}",
+            "policies": [json.loads(d) if isinstance(d, str) else d for d in documents],
+        }
+    return principals

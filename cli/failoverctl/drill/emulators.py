@@ -114,6 +114,7 @@ class Emulators:
         if self.proxy_url:
             outage_faults(self.proxy_url, [])
             outage_time(self.proxy_url, 0)
+            outage_iam(self.proxy_url, {})
 
     def outage_report(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.proxy_url}/_outage/report", timeout=30) as response:  # noqa: S310
@@ -145,8 +146,19 @@ def _control(proxy_url: str, verb: str, doc: dict[str, Any]) -> None:
 
 def outage_faults(proxy_url: str, faults: list[dict[str, Any]], callers: dict[str, str] | None = None) -> None:
     """Start the proxy's timeline with ``faults`` (none: every call passes), counting calls afresh."""
-    _control(proxy_url, "callers", callers or {})
+    outage_callers(proxy_url, callers or {})
     _control(proxy_url, "faults", {"faults": faults})
+
+
+def outage_callers(proxy_url: str, callers: dict[str, str]) -> None:
+    """Count the calls of each function (by its deployed name) under the name given."""
+    _control(proxy_url, "callers", callers)
+
+
+def outage_iam(proxy_url: str, functions: dict[str, dict[str, Any]]) -> None:
+    """From now on, each of ``functions`` ({name: {"principal", "policies"}}) is allowed only what its policies
+    allow (none: IAM is not enforced)."""
+    _control(proxy_url, "iam", {"functions": functions})
 
 
 def outage_time(proxy_url: str, scale: float) -> None:

@@ -13,8 +13,10 @@ botocore's model of the operation's method and URI. A fault answers as an outage
   ``throttle_rate`` with the service's throttling error), in AWS's error shape for the request's protocol.
 
 The shares are deterministic (spread evenly over consecutive calls), so a drill fails the same calls every time.
-It also makes AWS's slow changes take their (scaled) time: ``SlowWorld``. Control requests (unsigned, under
-``/_outage/``) set the faults and the time scale, start the timeline and read the counts.
+It also makes AWS's slow changes take their (scaled) time (``SlowWorld``), and holds each deployed function to
+its role's policies (``failoverctl.drill.iam``). Control requests (unsigned, under
+``/_outage/``) set the faults, the time scale and the functions' policies, start the timeline and read the
+counts.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 import boto3
@@ -43,6 +45,7 @@ import botocore.session
 import cbor2
 from botocore.retries.standard import ThrottledRetryableChecker
 
+from failoverctl.drill.iam import Enforcer
 from failoverctl.paths import ROOT
 
 CONTROL = "/_outage/"
@@ -123,8 +126,8 @@ def _rest_model(service: str) -> tuple[str, tuple[tuple[str, re.Pattern[str], fr
                 if member.serialization.get("location") == "querystring" and key in shape.required_members
             }
         pattern = re.escape(path)
-        pattern = re.sub(r"\\\{[A-Za-z0-9_]+\\\+\\\}", ".+", pattern)
-        pattern = re.sub(r"\\\{[A-Za-z0-9_]+\\\}", "[^/]+", pattern)
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", pattern)
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", pattern)
         literal = len(re.sub(r"\{[^}]+\}", "", path)) + 10 * len(keys)
         routes.append(
             (operation.http["method"], re.compile(pattern.rstrip("/") + "/?$"), frozenset(keys), literal, op_name)
@@ -133,15 +136,26 @@ def _rest_model(service: str) -> tuple[str, tuple[tuple[str, re.Pattern[str], fr
 
 
 def _rest_operation(service: str, method: str, path: str, query_keys: set[str]) -> tuple[str, str]:
+    protocol, operation, _ = rest_route(service, method, path, query_keys)
+    return protocol, operation
+
+
+def rest_route(service: str, method: str, path: str, query_keys: set[str]) -> tuple[str, str, dict[str, str]]:
+    """A REST request's protocol, operation and URI labels (unquoted; S3's ``Bucket`` from a path-style request)."""
     protocol, routes = _rest_model(service)
+    labels: dict[str, str] = {}
     if service == "s3":
-        path = "/" + path.lstrip("/").partition("/")[2]
+        bucket, _, rest = path.lstrip("/").partition("/")
+        path, labels = "/" + rest, {"Bucket": unquote(bucket)}
     matches = [
-        (literal, op)
+        (literal, op, found)
         for verb, pattern, keys, literal, op in routes
-        if verb == method and pattern.match(path) and keys <= query_keys
+        if verb == method and (found := pattern.match(path)) and keys <= query_keys
     ]
-    return protocol, (max(matches)[1] if matches else f"{method} {path}")
+    if not matches:
+        return protocol, f"{method} {path}", labels
+    _, operation, found = max(matches, key=lambda m: (m[0], m[1]))
+    return protocol, operation, labels | {k: unquote(v) for k, v in found.groupdict().items()}
 
 
 # --- AWS's error shapes -------------------------------------------------------------------------------------------
@@ -156,6 +170,15 @@ def throttling_code(call: Call) -> tuple[int, str]:
     if call.protocol == "json":
         return 400, "ThrottlingException"
     return 400, "Throttling"
+
+
+def access_denied_code(call: Call) -> tuple[int, str]:
+    """The status and code the service denies a call with."""
+    if call.protocol == "json":
+        return 400, "AccessDeniedException"
+    if call.protocol == "rest-json":
+        return 403, "AccessDeniedException"
+    return 403, "AccessDenied"
 
 
 def server_error_code(call: Call) -> tuple[int, str]:
@@ -573,6 +596,7 @@ class OutageProxy(ThreadingHTTPServer):
         self.log = CallLog()
         self.slow = SlowWorld()
         self.slow.current_counts = self._endpoint_counts
+        self.iam = Enforcer()
         self.local = threading.local()
         self.completing = threading.Lock()
         threading.Thread(target=self._tick, name="outage-slow-world", daemon=True).start()
@@ -617,7 +641,10 @@ class OutageProxy(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def report(self) -> dict[str, Any]:
-        return {"calls": self.log.rows(), "faults": [f.describe() for f in self.plan.faults]}
+        iam = self.iam.report()
+        for denial in iam["denials"]:
+            denial["function"] = self.log.callers.get(denial["function"], denial["function"])
+        return {"calls": self.log.rows(), "faults": [f.describe() for f in self.plan.faults], "iam": iam}
 
     def connection(self, service: str) -> http.client.HTTPConnection:
         host, port = self.upstreams.of(service)
@@ -685,6 +712,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.add(call, "error" if verdict.action == "error" else "throttled")
             self._send(*error_response(call, status, code, f"drill fault: {call.region} {verdict.action}"))
             return
+        denial = self.server.iam.check(call, self.command, self.path, body)
+        if denial is not None:
+            self.server.log.add(call, "denied")
+            self._send(*error_response(call, *access_denied_code(call), denial.message()))
+            return
         own = self.server.slow.intercept(call, sent, body, self.path)
         if own is not None:
             self.server.log.add(call, outcome_of(own[0], error_code_of(*own)))
@@ -719,6 +751,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.log.clear()
             elif verb == "callers" and self.command == "POST":
                 self.server.log.callers.update(json.loads(body or b"{}"))
+            elif verb == "iam" and self.command == "POST":
+                self.server.iam.configure(json.loads(body or b"{}").get("functions", {}))
             elif verb == "time" and self.command == "POST":
                 doc = json.loads(body or b"{}")
                 self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"))

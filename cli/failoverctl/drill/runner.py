@@ -23,9 +23,15 @@ from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan
 from failoverctl.drill import emulators as emu
 from failoverctl.drill import world
-from failoverctl.drill.controls import emitted_metrics, emulated_env, fire_alarms, invoke_readiness
+from failoverctl.drill.controls import (
+    emitted_metrics,
+    emulated_env,
+    fire_alarms,
+    function_principals,
+    invoke_readiness,
+)
 from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenario_plan_doc
-from failoverctl.drill.toolchain import build, deploy
+from failoverctl.drill.toolchain import TEMPLATE, build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
 from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE, ROOT
@@ -39,6 +45,7 @@ class Options:
     keep: bool = False
     plan_file: Path = ROOT / "plans" / "recsys.json"
     time_scale: float = emu.DEFAULT_TIME_SCALE  # for emulators the drill starts; a given pair keeps its own
+    template: Path = TEMPLATE  # a copy: the drill of a changed controller (a role without an action, say)
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,6 +115,7 @@ class Deployed:
     outputs: dict[str, str]
     deploy_s: float
     readiness: dict[str, Any]
+    functions: dict[str, str]  # deployed name -> name in the template
 
 
 def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, log: Path) -> dict[str, Any]:
@@ -115,7 +123,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     ready = _build_and_deploy(options, scenario, pair, say, log=log, f=f)
     plan, outputs = ready.plan, ready.outputs
     faults = scenario.faults(plan)
-    emu.outage_faults(pair.proxy_url, faults, function_names(f, plan.standby_region))
+    emu.outage_faults(pair.proxy_url, faults, ready.functions)
     emu.outage_time(pair.proxy_url, pair.time_scale)
     if pair.time_scale:
         say.step(
@@ -138,14 +146,19 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     checks = verify_world(expected_world(scenario, plan, ready.before), after)
     timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2), "time_scale": pair.time_scale}
     say.step(calls_summary(outage["calls"], outage["faults"]))
+    say(
+        f"  IAM: {outage['iam']['evaluated']} calls of {outage['iam']['functions']} functions evaluated against "
+        f"their roles' policies, {len(outage['iam']['denials'])} denied"
+        + "".join(f"\n    denied: {d['function']} {d['action']} on {d['resource']}" for d in outage["iam"]["denials"])
+    )
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
-    result |= {"calls": outage["calls"], "faults": outage["faults"]}
+    result |= {"calls": outage["calls"], "faults": outage["faults"], "iam": outage["iam"]}
     passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
     if options.failback and passed:
-        result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f)
+        result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f, template=options.template)
         passed = passed and bool(result["failback"]["passed"])
     result["passed"] = passed
     return result
@@ -167,12 +180,14 @@ def _build_and_deploy(
         scenario.after_build(plan, f)
     before = world.snapshot(plan, f)
     say.step("sam build ...")
-    build(log)
+    build(log, options.template, pair.workdir)
     t = time.monotonic()
     say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
-    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f)
+    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f, template=options.template)
     deploy_s = time.monotonic() - t
     say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
+    functions = enforce_iam(pair, f, [plan.standby_region])
+    say.step(f"IAM enforced: each of the {len(functions)} functions may do only what its role's policies allow")
     readiness = invoke_readiness(f, plan.standby_region, outputs["ReadinessFunctionName"])
     verdict = "READY" if readiness["ready"] else "NOT READY"
     say.step(
@@ -180,7 +195,7 @@ def _build_and_deploy(
         f"({readiness['passed']} checks pass, {readiness['failing']} failing, {readiness['unknown']} unknown)"
         + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
     )
-    return Deployed(plan, before, outputs, deploy_s, readiness)
+    return Deployed(plan, before, outputs, deploy_s, readiness, functions)
 
 
 def _report(
@@ -250,6 +265,20 @@ def function_names(f: ClientFactory, region: str) -> dict[str, str]:
     }
 
 
+def enforce_iam(pair: emu.Emulators, f: ClientFactory, regions: list[str]) -> dict[str, str]:
+    """The outage proxy evaluates every call of the functions deployed in ``regions`` against their roles' policies
+    from now on; returns their names (deployed -> in the template)."""
+    names: dict[str, str] = {}
+    principals: dict[str, dict[str, Any]] = {}
+    for region in regions:
+        found = function_names(f, region)
+        names |= found
+        principals |= function_principals(f, list(found), region)
+    emu.outage_iam(pair.proxy_url, principals)
+    emu.outage_callers(pair.proxy_url, names)
+    return names
+
+
 def describe_fault(fault: dict[str, Any]) -> str:
     where = " ".join(x for x in (fault.get("region"), fault.get("service")) if x) or "everywhere"
     window = f"from {fault.get('start_s', 0)} s" + (f" to {fault['end_s']} s" if fault.get("end_s") else "")
@@ -294,12 +323,20 @@ def _timings(run_: FollowedRun, sent: float) -> dict[str, float]:
 
 
 def _failback(
-    plan: RecoveryPlan, pair: emu.Emulators, original: dict[str, Any], say: Printer, *, log: Path, f: ClientFactory
+    plan: RecoveryPlan,
+    pair: emu.Emulators,
+    original: dict[str, Any],
+    say: Printer,
+    *,
+    log: Path,
+    f: ClientFactory,
+    template: Path,
 ) -> dict[str, Any]:
     """The same runbook in the other direction, started by hand in the primary region, graceful."""
     primary = plan.primary_region
     say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
-    outputs = deploy(plan, primary, pair.workdir, log, f)
+    outputs = deploy(plan, primary, pair.workdir, log, f, template=template)
+    enforce_iam(pair, f, [plan.standby_region, primary])
     # The emulator publishes no replication figures: supply the (now secondary) primary's, as AWS would.
     world.put_replication_lag(plan, f, primary, 80.0)
     world.put_replication_latency(plan, f, primary, 300.0)
@@ -309,20 +346,7 @@ def _failback(
         f"{'READY' if readiness['ready'] else 'NOT READY'} ({readiness['passed']} pass, {readiness['failing']} failing)"
         + "".join(f"\n    failing: {c}" for c in readiness["failing_checks"])
     )
-    sfn = f.client("stepfunctions", primary)
-    name = f"{plan.application}-failback-{int(time.time())}"
-    execution = sfn.start_execution(
-        stateMachineArn=outputs["StateMachineArn"],
-        name=name,
-        input=json.dumps(
-            {
-                "plan": plan.application,
-                "target_region": primary,
-                "mode": "graceful",
-                "trigger": {"type": "manual", "by": "failoverctl drill --failback"},
-            }
-        ),
-    )["executionArn"]
+    execution = _start_by_hand(f, plan, primary, outputs["StateMachineArn"])
     run_ = follow(f, primary, execution, say)
     ledger = ledger_run(f, primary, outputs["LedgerTableName"], plan, execution)
     run_.outcome = ledger.get("outcome")
@@ -348,6 +372,23 @@ def _failback(
         "verification": checks,
         "passed": run_.outcome == "succeeded" and not bad,
     }
+
+
+def _start_by_hand(f: ClientFactory, plan: RecoveryPlan, region: str, state_machine: str) -> str:
+    """A graceful run into ``region``, started as an operator starts it."""
+    execution: str = f.client("stepfunctions", region).start_execution(
+        stateMachineArn=state_machine,
+        name=f"{plan.application}-failback-{int(time.time())}",
+        input=json.dumps(
+            {
+                "plan": plan.application,
+                "target_region": region,
+                "mode": "graceful",
+                "trigger": {"type": "manual", "by": "failoverctl drill --failback"},
+            }
+        ),
+    )["executionArn"]
+    return execution
 
 
 def stop_kept() -> str:

@@ -56,12 +56,39 @@ def _run_tool(args: list[str], log: Path, what: str, env: dict[str, str] | None 
         raise DrillError(f"{what} failed (exit {done.returncode}); the end of {log}:\n{tail}")
 
 
-def build(log: Path) -> None:
+TEMPLATE = ROOT / "template.yaml"
+
+
+def built_template(template: Path, workdir: Path) -> Path:
+    """Where `sam build` puts ``template``: the project's .aws-sam for template.yaml, the drill's workdir for a copy."""
+    build_dir = ROOT / ".aws-sam" / "build" if template.resolve() == TEMPLATE else workdir / "sam-build"
+    return build_dir / "template.yaml"
+
+
+# What a template's relative paths (CodeUri, ContentUri, DefinitionUri) name, in the project.
+SOURCE_DIRS = ("functions", "layers", "statemachines")
+
+
+def build(log: Path, template: Path = TEMPLATE, workdir: Path = ROOT) -> None:
+    """`sam build` of ``template``. A copy is built in the drill's workdir, beside links to the project's sources, so
+    that its relative paths name the project's functions, layer and state machine wherever the copy lies."""
     env = {**os.environ, "PATH": f"{python313_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
-    _run_tool([sam_binary(), "build", "--region", "us-west-2"], log, "sam build", env)
+    args = [sam_binary(), "build", "--region", "us-west-2"]
+    if template.resolve() != TEMPLATE:
+        stage = workdir / "template"
+        stage.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, stage / "template.yaml")
+        for name in SOURCE_DIRS:
+            if not (stage / name).exists():
+                (stage / name).symlink_to(ROOT / name, target_is_directory=True)
+        out = built_template(template, workdir).parent
+        args += ["--template-file", str(stage / "template.yaml"), "--build-dir", str(out)]
+    _run_tool(args, log, "sam build", env)
 
 
-def deploy(plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientFactory) -> dict[str, str]:
+def deploy(
+    plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientFactory, *, template: Path = TEMPLATE
+) -> dict[str, str]:
     """As `make deploy`: the plan pushed to ``region``, then `sam deploy` of the built template there; returns the
     stack's outputs."""
     push_plan(plan, prefix=world.PLAN_PREFIX, region=region, factory=f)
@@ -71,6 +98,8 @@ def deploy(plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientF
         [
             sam_binary(),
             "deploy",
+            "--template-file",
+            str(built_template(template, workdir)),
             "--region",
             region,
             "--stack-name",
