@@ -22,12 +22,17 @@ from failoverctl.paths import DEFAULT_STACK, ROOT
 
 pytestmark = pytest.mark.emulator
 
-ORIGINAL_DNS = {"us-east-1": 100, "us-west-2": 0}
-FAILED_OVER_DNS = {"us-east-1": 0, "us-west-2": 100}
+# The region whose answers the zone's name servers give for each name (the drill asks its DNS server).
+ORIGINAL_DNS = "us-east-1"
+FAILED_OVER_DNS = "us-west-2"
 
 
 def run_drill(
-    pair: emulators.Emulators, tmp_path: Path, scenario: str, failback: bool = False, plan: str = "recsys.json"
+    pair: emulators.Emulators,
+    tmp_path: Path,
+    scenario: str,
+    failback: bool = False,
+    plan: str | Path = "recsys.json",
 ) -> dict[str, Any]:
     report_path = tmp_path / f"{scenario}.json"
     out = io.StringIO()
@@ -94,13 +99,49 @@ def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulato
         for c in report["calls"]
         if c["region"] == "us-east-1" and c["function"] != "drill"
     }
-    # Detect reads the primary's alarm (a peer call on its own budget); Route 53's API is homed in us-east-1.
-    assert to_primary == {
-        ("Detect", "monitoring"),
-        ("Preflight", "route53"),
-        ("FlipDns", "route53"),
-        ("Verify", "route53"),
-    }
+    # Detect reads the primary's alarm (a peer call on its own budget); nothing else calls the primary, and with
+    # data-plane DNS no function calls Route 53's API (homed in us-east-1) at all.
+    assert to_primary == {("Detect", "monitoring")}
+    assert not [c for c in report["calls"] if c["service"] == "route53" and c["function"] != "drill"]
+
+
+def test_a_dark_primary_region_fails_over_on_the_standbys_apis_and_dns_and_fails_back(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    report = run_drill(emulator_pair, tmp_path, "region-outage", failback=True)
+    after = report["world_after"]
+    assert report["outcome"] == "succeeded"
+    assert after["aurora_writer"] == "us-west-2"
+    assert after["write_region"] == {"us-east-1": "us-east-1", "us-west-2": "us-west-2"}
+    assert all(region == FAILED_OVER_DNS for region in after["dns"].values()), "DNS answers with the standby"
+    dark = [c for c in report["calls"] if c["region"] == "us-east-1"]
+    assert dark, "the run met the blackout"
+    assert {c["outcome"] for c in dark} <= {"timeout", "unreachable"}, "no call reached the dark region"
+    assert not [c for c in report["calls"] if c["service"] in ("route53", "iam")], "no global control plane"
+    (fault,) = report["faults"]
+    assert (fault["kind"], fault["region"], fault["affected"]) == (
+        "blackout",
+        "us-east-1",
+        sum(c["count"] for c in dark),
+    )
+    states = [t["state"] for t in report["timeline"]]
+    assert states.index("CheckDns") < states.index("Verify"), "Verify ran once DNS answered with the standby"
+    assert report["failback"]["outcome"] == "succeeded"
+    assert all(region == ORIGINAL_DNS for region in report["failback"]["world_after"]["dns"].values())
+
+
+def test_control_plane_dns_still_moves_traffic_with_record_changes(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    doc = json.loads((ROOT / "plans" / "recsys.json").read_text(encoding="utf-8"))
+    doc["route53"]["mode"] = "control_plane"
+    plan = tmp_path / "control-plane.json"
+    plan.write_text(json.dumps(doc), encoding="utf-8")
+    report = run_drill(emulator_pair, tmp_path, "graceful", plan=plan)
+    assert all(region == FAILED_OVER_DNS for region in report["world_after"]["dns"].values())
+    changed = {(c["function"], c["action"]) for c in report["calls"] if c["service"] == "route53"}
+    assert ("FlipDns", "ChangeResourceRecordSets") in changed
+    assert ("FlipDns", "GetChange") in changed
 
 
 def test_a_role_without_an_action_the_run_needs_fails_the_drill_naming_the_denial(

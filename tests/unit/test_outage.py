@@ -115,9 +115,9 @@ def test_route_53s_api_is_homed_in_us_east_1_whatever_the_client_signs_for(
 
 
 def test_the_calling_function_is_read_from_the_controllers_user_agent() -> None:
-    config = Config(user_agent_extra=user_agent("failover-controller-DetectFunction-AB12"))
-    request = prepared("dynamodb", "us-west-2", "list_tables", config=config)
-    assert classified(request).function == "failover-controller-DetectFunction-AB12"
+    config = Config(user_agent_extra=user_agent("failover-controller-DetectFunction-AB12", "us-west-2"))
+    request = prepared("dynamodb", "us-east-1", "list_tables", config=config)
+    assert classified(request).function == "us-west-2.failover-controller-DetectFunction-AB12"
     assert (
         classified(
             prepared("dynamodb", "us-west-2", "list_tables", config=Config(user_agent_extra=user_agent("")))

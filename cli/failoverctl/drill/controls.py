@@ -118,12 +118,14 @@ def emitted_metrics(f: ClientFactory, region: str, record_function: str) -> dict
 
 
 def function_principals(f: ClientFactory, function_names: list[str], region: str) -> dict[str, dict[str, Any]]:
-    """Each deployed function's identity as AWS sees it (its role's session) and its role's policy documents, as
-    the stack created them: inline, then attached. An AWS managed policy the emulator does not carry (X-Ray's write
-    access) is left out: it grants nothing the functions call through an SDK."""
+    """Each deployed function (``REGION.NAME``, as its user agent names it): its identity as AWS sees it (its role's
+    session) and its role's policy documents, as the stack created them: inline, then attached. An AWS managed policy
+    the emulator does not carry (X-Ray's write access) is left out: it grants nothing the functions call through an
+    SDK."""
     lam, iam = f.client("lambda", region), f.client("iam", "us-east-1")
     principals: dict[str, dict[str, Any]] = {}
-    for name in function_names:
+    for key in function_names:
+        name = key.removeprefix(f"{region}.")
         role_arn = lam.get_function_configuration(FunctionName=name)["Role"]
         role = role_arn.rsplit("/", 1)[-1]
         documents = [
@@ -138,7 +140,7 @@ def function_principals(f: ClientFactory, function_names: list[str], region: str
             policy = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]
             documents.append(policy["Document"])
         account = role_arn.split(":")[4]
-        principals[name] = {
+        principals[key] = {
             "principal": f"arn:aws:sts::{account}:assumed-role/{role}/{name}",
             "policies": [json.loads(d) if isinstance(d, str) else d for d in documents],
         }

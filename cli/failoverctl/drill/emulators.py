@@ -24,6 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.message
+import dns.query
+
 from failoverctl.paths import ROOT
 
 DEFAULT_MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
@@ -68,6 +72,24 @@ def stop_pids(pids: list[int]) -> None:
                 os.killpg(pid, signal.SIGKILL)
 
 
+def _wait_dns(address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    """Until the name server answers a query (any answer: REFUSED for a zone it does not serve)."""
+    host, port = address.split(":")
+    query = dns.message.make_query("ready.invalid.", "A")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"Route 53's DNS exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            dns.query.udp(query, host, port=int(port), timeout=0.5)
+        except (dns.exception.Timeout, OSError):
+            continue
+        return
+    raise RuntimeError(f"Route 53's DNS did not answer on {address} within {timeout:.0f}s")
+
+
 def _post(url: str) -> None:
     req = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback URL we built
     with urllib.request.urlopen(req, timeout=30):  # noqa: S310
@@ -92,6 +114,7 @@ class Emulators:
     workdir: Path
     proxy_url: str = ""
     time_scale: float = 0.0  # the state machine's waits are divided by it (ministack's SFN_WAIT_SCALE); 0: none
+    dns: str = ""  # Route 53's DNS for the emulated zones: "127.0.0.1:PORT" (UDP)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
 
@@ -103,6 +126,10 @@ class Emulators:
     def endpoint_env(self) -> dict[str, str]:
         """boto3's endpoint settings that send every client through the outage proxy."""
         return {"AWS_ENDPOINT_URL": self.front, **moto_served(self.front)}
+
+    def direct_endpoints(self) -> dict[str, str]:
+        """The emulators themselves, past the outage proxy: how the drill observes a world whose region is dark."""
+        return {"*": self.ministack_url, **dict.fromkeys(MOTO_SIGNING_NAMES, self.moto_url)}
 
     def endpoints(self) -> dict[str, str]:
         """The same, as ``ClientFactory(endpoints=...)`` takes them."""
@@ -200,7 +227,7 @@ def start(
         raise ValueError(f"time scale: must be 0 (instant) or more, got {time_scale:g}")
     binary = ministack_binary(ministack_bin)
     workdir = Path(tempfile.mkdtemp(prefix="failover-emulators-"))
-    ms_port, moto_port, proxy_port = free_port(), free_port(), free_port()
+    ms_port, moto_port, proxy_port, dns_port = free_port(), free_port(), free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     emulators = Emulators(
         f"http://127.0.0.1:{ms_port}",
@@ -208,16 +235,19 @@ def start(
         workdir,
         f"http://127.0.0.1:{proxy_port}",
         time_scale,
+        f"127.0.0.1:{dns_port}",
     )
     proxy_cmd = [sys.executable, "-m", "failoverctl.drill.outage", "--port", str(proxy_port)]
     proxy_cmd += ["--upstream", emulators.ministack_url]
     proxy_cmd += [arg for name in MOTO_SIGNING_NAMES for arg in ("--route", f"{name}={emulators.moto_url}")]
     moto_cmd = [sys.executable, "-m", "failoverctl.drill.moto_as_aws", "-H", "127.0.0.1", "-p", str(moto_port)]
+    dns_cmd = [sys.executable, "-m", "failoverctl.drill.route53_dns", "--port", str(dns_port)]
+    dns_cmd += ["--emulator", emulators.ministack_url, "--proxy", emulators.proxy_url]
     started = (
         (proxy_cmd, base_env, "outage-proxy.log", f"{emulators.proxy_url}/_outage/report"),
         (moto_cmd, base_env, "moto.log", f"{emulators.moto_url}/moto-api/"),
         (
-            [str(binary)],
+            [str(binary.parent / "python"), str(Path(__file__).with_name("ministack_as_aws.py"))],
             _ministack_env(base_env, emulators, ms_port),
             "ministack.log",
             f"{emulators.ministack_url}/_ministack/health",
@@ -233,6 +263,13 @@ def start(
                 )
         for proc, (_, _, log, url) in zip(emulators.procs, started, strict=True):
             _wait_http(url, proc, workdir / log)
+        with (workdir / "route53-dns.log").open("wb") as out:
+            emulators.procs.append(
+                subprocess.Popen(  # noqa: S603
+                    dns_cmd, env=base_env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=detach
+                )
+            )
+        _wait_dns(emulators.dns, emulators.procs[-1], workdir / "route53-dns.log")
     except BaseException:
         emulators.stop()
         raise

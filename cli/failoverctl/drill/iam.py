@@ -150,6 +150,23 @@ def resource_arns(call: Call, action: str, members: dict[str, Any], account: str
     return arns or ["*"]
 
 
+def condition_context(action: str, members: dict[str, Any]) -> dict[str, Any]:
+    """The action's own condition keys the request carries (``cloudwatch:namespace`` from ``Namespace``, ...): a key
+    is read from the top-level member of the same name."""
+    prefix, name = action.split(":", 1)
+    data = _data()
+    if not data.actions.action_exists(prefix, name):
+        return {}
+    by_name = {m.lower(): v for m, v in members.items()}
+    context = {}
+    for key in data.actions.get_action_details(prefix, name)["conditionKeys"]:
+        service, _, member = key.partition(":")
+        value = by_name.get(member.lower())
+        if service == prefix and isinstance(value, str | int | float | list):
+            context[key.lower()] = value if isinstance(value, list) else str(value)
+    return context
+
+
 def _fill(
     template: str, prefix: str, region: str, account: str, members: dict[str, Any], *, required: bool
 ) -> list[str]:
@@ -235,6 +252,7 @@ class Enforcer:
             members = request_members(call, method, target, body)
         except (ValueError, cbor2.CBORDecodeError):
             members = {}
+        conditions = condition_context(action, members)
         for resource in resource_arns(call, action, members, principal.account):
             context = iam_evaluator.EvalContext(
                 principal_arn=principal.arn,
@@ -243,6 +261,7 @@ class Enforcer:
                 action=action,
                 resource_arn=resource,
                 region=call.region,
+                service_context=conditions,
             )
             result = iam_evaluator.evaluate(context, principal.policies)
             if result.decision != "Allow":

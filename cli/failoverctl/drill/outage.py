@@ -319,6 +319,22 @@ class FaultPlan:
     def elapsed(self) -> float:
         return float(self.clock() - self.t0)
 
+    def dark(self, service: str) -> list[str]:
+        """The regions whose ``service`` a blackout takes down now."""
+        t = self.elapsed()
+        with self.lock:
+            return sorted(
+                {
+                    f.region
+                    for f in self.faults
+                    if f.kind == "blackout"
+                    and f.region
+                    and f.service in (None, service)
+                    and f.start_s <= t
+                    and (f.end_s is None or t < f.end_s)
+                }
+            )
+
     def verdict(self, call: Call) -> Verdict:
         t = self.elapsed()
         with self.lock:
@@ -756,6 +772,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif verb == "time" and self.command == "POST":
                 doc = json.loads(body or b"{}")
                 self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"))
+            elif verb == "state":
+                state = {"time_scale": self.server.slow.scale, "down_regions": self.server.plan.dark("monitoring")}
+                self._send(200, {"Content-Type": "application/json"}, json.dumps(state).encode())
+                return
             elif verb != "report":
                 self._send(404, {"Content-Type": "application/json"}, b'{"error": "unknown control"}')
                 return

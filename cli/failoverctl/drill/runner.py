@@ -69,7 +69,12 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "expected_outcome": scenario.expected_outcome,
-        "emulators": {"ministack": pair.ministack_url, "moto_sagemaker": pair.moto_url, "proxy": pair.proxy_url},
+        "emulators": {
+            "ministack": pair.ministack_url,
+            "moto_sagemaker": pair.moto_url,
+            "proxy": pair.proxy_url,
+            "dns": pair.dns,
+        },
         "time_scale": pair.time_scale,
     }
     log = pair.workdir / "drill-tools.log"
@@ -87,13 +92,15 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
                         "ministack": pair.ministack_url,
                         "moto": pair.moto_url,
                         "proxy": pair.proxy_url,
+                        "dns": pair.dns,
                         "workdir": str(pair.workdir),
                     }
                 )
             )
             say(
                 f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}, "
-                f"both behind the outage proxy {pair.proxy_url}"
+                f"both behind the outage proxy {pair.proxy_url}; Route 53's DNS on {pair.dns} "
+                f"(dig @127.0.0.1 -p {pair.dns.rsplit(':', 1)[-1]} NAME)"
             )
             say("    stop them with: failoverctl drill --stop")
         elif own:
@@ -132,7 +139,9 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         )
     for fault in faults:
         say.step(f"outage: {describe_fault(fault)}")
-    alarm, sent = fire_alarms(plan, f)
+    # The alarms are the world's: they fire whatever the outage does to API calls (the drill's hands, not a client).
+    observer = ClientFactory(endpoints=pair.direct_endpoints())
+    alarm, sent = fire_alarms(plan, observer)
     say.step(
         f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
         f"to EventBridge in {plan.standby_region}"
@@ -142,7 +151,8 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     run_ = follow(f, plan.standby_region, execution, say)
     run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
     outage = pair.outage_report()
-    after = world.snapshot(plan, f)
+    # The drill observes the world past the outage: a dark region is read where it lies.
+    after = world.snapshot(plan, observer)
     checks = verify_world(expected_world(scenario, plan, ready.before), after)
     timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2), "time_scale": pair.time_scale}
     say.step(calls_summary(outage["calls"], outage["faults"]))
@@ -158,6 +168,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     result |= {"calls": outage["calls"], "faults": outage["faults"], "iam": outage["iam"]}
     passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
     if options.failback and passed:
+        emu.outage_faults(pair.proxy_url, [])  # the region is back: a failback needs both
         result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f, template=options.template)
         passed = passed and bool(result["failback"]["passed"])
     result["passed"] = passed
@@ -174,7 +185,11 @@ def _build_and_deploy(
         "SageMaker endpoints, Route 53 records) ..."
     )
     plan = world.build(
-        scenario_plan_doc(options, scenario), f, standby_model_tag=scenario.standby_model_tag, store=False
+        scenario_plan_doc(options, scenario),
+        f,
+        standby_model_tag=scenario.standby_model_tag,
+        store=False,
+        name_servers=[pair.dns],
     )
     if scenario.after_build is not None:
         scenario.after_build(plan, f)
@@ -256,10 +271,10 @@ def _report(
 
 
 def function_names(f: ClientFactory, region: str) -> dict[str, str]:
-    """The deployed functions' names (as their user agent carries them) to their names in the template."""
+    """The deployed functions, as their user agent names them (``REGION.NAME``), to their names in the template."""
     resources = f.client("cloudformation", region).describe_stack_resources(StackName=DEFAULT_STACK)
     return {
-        r["PhysicalResourceId"]: r["LogicalResourceId"].removesuffix("Function")
+        f"{region}.{r['PhysicalResourceId']}": r["LogicalResourceId"].removesuffix("Function")
         for r in resources["StackResources"]
         if r["ResourceType"] == "AWS::Lambda::Function"
     }

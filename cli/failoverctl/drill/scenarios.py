@@ -44,6 +44,10 @@ def _primary_browned_out(plan: RecoveryPlan) -> list[dict[str, Any]]:
     ]
 
 
+def _primary_dark(plan: RecoveryPlan) -> list[dict[str, Any]]:
+    return [{"kind": "blackout", "region": plan.primary_region, "style": "hang", "hang_s": 5.0}]
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -53,7 +57,15 @@ SCENARIOS = {
             "ungraceful",
             "succeeded",
             "the primary is treated as unreachable: Aurora failover with data loss allowed within the RPO; "
-            "no step calls the primary's services (Route 53's API, homed in us-east-1, is still called)",
+            "no step calls the primary's services",
+        ),
+        Scenario(
+            "region-outage",
+            "ungraceful",
+            "succeeded",
+            "the primary region goes dark when the alarms fire (every endpoint there hangs, Route 53's and IAM's "
+            "APIs included): the standby's controller fails over on its own region's APIs and data-plane DNS",
+            outage=_primary_dark,
         ),
         Scenario(
             "not-ready",

@@ -15,7 +15,12 @@ def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any
     primary, standby = plan.primary_region, plan.standby_region
     if scenario.expected_outcome == "aborted":
         return copy.deepcopy(before)
-    routed = {r.fqdn: {primary: 0, standby: plan.active_weight} for r in plan.records}
+    # Asked of DNS where the world has name servers (the region answered); else the records' weights or roles.
+    routed: dict[str, Any] = (
+        {r.fqdn: standby for r in plan.records}
+        if plan.name_servers
+        else {r.fqdn: {primary: 0, standby: plan.active_weight} for r in plan.records}
+    )
     active = {k: (v.active_weight, v.active_instance_count) for k, v in world.variants_of(plan, standby).items()}
     expected: dict[str, Any] = {"aurora_writer": standby, "dns": routed}
     if scenario.expected_outcome == "failed":  # compensation: writes and DNS follow the writer
@@ -65,11 +70,12 @@ def table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         for key, (w, n) in variants.items():
             now = after["endpoints"].get(region, {}).get(key)
             rows.append((f"{key} ({region})", f"weight {w:g} x{n}", f"weight {now[0]:g} x{now[1]}" if now else "-"))
-    for name in before["dns"]:
-        for region in before["dns"][name]:
-            rows.append(
-                (f"{name.split('.')[0]} DNS {region}", before["dns"][name][region], after["dns"][name].get(region))
-            )
+    for name, seen in before["dns"].items():
+        if not isinstance(seen, dict):  # the region DNS answers with
+            rows.append((f"{name.split('.')[0]} DNS answers", seen, after["dns"].get(name)))
+            continue
+        for region in seen:
+            rows.append((f"{name.split('.')[0]} DNS {region}", seen[region], after["dns"][name].get(region)))
     width = max(len(str(r[0])) for r in rows) + 2
     return [f"    {a!s:<{width}}{b!s:<22}{c}" for a, b, c in rows]
 

@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from failover_controller.clients import ClientFactory
+from failover_controller.errors import TransientAwsError
 from failover_controller.names import DEFAULT_PLAN_PREFIX, arn_region
 from failover_controller.plan import Endpoint, RecoveryPlan, Variant, parse_plan
 from failover_controller.plan_store import push_plan
+from failover_controller.reads import dns as dns_reads
+from failoverctl import dns as dns_setup
 
 PLAN_PREFIX = DEFAULT_PLAN_PREFIX
 ACCOUNT = "123456789012"
@@ -209,21 +212,33 @@ def create_health_checks(doc: dict[str, Any], f: ClientFactory, region: str) -> 
     return checks
 
 
+def record_value(name: str, region: str) -> str:
+    """What the sample world's records answer: a name that says its region (``api.us-west-2.recsys.internal``)."""
+    return f"{name.split('.', maxsplit=1)[0]}.{region}.recsys.internal"
+
+
 def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
-    """Create the zone, the health checks and the records; returns the zone id the emulator assigned."""
+    """Create the zone, the API's health checks and the records; returns the zone id the emulator assigned.
+
+    data_plane: the records are what `failoverctl dns setup` makes (each carries the other region's claim check).
+    control_plane: weighted or failover records that carry the API's health checks, changed by the runbook."""
     zone = f.route53(region).create_hosted_zone(Name="recsys.example.com.", CallerReference="recsys-drill")
     zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
     health_checks = create_health_checks(doc, f, region)
+    if doc["route53"].get("mode") == "data_plane":
+        dns_setup.setup(parse_plan(with_zone(doc, zone_id)), f, apply=True)
+        return zone_id
     primary = doc["regions"]["primary"]
     changes: list[Any] = []
     for record in doc["route53"]["records"]:
         for rg, set_id in record["set_identifiers"].items():
+            values = record.get("values", {}).get(rg) or [record_value(record["name"], rg)]
             rrs: dict[str, Any] = {
                 "Name": record["name"],
                 "Type": record["type"],
                 "SetIdentifier": set_id,
-                "TTL": 60,
-                "ResourceRecords": [{"Value": f"{record['name'].split('.')[0]}.{rg}.recsys.internal"}],
+                "TTL": record.get("ttl", 60),
+                "ResourceRecords": [{"Value": v} for v in values],
                 "HealthCheckId": health_checks[rg],
             }
             if doc["route53"]["routing_policy"] == "weighted":
@@ -236,12 +251,10 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
 
 
 def health_check_of(plan: RecoveryPlan, f: ClientFactory, region: str) -> str | None:
-    """The health check attached to ``region``'s record set of the plan's first record."""
-    record = plan.records[0]
-    sets = f.route53(plan.standby_region).list_resource_record_sets(HostedZoneId=plan.hosted_zone_id)
-    for rrs in sets["ResourceRecordSets"]:
-        if rrs["Name"] == record.fqdn and rrs.get("SetIdentifier") == record.set_identifiers[region]:
-            return rrs.get("HealthCheckId")
+    """The health check of ``region``'s API (``create_health_checks``)."""
+    for check in f.route53(plan.standby_region).list_health_checks()["HealthChecks"]:
+        if check["CallerReference"] == f"recsys-api-{region}":
+            return str(check["Id"])
     return None
 
 
@@ -298,6 +311,16 @@ def with_zone(doc: dict[str, Any], zone_id: str) -> dict[str, Any]:
     return out
 
 
+def with_name_servers(doc: dict[str, Any], name_servers: list[str]) -> dict[str, Any]:
+    """The plan as the emulated world serves it: its zone's name servers are the emulator's DNS, and every record
+    says what each region answers (the world's own values)."""
+    out = copy.deepcopy(doc)
+    out["route53"]["name_servers"] = list(name_servers)
+    for record in out["route53"]["records"]:
+        record.setdefault("values", {rg: [record_value(record["name"], rg)] for rg in record["set_identifiers"]})
+    return out
+
+
 def build(
     doc: dict[str, Any],
     f: ClientFactory,
@@ -306,12 +329,16 @@ def build(
     standby_model_tag: str = MODEL_TAG,
     store: bool = True,
     aurora_and_tables: bool = True,
+    name_servers: list[str] | None = None,
 ) -> RecoveryPlan:
     """The whole application of ``doc`` (the sample plan by default), returning the plan as deployed.
 
     ``aurora_and_tables=False``: the Aurora global database and the global tables are not created, for a test
-    world that answers RDS and DescribeTable itself (tests/support).
+    world that answers RDS and DescribeTable itself (tests/support). ``name_servers``: the emulated DNS, which the
+    plan then names as its zone's name servers (``with_name_servers``).
     """
+    if name_servers:
+        doc = with_name_servers(doc, name_servers)
     plan = parse_plan(doc)
     zone_id = create_route53(doc, f, plan.standby_region)
     plan = parse_plan(with_zone(doc, zone_id))
@@ -388,5 +415,14 @@ def snapshot(plan: RecoveryPlan, f: ClientFactory) -> dict[str, Any]:
         "aurora_writer": aurora_writer_region(plan, f, plan.standby_region),
         "write_region": {r: write_region(plan, f, r) for r in plan.regions},
         "endpoints": {r: endpoint_config(plan, f, r) for r in plan.regions},
-        "dns": dns_routing(plan, f),
+        "dns": dns_answers(plan) if plan.name_servers else dns_routing(plan, f),
     }
+
+
+def dns_answers(plan: RecoveryPlan) -> dict[str, str | None]:
+    """Per record, the region whose answers DNS gives now, asked of the zone's name servers (real queries)."""
+    try:
+        seen = dns_reads.served_from(plan)
+    except TransientAwsError as exc:
+        return {record.fqdn: f"no answer: {exc.message}" for record in plan.records}
+    return {name.split(" ")[0]: answer["region"] for name, answer in seen.items()}

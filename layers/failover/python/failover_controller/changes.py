@@ -6,12 +6,14 @@ application writes. One implementation each, so that the split-brain guard and t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from failover_controller.aws import call
-from failover_controller.errors import StepFailed
+from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.guards import require_writer
-from failover_controller.reads import route53
+from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
+from failover_controller.reads import cloudwatch, dns, route53
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -31,8 +33,12 @@ def put_write_region(req: StepRequest, region: str, value: str) -> dict[str, Any
 
 
 def point_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
-    """Send every name of the plan to ``toward`` in one atomic batch (flip_dns: the target; compensation: the
-    Aurora writer's region). The writer is read in this controller's own region whatever the direction."""
+    """Send every name of the plan to ``toward`` (flip_dns: the target; compensation: the Aurora writer's region).
+    The writer is read in this controller's own region whatever the direction.
+
+    control_plane: every record set changed in one atomic batch. data_plane: ``claim_dns``."""
+    if req.plan.dns_mode == "data_plane":
+        return claim_dns(req, toward, result)
     result.before = route53.routing(req)
     changes = route53.changes_toward(req, toward)  # "change_id" in after is always present: the state machine reads it
     if not changes:
@@ -69,4 +75,58 @@ def point_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     result.done = info["Status"] == "INSYNC"
     result.after["change_id"] = change_id
     result.message = f"changed {len(changes)} record set(s) toward {toward}: change {change_id}"
+    return result
+
+
+def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
+    """Data-plane DNS: this region's traffic claim is set (toward this region) or withdrawn (toward the other);
+    Route 53's health checks, which follow the claim's alarm, move the answers. The only call that changes anything
+    is a PutMetricData in this controller's own region. ``done`` when DNS answers every name with ``toward``."""
+    region = req.target_region
+    claim = toward == region
+    seen = cloudwatch.traffic_claim(req.plan, req.clients, region)
+    result.before = {"claim": seen, "dns": dns.served_from(req.plan)}
+    if seen["alarm"] == "MISSING":
+        raise PreconditionFailed(
+            f"the traffic claim alarm {claim_alarm_name(req.plan.application)} does not exist in {region}: "
+            "deploy the controller's stack there (docs/dns.md)"
+        )
+    answered = all(d["region"] == toward for d in result.before["dns"].values())
+    if seen["claimed"] == claim:
+        result.after = {**result.before, "change_id": None}
+        result.done = answered
+        result.message = f"{region} {'claims' if claim else 'does not claim'} traffic already; " + (
+            f"DNS answers with {toward}" if answered else f"waiting for DNS to answer with {toward}"
+        )
+        return result
+    if not req.dry_run:
+        require_writer(req, "DNS", toward)
+    value = float(int(time.time())) if claim else 0.0  # a claim is its time: which one is newer can be read
+    data = {
+        "MetricName": CLAIM_METRIC,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in claim_dimensions(req.plan.application).items()],
+        "Value": value,
+        "Unit": "None",
+        "StorageResolution": 1,
+    }
+    action = PlannedAction(
+        api="cloudwatch:PutMetricData", region=region, params={"Namespace": CLAIM_NAMESPACE, "MetricData": [data]}
+    )
+    result.actions.append(action)
+    if req.dry_run:
+        result.after = {**result.before, "change_id": None}
+        result.message = f"dry run: would {'claim' if claim else 'withdraw'} {region}'s traffic claim"
+        return result
+    call(
+        f"the traffic claim of {req.plan.application} in {region}",
+        req.clients.cloudwatch(region).put_metric_data,
+        Namespace=CLAIM_NAMESPACE,
+        MetricData=[data],
+    )
+    action.performed = True
+    result.changed = True
+    dns_now = dns.served_from(req.plan)
+    result.after = {"claim": cloudwatch.traffic_claim(req.plan, req.clients, region), "dns": dns_now, "change_id": None}
+    result.done = all(d["region"] == toward for d in dns_now.values())
+    result.message = f"{'claimed' if claim else 'withdrew'} {region}'s traffic: Route 53's health checks follow"
     return result

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 
-def user_agent(function: str) -> str:
-    """What the clients add to their user agent: the calling function shows in CloudTrail's userAgent (and in the
-    drill's count of calls)."""
-    return "failover-controller" + (f" fn/{function}" if function else "")
+def user_agent(function: str, region: str = "") -> str:
+    """What the clients add to their user agent: the calling function, ``fn/REGION.NAME``, shows in CloudTrail's
+    userAgent (and tells the drill's outage proxy whose role to hold a call to: the stacks of both regions give their
+    functions the same names)."""
+    return "failover-controller" + (f" fn/{region + '.' if region else ''}{function}" if function else "")
 
 
-USER_AGENT = user_agent(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+USER_AGENT = user_agent(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), os.environ.get("AWS_REGION", ""))
 DEFAULT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,

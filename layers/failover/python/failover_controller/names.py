@@ -29,3 +29,18 @@ def arn_account(arn: str | None) -> str | None:
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """The ARN Step Functions gives the execution ``name`` of a (standard) state machine."""
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+# Data-plane DNS: each region's controller claims traffic for its region by publishing this metric there; the
+# stack's alarm on it drives the Route 53 health check that the other region's records carry (docs/dns.md).
+CLAIM_NAMESPACE = "FailoverController"
+CLAIM_METRIC = "TrafficClaim"
+
+
+def claim_alarm_name(application: str) -> str:
+    """The stack's alarm on the region's traffic claim (template.yaml's TrafficClaimAlarm)."""
+    return f"failover-controller-{application}-traffic-claim"
+
+
+def claim_dimensions(application: str) -> dict[str, str]:
+    return {"Application": application}

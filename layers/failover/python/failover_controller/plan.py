@@ -19,7 +19,8 @@ from failover_controller.errors import PlanInvalid
 from failover_controller.schema import SchemaValidator, shown
 
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
-RoutingPolicy = Literal["weighted", "failover"]
+RoutingPolicy = Literal["weighted", "failover", "latency"]
+DnsMode = Literal["data_plane", "control_plane"]
 # Where a plan is stored: an SSM parameter, 4 KB in the standard tier, 8 KB in the advanced tier.
 STANDARD_TIER_BYTES = 4096
 ADVANCED_TIER_BYTES = 8192
@@ -45,6 +46,8 @@ class DnsRecord:
     name: str
     type: str
     set_identifiers: dict[str, str]
+    values: dict[str, tuple[str, ...]] | None = None  # data_plane: the answers that mean "served from region"
+    ttl: int = 60
 
     @property
     def fqdn(self) -> str:
@@ -81,6 +84,8 @@ class RecoveryPlan:
     artifact_buckets: dict[str, str]
     image_repository: str
     hosted_zone_id: str
+    dns_mode: DnsMode
+    name_servers: tuple[str, ...]
     routing_policy: RoutingPolicy
     active_weight: int
     records: tuple[DnsRecord, ...]
@@ -200,6 +205,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     problems += _per_region_problems(doc, pair)
     problems += _signal_problems(doc["signals"], pair)
     problems += _record_problems(doc["route53"]["records"])
+    problems += _dns_mode_problems(doc["route53"])
     for region, value in doc["sagemaker"]["endpoints"].items():
         for k, endpoint in enumerate(endpoint_list(value)):
             where = f"sagemaker.endpoints.{region}" + (f"[{k}]" if isinstance(value, list) else "")
@@ -216,6 +222,8 @@ def _per_region_problems(doc: dict[str, Any], pair: set[str]) -> list[str]:
     }
     for i, record in enumerate(doc["route53"]["records"]):
         per_region[f"route53.records[{i}].set_identifiers"] = record["set_identifiers"]
+        if "values" in record:
+            per_region[f"route53.records[{i}].values"] = record["values"]
     problems = []
     for where, mapping in per_region.items():
         problems += [f"{where}: has no entry for plan region {missing}" for missing in sorted(pair - set(mapping))]
@@ -252,6 +260,29 @@ def _record_problems(records: list[dict[str, Any]]) -> list[str]:
         if key in seen:
             problems.append(f"route53.records[{i}]: {record['name']} {record['type']} is listed twice")
         seen.add(key)
+    return problems
+
+
+def _dns_mode_problems(route53: dict[str, Any]) -> list[str]:
+    """Data-plane DNS needs to know where to ask and what each region's answers are; latency routing can only be
+    steered through health checks."""
+    if route53.get("mode", "control_plane") == "control_plane":
+        if route53["routing_policy"] == "latency":
+            return ["route53.routing_policy: latency records move only through health checks: use mode data_plane"]
+        return []
+    problems = []
+    if "name_servers" not in route53:
+        problems.append(
+            "route53.name_servers: data_plane mode asks the zone's name servers where traffic goes: list them"
+        )
+    for i, record in enumerate(route53["records"]):
+        values = record.get("values")
+        if values is None:
+            problems.append(f"route53.records[{i}].values: data_plane mode needs each region's answers")
+        elif len({tuple(sorted(v)) for v in values.values()}) != len(values):
+            problems.append(
+                f"route53.records[{i}].values: each region needs its own answers, or DNS cannot tell them apart"
+            )
     return problems
 
 
@@ -321,10 +352,18 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         artifact_buckets=dict(doc["sagemaker"]["artifact_buckets"]),
         image_repository=doc["sagemaker"]["image_repository"],
         hosted_zone_id=route53["hosted_zone_id"].removeprefix("/hostedzone/"),
+        dns_mode=route53.get("mode", "control_plane"),
+        name_servers=tuple(route53.get("name_servers", ())),
         routing_policy=route53["routing_policy"],
         active_weight=route53.get("active_weight", 100),
         records=tuple(
-            DnsRecord(name=r["name"], type=r["type"], set_identifiers=dict(r["set_identifiers"]))
+            DnsRecord(
+                name=r["name"],
+                type=r["type"],
+                set_identifiers=dict(r["set_identifiers"]),
+                values={region: tuple(v) for region, v in r["values"].items()} if "values" in r else None,
+                ttl=r.get("ttl", 60),
+            )
             for r in route53["records"]
         ),
         document=doc,

@@ -1,4 +1,6 @@
-"""Route 53: the hosted zone, and every record's set identifiers."""
+"""DNS. data_plane: this region's traffic claim alarm exists, and the zone's name servers answer every name with
+one of the regions' answers; no Route 53 API call (its control plane lives in us-east-1). control_plane: the hosted
+zone, and every record's set identifiers, read through Route 53's API."""
 
 from __future__ import annotations
 
@@ -6,13 +8,16 @@ from functools import partial
 
 from failover_controller.aws import call
 from failover_controller.checks import guarded
+from failover_controller.names import claim_alarm_name
 from failover_controller.plan import DnsRecord
-from failover_controller.reads import route53
+from failover_controller.reads import cloudwatch, dns, route53
 from failover_controller.results import Check
 from failover_controller.steps.base import StepRequest
 
 
 def checks(req: StepRequest) -> list[Check]:
+    if req.plan.dns_mode == "data_plane":
+        return data_plane_checks(req)
     zone = req.plan.hosted_zone_id
     out = [guarded("route53.hosted_zone", zone, "exists", partial(_zone, req))]
     if out[0].verdict == "fail":
@@ -21,6 +26,39 @@ def checks(req: StepRequest) -> list[Check]:
         resource = f"{record.fqdn} {record.type}"
         out.append(guarded("route53.record_sets", resource, "exists", partial(_sets, req, record)))
     return out
+
+
+def data_plane_checks(req: StepRequest) -> list[Check]:
+    alarm = claim_alarm_name(req.plan.application)
+    out = [guarded("dns.claim_alarm", f"{alarm} in {req.target_region}", "exists", partial(_claim_alarm, req))]
+    out += [
+        guarded("dns.answers", f"{record.fqdn} {record.type}", "a region's answers", partial(_answers, req, record))
+        for record in req.plan.records
+    ]
+    return out
+
+
+def _claim_alarm(req: StepRequest) -> Check:
+    seen = cloudwatch.traffic_claim(req.plan, req.clients, req.target_region)
+    resource = f"{claim_alarm_name(req.plan.application)} in {req.target_region}"
+    if seen["alarm"] == "MISSING":
+        detail = "the stack's traffic claim alarm is missing: deploy the controller's stack in this region"
+        return Check("dns.claim_alarm", resource, "MISSING", "exists", "fail", detail)
+    return Check("dns.claim_alarm", resource, seen["alarm"], "exists", "pass")
+
+
+def _answers(req: StepRequest, record: DnsRecord) -> Check:
+    answers = dns.ask(req.plan, record)
+    region = dns.region_of(record, answers)
+    detail = "" if region else f"answers {list(answers)} are no region's (route53.records values)"
+    return Check(
+        "dns.answers",
+        f"{record.fqdn} {record.type}",
+        region,
+        "a region's answers",
+        "pass" if region else "fail",
+        detail,
+    )
 
 
 def _zone(req: StepRequest) -> Check:

@@ -1,4 +1,5 @@
-"""CloudWatch: alarm states (Detect's signals) and the newest datapoint of a metric series."""
+"""CloudWatch: alarm states (Detect's signals), the newest datapoint of a metric series, and a region's traffic
+claim (data-plane DNS)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import FailoverError
+from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
 from failover_controller.plan import RecoveryPlan
 
 WINDOW = timedelta(minutes=5)
@@ -91,3 +93,19 @@ def newest_maximum(
         Statistics=["Maximum"],
     )["Datapoints"]
     return float(max(points, key=lambda p: p["Timestamp"])["Maximum"]) if points else None
+
+
+def traffic_claim(plan: RecoveryPlan, factory: ClientFactory, region: str) -> dict[str, Any]:
+    """Whether ``region``'s controller claims the plan's traffic: the newest claim datapoint of the last 5 minutes
+    when there is one (it is the latest intent; the alarm follows within its period), else the alarm's state.
+    ``alarm`` is MISSING when the stack's alarm does not exist there."""
+    name = claim_alarm_name(plan.application)
+    found = call(
+        f"DescribeAlarms {name} in {region}", factory.cloudwatch(region).describe_alarms, AlarmNames=[name]
+    ).get("MetricAlarms", [])
+    alarm = found[0]["StateValue"] if found else "MISSING"
+    newest = newest_maximum(
+        factory, region, CLAIM_NAMESPACE, CLAIM_METRIC, claim_dimensions(plan.application), what=f"{region}'s claim"
+    )
+    claimed = newest > 0 if newest is not None else alarm == "ALARM"
+    return {"alarm": alarm, "newest": newest, "claimed": claimed}

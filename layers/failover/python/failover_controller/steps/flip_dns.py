@@ -1,9 +1,13 @@
 """Send the plan's DNS names to the target region.
 
-weighted: the target's record set gets the plan's active weight, the source's 0.
-failover: the target's record set becomes PRIMARY, the source's SECONDARY.
-Every record of the plan changes in one ChangeResourceRecordSets batch (atomic); values, TTLs, alias targets
-and health checks of the existing record sets are kept. ``status`` reports when the change is INSYNC.
+data_plane (docs/dns.md): the target region claims traffic (a metric in its own CloudWatch, which the Route 53
+health check of the other region's records follows); ``status`` reports when DNS answers with the target, asked
+of the zone's name servers. No Route 53 API call.
+
+control_plane: weighted, the target's record set gets the plan's active weight, the source's 0; failover, the
+target's record set becomes PRIMARY, the source's SECONDARY. Every record of the plan changes in one
+ChangeResourceRecordSets batch (atomic); values, TTLs, alias targets and health checks of the existing record
+sets are kept. ``status`` reports when the change is INSYNC.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from failover_controller.aws import call
 from failover_controller.changes import point_dns
 from failover_controller.errors import InputInvalid
+from failover_controller.reads import dns
 from failover_controller.results import StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -25,6 +30,15 @@ def flip(req: StepRequest) -> StepResult:
 
 def status(req: StepRequest) -> StepResult:
     result = req.result(STEP)
+    if req.plan.dns_mode == "data_plane":
+        seen = dns.served_from(req.plan)
+        result.before = result.after = {"dns": seen}
+        waiting = sorted(name for name, d in seen.items() if d["region"] != req.target_region)
+        result.done = req.dry_run or not waiting
+        result.message = "DNS answers with " + (
+            req.target_region if not waiting else f"another region for {', '.join(waiting)}"
+        )
+        return result
     change_id = req.params.get("change_id")
     if req.dry_run or not change_id:
         result.message = "no change to wait for"

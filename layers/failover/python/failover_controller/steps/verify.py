@@ -1,14 +1,15 @@
 """After every step: does the world read as a completed failover to the target region?
 
 Read independently of what the steps reported: the Aurora writer, the write-region parameter, the target
-endpoint's capacity and weights, the DNS records. Any mismatch raises VerificationFailed naming each one.
+endpoint's capacity and weights, and where DNS sends the names (asked of the zone's name servers). Any
+mismatch raises VerificationFailed naming each one.
 """
 
 from __future__ import annotations
 
 from failover_controller.errors import VerificationFailed
 from failover_controller.plan import Endpoint
-from failover_controller.reads import aurora, route53, sagemaker
+from failover_controller.reads import aurora, dns, route53, sagemaker
 from failover_controller.reads.parameters import write_region
 from failover_controller.results import Check, StepResult
 from failover_controller.steps.base import StepRequest
@@ -23,7 +24,6 @@ def check(req: StepRequest) -> StepResult:
     target = req.target_region
     cluster = aurora.global_cluster(req)
     writes = write_region(req.plan, target, req.clients)
-    dns_pending = route53.changes_toward(req)
     result.checks = [
         Check(
             "aurora.writer",
@@ -40,14 +40,7 @@ def check(req: StepRequest) -> StepResult:
             "pass" if writes == target else "fail",
         ),
         *[_endpoint_check(req, endpoint) for endpoint in req.plan.endpoints[target]],
-        Check(
-            "route53.routes_to_target",
-            req.plan.hosted_zone_id,
-            len(dns_pending),
-            0,
-            "pass" if not dns_pending else "fail",
-            "" if not dns_pending else f"{len(dns_pending)} record set(s) still route elsewhere",
-        ),
+        _dns_check(req),
     ]
     failing = [
         f"{c.name} {c.resource}: observed {c.observed!r}, wanted {c.threshold!r}"
@@ -76,6 +69,33 @@ def _endpoint_check(req: StepRequest, endpoint: Endpoint) -> Check:
         {"status": seen["status"], "variants": seen["variants"]},
         {name: {"weight": w.weight, "at_least": w.count} for name, w in active.items()},
         "pass" if sagemaker.at_config(seen, active) else "fail",
+    )
+
+
+def _dns_check(req: StepRequest) -> Check:
+    """Where DNS sends the plan's names, asked of the zone's name servers when the plan says what each region's
+    answers are (always in data_plane mode); otherwise the records read back through Route 53's API."""
+    if req.plan.name_servers and all(r.values for r in req.plan.records):
+        seen = dns.served_from(req.plan)
+        elsewhere = sorted(
+            f"{name} answers {d['answers']}" for name, d in seen.items() if d["region"] != req.target_region
+        )
+        return Check(
+            "dns.answers",
+            ", ".join(seen),
+            {name: d["region"] for name, d in seen.items()},
+            req.target_region,
+            "fail" if elsewhere else "pass",
+            "; ".join(elsewhere),
+        )
+    pending = route53.changes_toward(req)
+    return Check(
+        "route53.routes_to_target",
+        req.plan.hosted_zone_id,
+        len(pending),
+        0,
+        "pass" if not pending else "fail",
+        "" if not pending else f"{len(pending)} record set(s) still route elsewhere",
     )
 
 

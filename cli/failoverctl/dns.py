@@ -1,0 +1,114 @@
+"""`failoverctl dns setup PLAN`: the one-time, peacetime setup of data-plane DNS (docs/dns.md).
+
+For each region R of the plan, a Route 53 health check of type CLOUDWATCH_METRIC follows R's traffic claim alarm
+(the stack's ``TrafficClaimAlarm`` in R): healthy while R does not claim traffic. The records of each region carry
+the health check of the *other* region's claim, with the plan's routing policy:
+
+- failover: the primary's records PRIMARY, the standby's SECONDARY;
+- weighted: the primary's records ``active_weight``, the standby's 0;
+- latency: each region's records in their region.
+
+So a claim by the standby takes the primary's records out of DNS answers, and a claim by the primary (a failback)
+makes both unhealthy, which Route 53 answers as normal routing: the primary. Every change is made now, with Route
+53's API; failing over and back touches only the recovery region's CloudWatch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from failover_controller.aws import call
+from failover_controller.clients import ClientFactory
+from failover_controller.names import claim_alarm_name
+from failover_controller.plan import DnsRecord, RecoveryPlan
+
+HEALTH_CHECK_VERSION = "v1"  # in the CallerReference: a changed check gets a new reference
+
+
+def caller_reference(plan: RecoveryPlan, region: str) -> str:
+    return f"failover-controller-{plan.application}-{region}-claim-{HEALTH_CHECK_VERSION}"[:64]
+
+
+def claim_check_config(plan: RecoveryPlan, region: str) -> dict[str, Any]:
+    """Healthy while ``region`` does not claim traffic; a region that goes dark keeps its last known status."""
+    return {
+        "Type": "CLOUDWATCH_METRIC",
+        "AlarmIdentifier": {"Region": region, "Name": claim_alarm_name(plan.application)},
+        "InsufficientDataHealthStatus": "LastKnownStatus",
+    }
+
+
+def claim_checks(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, str]:
+    """Each region's claim health check, created when ``apply`` (idempotent: the CallerReference is the plan's and
+    the region's); by region. Without ``apply``, the ids are placeholders naming what would be created."""
+    r53 = f.route53("us-east-1")
+    ids = {}
+    for region in plan.regions:
+        if not apply:
+            ids[region] = f"<health check of {region}'s claim>"
+            continue
+        created = call(
+            f"Route 53 CreateHealthCheck for {region}'s claim",
+            r53.create_health_check,
+            CallerReference=caller_reference(plan, region),
+            HealthCheckConfig=claim_check_config(plan, region),
+        )
+        ids[region] = created["HealthCheck"]["Id"]
+        call(
+            "Route 53 ChangeTagsForResource",
+            r53.change_tags_for_resource,
+            ResourceType="healthcheck",
+            ResourceId=ids[region],
+            AddTags=[{"Key": "Name", "Value": f"{plan.application}: {region} does not claim traffic"}],
+        )
+    return ids
+
+
+def record_set(plan: RecoveryPlan, record: DnsRecord, region: str, checks: dict[str, str]) -> dict[str, Any]:
+    other = plan.other_region(region)
+    values = (record.values or {}).get(region)
+    if not values:
+        raise ValueError(f"route53.records {record.fqdn}: no values for {region} (data_plane mode needs them)")
+    rrs: dict[str, Any] = {
+        "Name": record.fqdn,
+        "Type": record.type,
+        "SetIdentifier": record.set_identifiers[region],
+        "TTL": record.ttl,
+        "ResourceRecords": [{"Value": v} for v in values],
+        "HealthCheckId": checks[other],
+    }
+    if plan.routing_policy == "weighted":
+        rrs["Weight"] = plan.active_weight if region == plan.primary_region else 0
+    elif plan.routing_policy == "failover":
+        rrs["Failover"] = "PRIMARY" if region == plan.primary_region else "SECONDARY"
+    else:
+        rrs["Region"] = region
+    return rrs
+
+
+def record_changes(plan: RecoveryPlan, checks: dict[str, str]) -> list[dict[str, Any]]:
+    """Every record of the plan, in both regions, as data-plane DNS needs it (UPSERT: setup can run again)."""
+    return [
+        {"Action": "UPSERT", "ResourceRecordSet": record_set(plan, record, region, checks)}
+        for record in plan.records
+        for region in plan.regions
+    ]
+
+
+def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any]:
+    """The health checks and record changes of data-plane DNS for ``plan``; made when ``apply``."""
+    if plan.dns_mode != "data_plane":
+        raise ValueError(f"plan {plan.application}: route53.mode is {plan.dns_mode}; dns setup is for data_plane")
+    checks = claim_checks(plan, f, apply=apply)
+    changes = record_changes(plan, checks)
+    done: dict[str, Any] = {"health_checks": checks, "changes": changes, "applied": apply}
+    if apply:
+        info = call(
+            f"Route 53 change in zone {plan.hosted_zone_id}",
+            f.route53("us-east-1").change_resource_record_sets,
+            HostedZoneId=plan.hosted_zone_id,
+            ChangeBatch={"Comment": f"failover-controller: data-plane DNS of {plan.application}", "Changes": changes},
+        )["ChangeInfo"]
+        done["change_id"] = info["Id"].removeprefix("/change/")
+    done["alarms"] = {region: claim_alarm_name(plan.application) for region in plan.regions}
+    return done

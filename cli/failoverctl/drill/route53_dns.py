@@ -1,0 +1,304 @@
+"""Route 53's DNS for the drill: an authoritative name server on 127.0.0.1 (UDP) that answers the emulated hosted
+zones the way Route 53 does, so that the controller can be judged by what DNS answers.
+
+- **Health checks** are evaluated as Route 53's checkers do, continuously, not when a query arrives:
+  ``CLOUDWATCH_METRIC`` from the alarm's state in its own region (``INSUFFICIENT_DATA``, or a region that does not
+  answer, takes the check's ``InsufficientDataHealthStatus``: Healthy, Unhealthy or LastKnownStatus);
+  ``CALCULATED`` from its children and ``HealthThreshold``; ``HTTP``/``HTTPS``/``HTTP_STR_MATCH``/``TCP`` by probing
+  the endpoint; ``Inverted`` and ``Disabled`` as documented. A changed status is seen only after it has held for
+  ``route53_health_s`` (benchmarks/dependency_timings.json), divided by the drill's time scale.
+- **Routing**, per group of records of one name and type: simple; ``failover`` (the primary while it is healthy or
+  while the secondary is unhealthy); ``weighted`` (healthy records by weight, zero weights only when no other is
+  healthy, and all of them when none is); ``latency`` (the healthy record of the region nearest the resolver, the
+  ``--near`` region first). A CNAME answers every type of its name.
+
+Records, health checks and alarms are read from the emulator directly: Route 53's data plane and health checkers do
+not go down with a region. A region the outage proxy blacks out does not answer its alarms' states.
+Wire format: dnspython.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import socketserver
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+from botocore.exceptions import ClientError
+
+from failoverctl.drill.outage import TIMINGS_FILE
+
+_GOLDEN = (5**0.5 - 1) / 2
+
+
+def _client(service: str, url: str, region: str = "us-east-1") -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="route53-dns",
+        aws_secret_access_key="route53-dns",  # noqa: S106 - the local emulator's
+    )
+
+
+@dataclass
+class Health:
+    """One health check's status as the checkers last judged it, and as DNS sees it (after the lag)."""
+
+    seen: bool = True
+    pending: bool = True
+    since: float = 0.0
+
+
+@dataclass
+class World:
+    """The emulated zones and health checks, read from ministack; ``down`` names regions that do not answer."""
+
+    emulator: str
+    near: str = "us-east-1"
+    lag_s: float = 0.0
+    down: set[str] = field(default_factory=set)
+    health: dict[str, Health] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queries: int = 0
+
+    def zones(self) -> list[tuple[str, str]]:
+        zones = _client("route53", self.emulator).list_hosted_zones()["HostedZones"]
+        return [(z["Name"].lower(), z["Id"].rsplit("/", 1)[-1]) for z in zones]
+
+    def records(self, zone_id: str) -> list[dict[str, Any]]:
+        r53, found, kwargs = _client("route53", self.emulator), [], {"HostedZoneId": zone_id}
+        while True:
+            page = r53.list_resource_record_sets(**kwargs)
+            found += page["ResourceRecordSets"]
+            if not page.get("IsTruncated"):
+                return found
+            kwargs |= {"StartRecordName": page["NextRecordName"], "StartRecordType": page["NextRecordType"]}
+
+    # --- health -----------------------------------------------------------------------------------------------
+
+    def judge(self, check_id: str, depth: int = 0) -> bool:
+        """What the checkers find now (before the lag)."""
+        config = _client("route53", self.emulator).get_health_check(HealthCheckId=check_id)["HealthCheck"]
+        cfg = config["HealthCheckConfig"]
+        if cfg.get("Disabled"):
+            healthy = True
+        elif cfg["Type"] == "CALCULATED":
+            children = cfg.get("ChildHealthChecks", [])
+            if depth:
+                raise ValueError(f"health check {check_id}: a calculated check cannot be a child")
+            healthy = sum(self.status(c, depth + 1) for c in children) >= cfg.get("HealthThreshold", len(children))
+        elif cfg["Type"] == "CLOUDWATCH_METRIC":
+            healthy = self._alarm_health(check_id, cfg)
+        elif cfg["Type"] in ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"):
+            healthy = _probe(cfg)
+        else:
+            raise ValueError(f"health check {check_id}: type {cfg['Type']} is not emulated")
+        return healthy != bool(cfg.get("Inverted"))
+
+    def _alarm_health(self, check_id: str, cfg: dict[str, Any]) -> bool:
+        alarm = cfg.get("AlarmIdentifier", {})
+        region, name = alarm.get("Region", ""), alarm.get("Name", "")
+        state: str = "INSUFFICIENT_DATA"
+        if region not in self.down:
+            found = _client("cloudwatch", self.emulator, region).describe_alarms(AlarmNames=[name])["MetricAlarms"]
+            state = str(found[0]["StateValue"]) if found else "INSUFFICIENT_DATA"
+        if state != "INSUFFICIENT_DATA":
+            return state == "OK"
+        setting = str(cfg.get("InsufficientDataHealthStatus", "LastKnownStatus"))
+        if setting == "LastKnownStatus":
+            known = self.health.get(check_id)
+            return bool(known.pending != bool(cfg.get("Inverted"))) if known else True
+        return setting == "Healthy"
+
+    def status(self, check_id: str, depth: int = 0) -> bool:
+        """The status DNS answers by: a change shows once it has held for the lag."""
+        with self.lock:
+            known = self.health.get(check_id)
+        if known is None:
+            healthy = self.judge(check_id, depth)
+            with self.lock:
+                known = self.health.setdefault(check_id, Health(healthy, healthy, time.monotonic()))
+        return known.seen
+
+    def tick(self, now: float | None = None) -> None:
+        """One round of the checkers over every health check DNS has used."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            ids = list(self.health)
+        for check_id in ids:
+            try:
+                judged = self.judge(check_id)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "NoSuchHealthCheck":
+                    with self.lock:  # deleted (or the emulator was reset): no longer judged
+                        self.health.pop(check_id, None)
+                continue
+            except Exception:  # noqa: BLE001, S112 - one check the checkers cannot judge now; the others still are
+                continue
+            with self.lock:
+                known = self.health[check_id]
+                if judged != known.pending:
+                    known.pending, known.since = judged, now
+                if known.seen != known.pending and now - known.since >= self.lag_s:
+                    known.seen = known.pending
+
+    # --- answers ----------------------------------------------------------------------------------------------
+
+    def healthy(self, rrs: dict[str, Any]) -> bool:
+        return "HealthCheckId" not in rrs or self.status(rrs["HealthCheckId"])
+
+    def choose(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The record(s) Route 53 answers a group of one name and type with."""
+        if all("SetIdentifier" not in r for r in group):
+            return group
+        if any("Failover" in r for r in group):
+            primary = [r for r in group if r.get("Failover") == "PRIMARY"]
+            secondary = [r for r in group if r.get("Failover") == "SECONDARY"]
+            if primary and (self.healthy(primary[0]) or not (secondary and self.healthy(secondary[0]))):
+                return primary[:1]
+            return secondary[:1]
+        healthy = [r for r in group if self.healthy(r)] or group  # none healthy: all count as healthy
+        if any("Region" in r for r in group):
+            return sorted(healthy, key=lambda r: (r["Region"] != self.near, r["Region"]))[:1]
+        weighted = [r for r in healthy if int(r.get("Weight", 0)) > 0] or healthy
+        total = sum(int(r.get("Weight", 0)) for r in weighted)
+        if total == 0:
+            return weighted[self.queries % len(weighted) : self.queries % len(weighted) + 1]
+        point, acc = ((self.queries * _GOLDEN) % 1.0) * total, 0
+        for rrs in weighted:
+            acc += int(rrs.get("Weight", 0))
+            if point < acc:
+                return [rrs]
+        return weighted[-1:]
+
+    def answer(self, wire: bytes) -> bytes:
+        query = dns.message.from_wire(wire)
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        with self.lock:
+            self.queries += 1
+        question = query.question[0]
+        qname, qtype = question.name.to_text().lower(), question.rdtype
+        zone = max((z for z in self.zones() if qname.endswith(z[0])), default=None, key=lambda z: len(z[0]))
+        if zone is None:
+            response.set_rcode(dns.rcode.REFUSED)
+            return bytes(response.to_wire())
+        named = [r for r in self.records(zone[1]) if r["Name"].lower() == qname]
+        if not named:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        for kind in [dns.rdatatype.to_text(qtype)] + (["CNAME"] if qtype != dns.rdatatype.CNAME else []):
+            group = [r for r in named if r["Type"] == kind]
+            if not group:
+                continue
+            for rrs in self.choose(group):
+                values = [v["Value"] for v in rrs.get("ResourceRecords", [])]
+                rrset = dns.rrset.from_text_list(
+                    qname, int(rrs.get("TTL", 60)), "IN", kind, values, origin=dns.name.root, relativize=False
+                )
+                response.answer.append(rrset)
+            break
+        return bytes(response.to_wire())
+
+
+def _probe(cfg: dict[str, Any]) -> bool:
+    host = cfg.get("IPAddress") or cfg.get("FullyQualifiedDomainName", "")
+    port = int(cfg.get("Port") or (443 if cfg["Type"].startswith("HTTPS") else 80))
+    if cfg["Type"] == "TCP":
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError:
+            return False
+        return True
+    scheme = "https" if cfg["Type"].startswith("HTTPS") else "http"
+    try:
+        with urllib.request.urlopen(f"{scheme}://{host}:{port}{cfg.get('ResourcePath', '/')}", timeout=2) as r:  # noqa: S310
+            body = r.read(5120).decode("utf-8", "replace")
+            ok = 200 <= r.status < 400
+    except OSError:
+        return False
+    return ok and (not cfg["Type"].endswith("STR_MATCH") or cfg.get("SearchString", "") in body)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: DnsServer
+
+    def handle(self) -> None:
+        data, sock = self.request
+        try:
+            reply = self.server.world.answer(data)
+        except Exception:  # noqa: BLE001 - a query the world cannot answer: SERVFAIL, as a name server would
+            try:
+                failed = dns.message.make_response(dns.message.from_wire(data))
+            except Exception:  # noqa: BLE001 - not even a DNS message: no answer
+                return
+            failed.set_rcode(dns.rcode.SERVFAIL)
+            reply = failed.to_wire()
+        sock.sendto(reply, self.client_address)
+
+
+class DnsServer(socketserver.ThreadingUDPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, world: World) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.world = world
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+def _follow(world: World, proxy: str, interval_s: float) -> None:
+    """The checkers' rounds, and what the outage proxy says: which regions are dark, how fast time runs."""
+    lag = json.loads(TIMINGS_FILE.read_text(encoding="utf-8"))["route53_health_s"]["value"]
+    while True:
+        time.sleep(interval_s)
+        try:
+            if proxy:
+                with urllib.request.urlopen(f"{proxy}/_outage/state", timeout=5) as r:  # noqa: S310 - loopback
+                    state = json.loads(r.read())
+                world.down = set(state["down_regions"])
+                world.lag_s = float(lag) / state["time_scale"] if state["time_scale"] else 0.0
+            world.tick()
+        except Exception:  # noqa: BLE001, S112 - an emulator restarting: the next round tries again
+            continue
+
+
+def serve(port: int, world: World, proxy: str = "", interval_s: float | None = 0.1) -> DnsServer:
+    """The server in threads of this process; the checkers' rounds every ``interval_s`` (None: only when
+    ``world.tick()`` is called, as the tests do)."""
+    server = DnsServer(port, world)
+    threading.Thread(target=server.serve_forever, name="route53-dns", daemon=True).start()
+    if interval_s is not None:
+        args = (world, proxy, interval_s)
+        threading.Thread(target=_follow, args=args, name="route53-checkers", daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m failoverctl.drill.route53_dns", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--emulator", required=True, help="ministack (Route 53, CloudWatch)")
+    parser.add_argument("--proxy", default="", help="the outage proxy, to know which regions are dark")
+    parser.add_argument("--near", default="us-east-1", help="the region latency records count as nearest")
+    args = parser.parse_args(argv)
+    serve(args.port, World(args.emulator, near=args.near), args.proxy)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

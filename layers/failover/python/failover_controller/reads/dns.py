@@ -1,0 +1,73 @@
+"""Where traffic goes, asked of DNS itself: the plan's names resolved against the zone's authoritative name servers
+(the plan's ``route53.name_servers``), the way a resolver would, with real queries (dnspython). No Route 53 API
+call: this is the data plane, answered from every edge location whatever region is down.
+
+An answer is read back as a region through the plan's ``values`` (the answers that mean "served from there").
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from failover_controller.errors import TransientAwsError
+from failover_controller.plan import DnsRecord, RecoveryPlan
+
+TIMEOUT_S = 2.0
+
+
+def server_address(spec: str) -> tuple[str, int]:
+    """``host`` or ``host:port`` as an address to send queries to (the host resolved by the system's resolver)."""
+    host, _, port = spec.partition(":")
+    number = int(port) if port else 53
+    try:
+        info = socket.getaddrinfo(host, number, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise TransientAwsError(f"name server {spec}: cannot be resolved ({exc})") from exc
+    return str(info[0][4][0]), number
+
+
+def normalized(answers: Any) -> tuple[str, ...]:
+    return tuple(sorted(str(a).lower().rstrip(".") for a in answers))
+
+
+def ask(plan: RecoveryPlan, record: DnsRecord) -> tuple[str, ...]:
+    """The answers of the first name server that answers (none: the name has no such record)."""
+    query = dns.message.make_query(record.fqdn, dns.rdatatype.from_text(record.type))
+    failures = []
+    for spec in plan.name_servers:
+        try:
+            address, port = server_address(spec)
+            response, _ = dns.query.udp_with_fallback(query, address, timeout=TIMEOUT_S, port=port)
+        except (dns.exception.DNSException, OSError, TransientAwsError) as exc:
+            failures.append(f"{spec}: {type(exc).__name__} {exc}".strip())
+            continue
+        if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            failures.append(f"{spec}: {dns.rcode.to_text(response.rcode())}")
+            continue
+        wanted = dns.rdatatype.from_text(record.type)
+        return normalized(rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset)
+    raise TransientAwsError(f"no name server of {record.fqdn} answered: {'; '.join(failures)}")
+
+
+def region_of(record: DnsRecord, answers: tuple[str, ...]) -> str | None:
+    """The region whose answers these are; None: no region's (an unknown answer, or none)."""
+    for region, values in (record.values or {}).items():
+        if answers and normalized(values) == answers:
+            return region
+    return None
+
+
+def served_from(plan: RecoveryPlan) -> dict[str, dict[str, Any]]:
+    """Per record of the plan (``name type``): the answers now and the region they mean."""
+    seen = {}
+    for record in plan.records:
+        answers = ask(plan, record)
+        seen[f"{record.fqdn} {record.type}"] = {"answers": list(answers), "region": region_of(record, answers)}
+    return seen

@@ -1,0 +1,275 @@
+"""The drill's Route 53 DNS: answers asked over UDP with dnspython, for zones, records and health checks created
+through the emulator's Route 53 API, health judged from alarms set through its CloudWatch API."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from failover_controller.clients import ClientFactory
+from failoverctl.drill import emulators
+from failoverctl.drill.emulators import free_port
+from failoverctl.drill.route53_dns import DnsServer, World, serve
+
+pytestmark = pytest.mark.emulator
+
+ZONE = "recsys.example.com."
+NAME = "api.recsys.example.com."
+REGIONS = ("us-east-1", "us-west-2")
+
+
+class Dns:
+    def __init__(self, f: ClientFactory, server: DnsServer) -> None:
+        self.f, self.server, self.world = f, server, server.world
+        self.r53 = f.route53("us-east-1")
+        self.zone = self.r53.create_hosted_zone(Name=ZONE, CallerReference=ZONE)["HostedZone"]["Id"].rsplit("/")[-1]
+
+    def ask(self, name: str = NAME, kind: str = "CNAME") -> tuple[str, list[str]]:
+        host, port = self.server.address.split(":")
+        reply = dns.query.udp(dns.message.make_query(name, kind), host, port=int(port), timeout=3)
+        return dns.rcode.to_text(reply.rcode()), [r.to_text() for rrset in reply.answer for r in rrset]
+
+    def alarm(self, region: str, state: str | None = None) -> str:
+        cw = self.f.cloudwatch(region)
+        cw.put_metric_alarm(
+            AlarmName="claim",
+            Namespace="FailoverController",
+            MetricName="TrafficClaim",
+            Statistic="Maximum",
+            Period=10,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        if state:
+            cw.set_alarm_state(AlarmName="claim", StateValue=state, StateReason="test")  # type: ignore[arg-type]
+        return "claim"
+
+    def check(self, config: dict[str, Any]) -> str:
+        created = self.r53.create_health_check(
+            CallerReference=str(uuid.uuid4()),
+            HealthCheckConfig=config,  # type: ignore[arg-type]
+        )
+        return str(created["HealthCheck"]["Id"])
+
+    def claim_check(self, region: str, insufficient: str = "LastKnownStatus") -> str:
+        return self.check(
+            {
+                "Type": "CLOUDWATCH_METRIC",
+                "AlarmIdentifier": {"Region": region, "Name": "claim"},
+                "InsufficientDataHealthStatus": insufficient,
+            }
+        )
+
+    def records(self, *sets: dict[str, Any], name: str = NAME, kind: str = "CNAME") -> None:
+        changes: Any = [
+            {"Action": "UPSERT", "ResourceRecordSet": {"Name": name, "Type": kind, "TTL": 60} | s} for s in sets
+        ]
+        self.r53.change_resource_record_sets(HostedZoneId=self.zone, ChangeBatch={"Changes": changes})
+
+
+def value(region: str) -> dict[str, Any]:
+    return {"ResourceRecords": [{"Value": f"api.{region}.recsys.internal"}]}
+
+
+def answer(region: str) -> tuple[str, list[str]]:
+    return ("NOERROR", [f"api.{region}.recsys.internal."])
+
+
+@pytest.fixture
+def zone(emulated: ClientFactory, emulator_pair: emulators.Emulators) -> Iterator[Dns]:
+    server = serve(free_port(), World(emulator_pair.ministack_url), interval_s=None)
+    yield Dns(emulated, server)
+    server.shutdown()
+    server.server_close()
+
+
+def claims(zone: Dns) -> dict[str, str]:
+    """Each region's records carry the health check of the other region's claim (the data-plane design)."""
+    for region in REGIONS:
+        zone.alarm(region, "OK")
+    return {REGIONS[0]: zone.claim_check(REGIONS[1]), REGIONS[1]: zone.claim_check(REGIONS[0])}
+
+
+def test_failover_records_follow_the_claims_and_both_claims_answer_with_the_primary(zone: Dns) -> None:
+    health = claims(zone)
+    zone.records(
+        *[
+            {"SetIdentifier": r, "Failover": role, "HealthCheckId": health[r]} | value(r)
+            for r, role in zip(REGIONS, ("PRIMARY", "SECONDARY"), strict=True)
+        ]
+    )
+    assert zone.ask() == answer("us-east-1")
+    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.world.tick()
+    assert zone.ask() == answer("us-west-2"), "the standby's claim takes the primary out"
+    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.world.tick()
+    assert zone.ask() == answer("us-east-1"), "the secondary unhealthy: the primary, whatever its health"
+
+
+def test_a_health_change_shows_only_once_it_has_held_for_the_checkers_lag(zone: Dns) -> None:
+    health = claims(zone)
+    zone.records(
+        *[
+            {"SetIdentifier": r, "Failover": f, "HealthCheckId": health[r]} | value(r)
+            for r, f in zip(REGIONS, ("PRIMARY", "SECONDARY"), strict=True)
+        ]
+    )
+    assert zone.ask() == answer("us-east-1")
+    zone.world.lag_s = 30.0
+    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.world.tick(now=1000.0)
+    zone.world.tick(now=1029.0)
+    assert zone.ask() == answer("us-east-1")
+    zone.world.tick(now=1030.0)
+    assert zone.ask() == answer("us-west-2")
+
+
+def test_weighted_records_answer_by_weight_among_the_healthy_and_zero_weights_only_when_none_is(zone: Dns) -> None:
+    health = claims(zone)
+    zone.records(
+        {"SetIdentifier": "us-east-1", "Weight": 100, "HealthCheckId": health["us-east-1"]} | value("us-east-1"),
+        {"SetIdentifier": "us-west-2", "Weight": 0, "HealthCheckId": health["us-west-2"]} | value("us-west-2"),
+    )
+    assert {zone.ask()[1][0] for _ in range(8)} == {"api.us-east-1.recsys.internal."}
+    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.world.tick()
+    assert {zone.ask()[1][0] for _ in range(8)} == {"api.us-west-2.recsys.internal."}
+    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.world.tick()
+    assert {zone.ask()[1][0] for _ in range(8)} == {"api.us-east-1.recsys.internal."}, "none healthy: by weight"
+
+
+def test_weights_share_the_answers_in_proportion(zone: Dns) -> None:
+    zone.records(
+        {"SetIdentifier": "a", "Weight": 3} | value("us-east-1"),
+        {"SetIdentifier": "b", "Weight": 1} | value("us-west-2"),
+    )
+    seen = [zone.ask()[1][0] for _ in range(40)]
+    assert abs(seen.count("api.us-east-1.recsys.internal.") - 30) <= 2, "3 in 4, spread evenly"
+
+
+def test_latency_records_answer_with_the_nearest_healthy_region(zone: Dns) -> None:
+    health = claims(zone)
+    zone.records(*[{"SetIdentifier": r, "Region": r, "HealthCheckId": health[r]} | value(r) for r in REGIONS])
+    assert zone.ask() == answer("us-east-1")
+    zone.world.near = "us-west-2"
+    assert zone.ask() == answer("us-west-2")
+    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.world.tick()
+    assert zone.ask() == answer("us-east-1"), "the nearest is out: the next healthy one"
+
+
+@pytest.mark.parametrize(("setting", "healthy"), [("Healthy", True), ("Unhealthy", False)])
+def test_insufficient_data_takes_the_checks_setting(zone: Dns, setting: str, healthy: bool) -> None:
+    zone.alarm("us-west-2")  # no data yet: INSUFFICIENT_DATA
+    check = zone.claim_check("us-west-2", setting)
+    zone.records(
+        {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
+        {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
+    )
+    assert zone.ask() == answer("us-east-1" if healthy else "us-west-2")
+
+
+def test_a_dark_region_keeps_its_checks_last_known_status(zone: Dns) -> None:
+    zone.alarm("us-east-1", "OK")
+    check = zone.claim_check("us-east-1")
+    zone.records(
+        {"SetIdentifier": "s", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-west-2"),
+        {"SetIdentifier": "p", "Failover": "SECONDARY"} | value("us-east-1"),
+    )
+    assert zone.ask() == answer("us-west-2")
+    zone.world.down = {"us-east-1"}
+    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="unseen")
+    zone.world.tick()
+    assert zone.ask() == answer("us-west-2"), "the checkers cannot read a dark region: the last status holds"
+    zone.world.down = set()
+    zone.world.tick()
+    assert zone.ask() == answer("us-east-1")
+
+
+def test_a_calculated_check_counts_its_healthy_children_and_inverted_checks_flip(zone: Dns) -> None:
+    zone.alarm("us-east-1", "OK")
+    zone.alarm("us-west-2", "ALARM")
+    ok, alarm = zone.claim_check("us-east-1"), zone.claim_check("us-west-2")
+    inverted = zone.check(
+        {
+            "Type": "CLOUDWATCH_METRIC",
+            "AlarmIdentifier": {"Region": "us-west-2", "Name": "claim"},
+            "InsufficientDataHealthStatus": "Healthy",
+            "Inverted": True,
+        }
+    )
+    two = zone.check({"Type": "CALCULATED", "ChildHealthChecks": [ok, alarm, inverted], "HealthThreshold": 2})
+    three = zone.check({"Type": "CALCULATED", "ChildHealthChecks": [ok, alarm, inverted], "HealthThreshold": 3})
+    for check, expected in ((two, "us-east-1"), (three, "us-west-2")):
+        zone.records(
+            {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
+            {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
+        )
+        assert zone.ask() == answer(expected)
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.end_headers()
+        self.wfile.write(b"serving ranker v7")
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+
+def test_an_http_check_probes_the_endpoint(zone: Dns) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Health)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        port = httpd.server_address[1]
+        http_check = zone.check({"Type": "HTTP", "IPAddress": "127.0.0.1", "Port": port, "ResourcePath": "/health"})
+        match = zone.check(
+            {
+                "Type": "HTTP_STR_MATCH",
+                "IPAddress": "127.0.0.1",
+                "Port": port,
+                "ResourcePath": "/",
+                "SearchString": "v8",
+            }
+        )
+        for check, expected in ((http_check, "us-east-1"), (match, "us-west-2")):
+            zone.records(
+                {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
+                {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
+            )
+            assert zone.ask() == answer(expected)
+        _Health.status = 500
+        zone.world.tick()
+        zone.records(
+            {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": http_check} | value("us-east-1"),
+            {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
+        )
+        assert zone.ask() == answer("us-west-2")
+    finally:
+        _Health.status = 200
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_names_answer_as_an_authoritative_server_does(zone: Dns) -> None:
+    zone.records({"ResourceRecords": [{"Value": "10.0.0.1"}]}, name="db.recsys.example.com.", kind="A")
+    zone.records(value("us-east-1"))
+    assert zone.ask("db.recsys.example.com.", "A") == ("NOERROR", ["10.0.0.1"])
+    assert zone.ask(NAME, "A") == answer("us-east-1"), "a CNAME answers every type of its name"
+    assert zone.ask("missing.recsys.example.com.", "A") == ("NXDOMAIN", [])
+    assert zone.ask("db.recsys.example.com.", "AAAA") == ("NOERROR", [])
+    assert zone.ask("www.example.org.", "A") == ("REFUSED", [])
