@@ -27,6 +27,7 @@ import boto3
 from failover_controller.errors import PlanInvalid
 from failover_controller.names import DEFAULT_PLAN_PREFIX
 from failover_controller.plan import load_plan_file
+from failoverctl import dns as dns_setup
 from failoverctl import drill, operate
 from failoverctl.follow import FollowError
 from failoverctl.paths import ROOT
@@ -121,7 +122,22 @@ def parser() -> argparse.ArgumentParser:
     push.set_defaults(func=_operate(operate.push))
     _add_drill_command(sub)
     _add_operator_commands(sub)
+    _add_dns_command(sub)
     return top
+
+
+def _add_dns_command(sub: Any) -> None:
+    dns = sub.add_parser("dns", help="data-plane DNS").add_subparsers(dest="dns_command", required=True)
+    setup = dns.add_parser(
+        "setup",
+        help="the one-time setup of data-plane DNS: each region's claim health check, and the plan's records "
+        "carrying the other region's (prints what it would do; --apply does it)",
+    )
+    setup.add_argument("plan", help="the plan file (route53.mode data_plane)")
+    setup.add_argument("--apply", action="store_true", help="create the health checks and change the records")
+    setup.add_argument("--json", action="store_true", help="the health checks and the change batch as JSON")
+    operate.add_target_options(setup)
+    setup.set_defaults(func=_operate(dns_setup.command))
 
 
 def _add_drill_command(sub: Any) -> None:

@@ -11,16 +11,21 @@ the health check of the *other* region's claim, with the plan's routing policy:
 So a claim by the standby takes the primary's records out of DNS answers, and a claim by the primary (a failback)
 makes both unhealthy, which Route 53 answers as normal routing: the primary. Every change is made now, with Route
 53's API; failing over and back touches only the recovery region's CloudWatch.
+
+Without ``--apply`` nothing is created: the command prints the health checks and record changes it would make.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import json
+from typing import IO, Any
 
 from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 from failover_controller.names import claim_alarm_name
-from failover_controller.plan import DnsRecord, RecoveryPlan
+from failover_controller.plan import DnsRecord, RecoveryPlan, load_plan_file
+from failoverctl.operate import factory_for
 
 HEALTH_CHECK_VERSION = "v1"  # in the CallerReference: a changed check gets a new reference
 
@@ -42,8 +47,12 @@ def claim_checks(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[s
     """Each region's claim health check, created when ``apply`` (idempotent: the CallerReference is the plan's and
     the region's); by region. Without ``apply``, the ids are placeholders naming what would be created."""
     r53 = f.route53("us-east-1")
+    existing = _checks_by_reference(f)
     ids = {}
     for region in plan.regions:
+        if caller_reference(plan, region) in existing:
+            ids[region] = existing[caller_reference(plan, region)]
+            continue
         if not apply:
             ids[region] = f"<health check of {region}'s claim>"
             continue
@@ -62,6 +71,19 @@ def claim_checks(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[s
             AddTags=[{"Key": "Name", "Value": f"{plan.application}: {region} does not claim traffic"}],
         )
     return ids
+
+
+def _checks_by_reference(f: ClientFactory) -> dict[str, str]:
+    """The account's health checks by CallerReference: setup finds its own before it creates any."""
+    r53 = f.route53("us-east-1")
+    found: dict[str, str] = {}
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = call("Route 53 ListHealthChecks", r53.list_health_checks, **kwargs)
+        found |= {h["CallerReference"]: h["Id"] for h in page["HealthChecks"]}
+        if not page.get("IsTruncated"):
+            return found
+        kwargs = {"Marker": page["NextMarker"]}
 
 
 def record_set(plan: RecoveryPlan, record: DnsRecord, region: str, checks: dict[str, str]) -> dict[str, Any]:
@@ -112,3 +134,49 @@ def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any
         done["change_id"] = info["Id"].removeprefix("/change/")
     done["alarms"] = {region: claim_alarm_name(plan.application) for region in plan.regions}
     return done
+
+
+def peacetime_state(plan: RecoveryPlan, f: ClientFactory) -> dict[str, Any]:
+    """What the setup depends on, read now: the zone's name servers, and each region's claim alarm."""
+    zone = call(
+        f"Route 53 hosted zone {plan.hosted_zone_id}", f.route53("us-east-1").get_hosted_zone, Id=plan.hosted_zone_id
+    )
+    alarms = {}
+    for region in plan.regions:
+        found = call(
+            f"DescribeAlarms in {region}",
+            f.cloudwatch(region).describe_alarms,
+            AlarmNames=[claim_alarm_name(plan.application)],
+        )["MetricAlarms"]
+        alarms[region] = found[0]["StateValue"] if found else "MISSING"
+    return {"name_servers": zone.get("DelegationSet", {}).get("NameServers", []), "alarms": alarms}
+
+
+def command(args: argparse.Namespace, out: IO[str]) -> int:
+    """failoverctl dns setup PLAN [--apply]"""
+    plan = load_plan_file(args.plan)
+    f = factory_for(args)
+    state = peacetime_state(plan, f)
+    done = setup(plan, f, apply=args.apply)
+    if args.json:
+        out.write(json.dumps(done | {"state": state}, indent=2, default=str) + "\n")
+        return 0
+    for region, check in done["health_checks"].items():
+        out.write(
+            f"health check {check}: healthy while {region} does not claim traffic (alarm "
+            f"{claim_alarm_name(plan.application)} in {region}: {state['alarms'][region]})\n"
+        )
+    for change in done["changes"]:
+        rrs = change["ResourceRecordSet"]
+        routing = {k: rrs[k] for k in ("Weight", "Failover", "Region") if k in rrs}
+        out.write(
+            f"record {rrs['Name']} {rrs['Type']} {rrs['SetIdentifier']}: {routing}, answers "
+            f"{[v['Value'] for v in rrs['ResourceRecords']]}, health check {rrs['HealthCheckId']}\n"
+        )
+    missing = [r for r, s in state["alarms"].items() if s == "MISSING"]
+    if missing:
+        out.write(f"warning: no claim alarm in {', '.join(missing)}: deploy the controller's stack there\n")
+    if sorted(state["name_servers"]) != sorted(plan.name_servers):
+        out.write(f"warning: the zone's name servers are {state['name_servers']}: put them in route53.name_servers\n")
+    out.write(f"applied: change {done['change_id']}\n" if args.apply else "nothing changed: run again with --apply\n")
+    return 0

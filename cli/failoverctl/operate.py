@@ -25,6 +25,7 @@ from failover_controller.names import DEFAULT_PLAN_PREFIX, execution_arn
 from failover_controller.plan import RecoveryPlan, load_plan_file
 from failover_controller.plan_store import PlanStore, push_plan
 from failover_controller.readiness import assess
+from failover_controller.reads import dns
 from failover_controller.run_context import parse_start
 from failoverctl.follow import FollowError, Printer, follow, ledger_outcome, why
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE
@@ -245,9 +246,24 @@ def status(args: argparse.Namespace, out: IO[str]) -> int:
         )
     if len(rows) == 1:
         out.write(f"no runs of {args.plan or ctl.plan_name} in the ledger of {ctl.region}\n")
-        return 0
-    _table(rows, out)
+    else:
+        _table(rows, out)
+    _traffic_now(ctl.plan(args.plan), out)
     return 0
+
+
+def _traffic_now(plan: RecoveryPlan, out: IO[str]) -> None:
+    """Where traffic goes now, asked of the zone's name servers (real DNS queries), when the plan names them."""
+    if not plan.name_servers or not all(r.values for r in plan.records):
+        return
+    try:
+        seen = dns.served_from(plan)
+    except FailoverError as exc:
+        out.write(f"traffic now: DNS did not answer ({exc.message})\n")
+        return
+    for name, answer in seen.items():
+        answers = ", ".join(answer["answers"]) or "nothing"
+        out.write(f"traffic now: {name} answers {answers} ({answer['region'] or 'no region of the plan'})\n")
 
 
 def push(args: argparse.Namespace, out: IO[str]) -> int:

@@ -311,3 +311,32 @@ def test_a_denial_is_the_services_own_access_denied_error(
     got = info.value.response["Error"]["Code"]
     assert got in code.split("|")
     assert outcome_of(info.value.response["ResponseMetadata"]["HTTPStatusCode"], got) == "denied"
+
+
+def test_a_condition_on_the_actions_own_key_is_judged_from_the_request() -> None:
+    """TrafficClaimPolicy grants PutMetricData only in the controller's namespace (cloudwatch:namespace)."""
+    policy = {
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "FailoverController"}},
+    }
+    enforcer = Enforcer()
+    enforcer.configure({"claim-fn": role(policy)})
+
+    def put(namespace: str) -> Any:
+        request = prepared(
+            "cloudwatch",
+            "us-west-2",
+            "put_metric_data",
+            Namespace=namespace,
+            MetricData=[{"MetricName": "m", "Value": 1}],
+        )
+        method, target, _, body = parts(request)
+        call = classified(request)
+        call = type(call)(call.region, call.service, call.action, call.protocol, call.access_key, "claim-fn")
+        return enforcer.check(call, method, target, body)
+
+    assert put("FailoverController") is None
+    denied = put("Someone/Else")
+    assert (denied.action, denied.resource) == ("cloudwatch:PutMetricData", "*")

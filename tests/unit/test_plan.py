@@ -39,14 +39,15 @@ def test_every_problem_is_named_with_its_path(plan_doc: dict[str, Any]) -> None:
     del plan_doc["aurora"]["global_cluster_id"]
     plan_doc["objectives"]["rpo_seconds"] = "sixty"
     plan_doc["signals"]["quorum"] = 0
-    plan_doc["route53"]["routing_policy"] = "latency"
+    plan_doc["route53"]["routing_policy"] = "geolocation"
     plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["active_weight"] = -1
     plan_doc["surprise"] = True
     problems = problems_of(plan_doc)
     assert "aurora: is missing required field 'global_cluster_id'" in problems
     assert "objectives.rpo_seconds: must be of type integer, got str" in problems
     assert "signals.quorum: must be >= 1, got 0" in problems
-    assert any(p.startswith("route53.routing_policy: must be one of 'weighted', 'failover'") for p in problems)
+    policy = "route53.routing_policy: must be one of 'weighted', 'failover', 'latency'"
+    assert any(p.startswith(policy) for p in problems)
     assert "sagemaker.endpoints.us-west-2.variants[0].active_weight: must be >= 0, got -1" in problems
     assert "surprise: is not a known field" in problems
     assert len(problems) == 6

@@ -27,6 +27,7 @@ UNSCOPED = {
     "cloudwatch:ListMetrics": "as above",
     "application-autoscaling:DescribeScalableTargets": "Application Auto Scaling's Describe actions take no resource",
     "cloudwatch:DescribeAlarms": "returns composite alarms only when granted on * (its API reference)",
+    "cloudwatch:PutMetricData": "takes no resource; TrafficClaimPolicy limits it to the controller's namespace",
     "logs:CreateLogDelivery": "Step Functions log delivery: the logs delivery APIs take no resource",
     "logs:GetLogDelivery": "as above",
     "logs:UpdateLogDelivery": "as above",
@@ -215,8 +216,19 @@ def test_describe_alarms_is_granted_on_every_resource() -> None:
     """Scoped to alarm ARNs, DescribeAlarms silently leaves composite alarms out: a composite signal would read as
     MISSING and never make the quorum."""
     grants = [(role, st) for role, st in _statements() if "cloudwatch:DescribeAlarms" in _as_list(st["Action"])]
-    assert [role for role, _ in grants] == ["DetectFunctionRole"]
-    assert all(st["Resource"] == "*" for _, st in grants)
+    assert [role for role, st in grants if st["Resource"] == "*"] == ["DetectFunctionRole"]
+    # Elsewhere only the traffic claim's alarm is read: a metric alarm, named by its ARN.
+    claim = {"Fn::GetAtt": ["TrafficClaimAlarm", "Arn"]}
+    assert {role: st["Resource"] for role, st in grants if st["Resource"] != "*"} == {
+        "ReadinessReadPolicy": claim,
+        "TrafficClaimPolicy": claim,
+    }
+
+
+def test_put_metric_data_is_only_the_controllers_namespace() -> None:
+    grants = [st for _, st in _statements() if "cloudwatch:PutMetricData" in _as_list(st["Action"])]
+    assert grants
+    assert all(st["Condition"] == {"StringEquals": {"cloudwatch:namespace": "FailoverController"}} for st in grants)
 
 
 def _publishers() -> dict[str, list[dict[str, Any]]]:

@@ -5,12 +5,16 @@ interpreter (``.venv-ministack/bin/python this_file.py``), so it imports nothing
   1.5.33 reads each child's id from a nested element that does not exist and stores empty ids).
 - Route 53 health checks answer their booleans (``Inverted``, ``Disabled``, ...) as ``true``/``false``, as AWS does;
   ministack writes Python's ``True``, which botocore reads as false.
+- CloudWatch alarms are evaluated every second, as AWS evaluates them every period; ministack evaluates an alarm only
+  when a datapoint arrives, so a datapoint that leaves the alarm's window never changes its state.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+import threading
+import time
 from typing import Any
 
 
@@ -45,8 +49,26 @@ def patch() -> None:
     route53._build_health_check_el = built
 
 
+def evaluate_alarms_periodically(interval_s: float = 1.0) -> None:
+    """Every alarm of every account and region, re-evaluated against the datapoints in its window now."""
+    from ministack.core import responses  # noqa: PLC0415
+    from ministack.services import cloudwatch  # noqa: PLC0415
+
+    def run() -> None:
+        while True:
+            time.sleep(interval_s)
+            scopes = {(account, region) for account, region, _ in list(cloudwatch._alarms._data)}
+            for account, region in scopes:
+                responses._request_account_id.set(account)
+                responses.set_request_region(region)
+                cloudwatch._evaluate_all_alarms()
+
+    threading.Thread(target=run, name="alarm-evaluation", daemon=True).start()
+
+
 def main() -> int:
     patch()
+    evaluate_alarms_periodically()
     from ministack.app import main as ministack_main  # noqa: PLC0415
 
     sys.argv[0] = "ministack"

@@ -13,7 +13,14 @@ from typing import Any
 
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import TransientAwsError
-from failover_controller.names import DEFAULT_PLAN_PREFIX, arn_region
+from failover_controller.names import (
+    CLAIM_METRIC,
+    CLAIM_NAMESPACE,
+    DEFAULT_PLAN_PREFIX,
+    arn_region,
+    claim_alarm_name,
+    claim_dimensions,
+)
 from failover_controller.plan import Endpoint, RecoveryPlan, Variant, parse_plan
 from failover_controller.plan_store import push_plan
 from failover_controller.reads import dns as dns_reads
@@ -426,3 +433,19 @@ def dns_answers(plan: RecoveryPlan) -> dict[str, str | None]:
     except TransientAwsError as exc:
         return {record.fqdn: f"no answer: {exc.message}" for record in plan.records}
     return {name.split(" ")[0]: answer["region"] for name, answer in seen.items()}
+
+
+def create_claim_alarm(plan: RecoveryPlan, f: ClientFactory, region: str) -> None:
+    """``region``'s traffic claim alarm, as template.yaml's TrafficClaimAlarm defines it, for tests without a stack."""
+    f.cloudwatch(region).put_metric_alarm(
+        AlarmName=claim_alarm_name(plan.application),
+        Namespace=CLAIM_NAMESPACE,
+        MetricName=CLAIM_METRIC,
+        Dimensions=[{"Name": k, "Value": v} for k, v in claim_dimensions(plan.application).items()],
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="ignore",
+    )

@@ -302,6 +302,16 @@ def _variant_rules(where: str, variants: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _record(r: dict[str, Any]) -> DnsRecord:
+    return DnsRecord(
+        name=r["name"],
+        type=r["type"],
+        set_identifiers=dict(r["set_identifiers"]),
+        values={region: tuple(v) for region, v in r["values"].items()} if "values" in r else None,
+        ttl=r.get("ttl", 60),
+    )
+
+
 def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
     """Validate a decoded plan and build the typed plan, or raise PlanInvalid naming every problem."""
     try:
@@ -356,16 +366,7 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         name_servers=tuple(route53.get("name_servers", ())),
         routing_policy=route53["routing_policy"],
         active_weight=route53.get("active_weight", 100),
-        records=tuple(
-            DnsRecord(
-                name=r["name"],
-                type=r["type"],
-                set_identifiers=dict(r["set_identifiers"]),
-                values={region: tuple(v) for region, v in r["values"].items()} if "values" in r else None,
-                ttl=r.get("ttl", 60),
-            )
-            for r in route53["records"]
-        ),
+        records=tuple(_record(r) for r in route53["records"]),
         document=doc,
     )
 

@@ -76,10 +76,17 @@ def list_series(
 
 
 def newest_maximum(
-    factory: ClientFactory, region: str, namespace: str, metric: str, dimensions: dict[str, str], *, what: str
+    factory: ClientFactory,
+    region: str,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, str],
+    *,
+    what: str,
+    period: int = 60,
 ) -> float | None:
-    """The newest 1-minute Maximum of exactly this series (CloudWatch matches dimension sets exactly) in the
-    last 5 minutes; None without a datapoint."""
+    """The newest Maximum over ``period`` seconds (1: a high-resolution metric's own datapoints) of exactly this
+    series (CloudWatch matches dimension sets exactly) in the last 5 minutes; None without a datapoint."""
     now = datetime.now(UTC)
     points = call(
         f"CloudWatch {metric} of {what}",
@@ -89,7 +96,7 @@ def newest_maximum(
         Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
         StartTime=now - WINDOW,
         EndTime=now + timedelta(minutes=1),
-        Period=60,
+        Period=period,
         Statistics=["Maximum"],
     )["Datapoints"]
     return float(max(points, key=lambda p: p["Timestamp"])["Maximum"]) if points else None
@@ -98,14 +105,22 @@ def newest_maximum(
 def traffic_claim(plan: RecoveryPlan, factory: ClientFactory, region: str) -> dict[str, Any]:
     """Whether ``region``'s controller claims the plan's traffic: the newest claim datapoint of the last 5 minutes
     when there is one (it is the latest intent; the alarm follows within its period), else the alarm's state.
-    ``alarm`` is MISSING when the stack's alarm does not exist there."""
+    ``alarm`` is MISSING when the stack's alarm does not exist there. CloudWatch keeps datapoints by the second:
+    a claim withdrawn within the second it was made reads as made (and the alarm, a 10-second Maximum, follows a
+    withdrawal 10 seconds late in any case)."""
     name = claim_alarm_name(plan.application)
     found = call(
         f"DescribeAlarms {name} in {region}", factory.cloudwatch(region).describe_alarms, AlarmNames=[name]
     ).get("MetricAlarms", [])
     alarm = found[0]["StateValue"] if found else "MISSING"
     newest = newest_maximum(
-        factory, region, CLAIM_NAMESPACE, CLAIM_METRIC, claim_dimensions(plan.application), what=f"{region}'s claim"
+        factory,
+        region,
+        CLAIM_NAMESPACE,
+        CLAIM_METRIC,
+        claim_dimensions(plan.application),
+        what=f"{region}'s claim",
+        period=1,  # a withdrawal is a datapoint of 0 after the claim's: the newest datapoint, not the minute's maximum
     )
     claimed = newest > 0 if newest is not None else alarm == "ALARM"
     return {"alarm": alarm, "newest": newest, "claimed": claimed}

@@ -1,0 +1,140 @@
+"""Data-plane DNS on the emulators: the steps claim or withdraw their region's traffic (CloudWatch in that region
+only), Route 53's health checks follow the claim alarm, and where traffic goes is asked of the zone's name server
+(the drill's Route 53 DNS, judged as Route 53 judges)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from failover_controller.checks import route53 as route53_checks
+from failover_controller.clients import ClientFactory
+from failover_controller.errors import PreconditionFailed
+from failover_controller.names import claim_alarm_name
+from failover_controller.plan import RecoveryPlan
+from failover_controller.reads import cloudwatch, dns
+from failover_controller.steps import compensate, flip_dns, verify
+from failoverctl.drill import emulators, world
+from failoverctl.drill.emulators import free_port
+from failoverctl.drill.route53_dns import DnsServer, World, serve
+from tests.support.events import data_plane_plan_doc
+from tests.support.requests import request
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def dns_server(emulator_pair: emulators.Emulators) -> Iterator[DnsServer]:
+    server = serve(free_port(), World(emulator_pair.ministack_url), interval_s=0.05)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def plan(emulated: ClientFactory, dns_server: DnsServer) -> RecoveryPlan:
+    app = world.build(data_plane_plan_doc(), emulated, name_servers=[dns_server.address])
+    for region in app.regions:
+        world.create_claim_alarm(app, emulated, region)
+    return app
+
+
+def switch_writer(plan: RecoveryPlan, f: ClientFactory, to: str) -> None:
+    f.rds(to).switchover_global_cluster(
+        GlobalClusterIdentifier=plan.global_cluster_id, TargetDbClusterIdentifier=plan.aurora_clusters[to]
+    )
+
+
+def answered(plan: RecoveryPlan) -> set[str | None]:
+    return {d["region"] for d in dns.served_from(plan).values()}
+
+
+def until_answered(plan: RecoveryPlan, region: str, f: ClientFactory) -> None:
+    """The runbook's poll loop: FlipDns's status until DNS answers with ``region``."""
+    for _ in range(100):
+        if flip_dns.run(request(plan, f, "status", target=region)).done:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"DNS never answered with {region}: {dns.served_from(plan)}")
+
+
+def test_a_claim_moves_the_answers_and_running_again_claims_nothing(
+    plan: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    assert answered(plan) == {"us-east-1"}
+    switch_writer(plan, emulated, "us-west-2")
+    first = flip_dns.run(request(plan, emulated, "flip"))
+    assert first.changed
+    assert [(a.api, a.region, a.performed) for a in first.actions] == [("cloudwatch:PutMetricData", "us-west-2", True)]
+    assert cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
+    assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"], "the other region is not touched"
+    until_answered(plan, "us-west-2", emulated)
+    assert answered(plan) == {"us-west-2"}
+    again = flip_dns.run(request(plan, emulated, "flip"))
+    assert (again.changed, again.actions, again.done) == (False, [], True)
+    assert verify._dns_check(request(plan, emulated, "check")).verdict == "pass"
+
+
+def test_no_claim_while_the_writer_is_elsewhere(plan: RecoveryPlan, emulated: ClientFactory) -> None:
+    with pytest.raises(PreconditionFailed, match="writer"):
+        flip_dns.run(request(plan, emulated, "flip"))
+    assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
+    assert answered(plan) == {"us-east-1"}
+
+
+def test_a_dry_run_claims_nothing(plan: RecoveryPlan, emulated: ClientFactory) -> None:
+    result = flip_dns.run(request(plan, emulated, "flip", dry_run=True))
+    assert [(a.api, a.performed) for a in result.actions] == [("cloudwatch:PutMetricData", False)]
+    assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
+
+
+def test_compensation_withdraws_the_claim_when_the_writer_went_back(
+    plan: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    switch_writer(plan, emulated, "us-west-2")
+    flip_dns.run(request(plan, emulated, "flip"))
+    until_answered(plan, "us-west-2", emulated)
+    switch_writer(plan, emulated, "us-east-1")
+    time.sleep(1.0)  # CloudWatch keeps datapoints by the second: a claim withdrawn in its own second reads as made
+    result = compensate.run(request(plan, emulated, "align"))
+    assert ("cloudwatch:PutMetricData", "us-west-2") in [(a.api, a.region) for a in result.actions]
+    assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
+    for _ in range(300):  # the claim's datapoint leaves the alarm's 10-second window, then the alarm is OK
+        if answered(plan) == {"us-east-1"}:
+            break
+        time.sleep(0.05)
+    assert answered(plan) == {"us-east-1"}, "DNS follows the writer back"
+
+
+def test_without_its_claim_alarm_a_region_cannot_claim_and_preflight_says_why(
+    plan: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    emulated.cloudwatch("us-west-2").delete_alarms(AlarmNames=[claim_alarm_name(plan.application)])
+    checks = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check"))}
+    assert checks["dns.claim_alarm"].verdict == "fail"
+    assert "deploy the controller's stack in this region" in checks["dns.claim_alarm"].detail
+    assert checks["dns.answers"].verdict == "pass"
+    switch_writer(plan, emulated, "us-west-2")
+    with pytest.raises(
+        PreconditionFailed, match="failover-controller-recsys-traffic-claim does not exist in us-west-2"
+    ):
+        flip_dns.run(request(plan, emulated, "flip"))
+    assert answered(plan) == {"us-east-1"}
+
+
+def test_preflight_asks_dns_and_calls_no_route53_api(
+    plan: RecoveryPlan, emulated: ClientFactory, dns_server: DnsServer
+) -> None:
+    checks = route53_checks.checks(request(plan, emulated, "check"))
+    assert [(c.name, c.verdict, c.observed) for c in checks] == [
+        ("dns.claim_alarm", "pass", "INSUFFICIENT_DATA"),
+        ("dns.answers", "pass", "us-east-1"),
+        ("dns.answers", "pass", "us-east-1"),
+    ]
+    dns_server.shutdown()
+    dns_server.server_close()
+    silent = route53_checks.checks(request(plan, emulated, "check"))
+    assert [c.verdict for c in silent if c.name == "dns.answers"] == ["unknown", "unknown"]
+    assert all("no name server of" in c.detail for c in silent if c.name == "dns.answers")
