@@ -138,6 +138,14 @@ def _add_dns_command(sub: Any) -> None:
     setup.add_argument("--json", action="store_true", help="the health checks and the change batch as JSON")
     operate.add_target_options(setup)
     setup.set_defaults(func=_operate(dns_setup.command))
+    release = dns.add_parser(
+        "release",
+        help="withdraw --region's traffic claim (after a failback into the primary, the standby's claim; the "
+        "standby's readiness fails until it is withdrawn)",
+    )
+    release.add_argument("plan", help="the plan file")
+    operate.add_target_options(release)
+    release.set_defaults(func=_operate(dns_setup.release))
 
 
 def _add_drill_command(sub: Any) -> None:

@@ -23,9 +23,10 @@ from typing import IO, Any
 
 from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
-from failover_controller.names import claim_alarm_name
+from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
 from failover_controller.plan import DnsRecord, RecoveryPlan, load_plan_file
-from failoverctl.operate import factory_for
+from failover_controller.reads import cloudwatch
+from failoverctl.operate import CommandError, factory_for
 
 HEALTH_CHECK_VERSION = "v1"  # in the CallerReference: a changed check gets a new reference
 
@@ -179,4 +180,42 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
     if sorted(state["name_servers"]) != sorted(plan.name_servers):
         out.write(f"warning: the zone's name servers are {state['name_servers']}: put them in route53.name_servers\n")
     out.write(f"applied: change {done['change_id']}\n" if args.apply else "nothing changed: run again with --apply\n")
+    return 0
+
+
+def release(args: argparse.Namespace, out: IO[str]) -> int:
+    """failoverctl dns release PLAN --region R: withdraw R's traffic claim (a datapoint of 0 in R's CloudWatch).
+
+    After a failback both regions claim: release the standby's, then the primary's. The primary's is refused while
+    the standby still claims, which would send the traffic to the standby."""
+    plan = load_plan_file(args.plan)
+    region = args.region
+    if region not in plan.regions:
+        raise CommandError(f"--region must be one of the plan's regions ({', '.join(plan.regions)}), got {region!r}")
+    f = factory_for(args)
+    seen = cloudwatch.traffic_claim(plan, f, region)
+    if not seen["claimed"]:
+        out.write(f"{region} does not claim {plan.application}'s traffic (alarm {seen['alarm']}): nothing to do\n")
+        return 0
+    other = plan.other_region(region)
+    if region == plan.primary_region and cloudwatch.traffic_claim(plan, f, other)["claimed"]:
+        raise CommandError(
+            f"{other} claims the traffic too: withdrawing {region}'s claim now would send the traffic to {other}; "
+            f"release {other}'s claim first"
+        )
+    call(
+        f"the traffic claim of {plan.application} in {region}",
+        f.cloudwatch(region).put_metric_data,
+        Namespace=CLAIM_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": CLAIM_METRIC,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in claim_dimensions(plan.application).items()],
+                "Value": 0.0,
+                "Unit": "None",
+                "StorageResolution": 1,
+            }
+        ],
+    )
+    out.write(f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK within its 10 s period\n")
     return 0

@@ -4,8 +4,12 @@ only), Route 53's health checks follow the claim alarm, and where traffic goes i
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ from failover_controller.names import claim_alarm_name
 from failover_controller.plan import RecoveryPlan
 from failover_controller.reads import cloudwatch, dns
 from failover_controller.steps import compensate, flip_dns, verify
+from failoverctl import dns as dns_setup
 from failoverctl.drill import emulators, world
 from failoverctl.drill.emulators import free_port
 from failoverctl.drill.route53_dns import DnsServer, World, serve
@@ -132,9 +137,37 @@ def test_preflight_asks_dns_and_calls_no_route53_api(
         ("dns.claim_alarm", "pass", "INSUFFICIENT_DATA"),
         ("dns.answers", "pass", "us-east-1"),
         ("dns.answers", "pass", "us-east-1"),
+        ("dns.primary_claim", "pass", "INSUFFICIENT_DATA"),
     ]
     dns_server.shutdown()
     dns_server.server_close()
     silent = route53_checks.checks(request(plan, emulated, "check"))
     assert [c.verdict for c in silent if c.name == "dns.answers"] == ["unknown", "unknown"]
     assert all("no name server of" in c.detail for c in silent if c.name == "dns.answers")
+
+
+def test_a_claim_the_primary_kept_after_a_failback_blocks_the_standby_until_released(
+    plan: RecoveryPlan, emulated: ClientFactory, emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    # The writer is home (as after a failback) and the primary's controller claimed.
+    flip_dns.run(request(plan, emulated, "flip", target="us-east-1"))
+    checks = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check"))}
+    assert checks["dns.primary_claim"].verdict == "fail"
+    assert "failoverctl dns release PLAN --region us-east-1" in checks["dns.primary_claim"].detail
+    ungraceful = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check", mode="ungraceful"))}
+    assert ungraceful["dns.primary_claim"].verdict == "skipped", "a dark primary is not asked"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.document), encoding="utf-8")
+    args = argparse.Namespace(
+        plan=str(path), region="us-east-1", local=False, endpoint_url=emulator_pair.front, sagemaker_endpoint_url=None
+    )
+    time.sleep(1.0)  # a withdrawal in the claim's own second would read as the claim
+    out = io.StringIO()
+    assert dns_setup.release(args, out) == 0
+    assert "withdrew us-east-1's claim" in out.getvalue()
+    assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"]
+    checks = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check"))}
+    assert checks["dns.primary_claim"].verdict == "pass"
+    again = io.StringIO()
+    assert dns_setup.release(args, again) == 0
+    assert "does not claim" in again.getvalue()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 from failover_controller.aws import call
-from failover_controller.checks import guarded
+from failover_controller.checks import guarded, skipped_ungraceful
 from failover_controller.names import claim_alarm_name
 from failover_controller.plan import DnsRecord
 from failover_controller.reads import cloudwatch, dns, route53
@@ -35,7 +35,26 @@ def data_plane_checks(req: StepRequest) -> list[Check]:
         guarded("dns.answers", f"{record.fqdn} {record.type}", "a region's answers", partial(_answers, req, record))
         for record in req.plan.records
     ]
+    if req.target_region != req.plan.primary_region:
+        # The primary's own claim (left by a failback) outweighs the standby's: both claiming answers the primary.
+        resource = f"{alarm} in {req.source_region}"
+        if req.graceful:
+            out.append(guarded("dns.primary_claim", resource, "not claimed", partial(_primary_claim, req)))
+        else:
+            out.append(skipped_ungraceful("dns.primary_claim", resource, "not claimed", req.source_region))
     return out
+
+
+def _primary_claim(req: StepRequest) -> Check:
+    seen = cloudwatch.traffic_claim(req.plan, req.clients, req.source_region)
+    resource = f"{claim_alarm_name(req.plan.application)} in {req.source_region}"
+    if not seen["claimed"]:
+        return Check("dns.primary_claim", resource, seen["alarm"], "not claimed", "pass")
+    detail = (
+        f"{req.source_region} still claims the traffic (a failback's claim): while it does, DNS answers with it "
+        f"whatever {req.target_region} claims; withdraw it: failoverctl dns release PLAN --region {req.source_region}"
+    )
+    return Check("dns.primary_claim", resource, seen["alarm"], "not claimed", "fail", detail)
 
 
 def _claim_alarm(req: StepRequest) -> Check:
