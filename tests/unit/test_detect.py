@@ -41,9 +41,26 @@ TEMPLATE = ROOT / "template.yaml"
 
 
 @pytest.fixture
-def dw(plan_doc: dict[str, Any]) -> Iterator[DetectWorld]:
+def dw(plan_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[DetectWorld]:
+    atomic_dynamodb_writes(monkeypatch)
     with mock_aws():
         yield DetectWorld(plan_doc)
+
+
+def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB checks a write's condition and writes atomically; moto's in-process backend does neither under a
+    lock, so two threads could both pass one condition (seen under load). Its writes are serialized here."""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - a dev dependency
+
+    lock = threading.Lock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, serialized)
 
 
 def test_quorum_in_alarm_starts_exactly_one_execution(dw: DetectWorld) -> None:

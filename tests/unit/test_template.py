@@ -219,8 +219,12 @@ def test_describe_alarms_is_granted_on_every_resource() -> None:
     assert [role for role, st in grants if st["Resource"] == "*"] == ["DetectFunctionRole"]
     # Elsewhere only the traffic claim's alarm is read: a metric alarm, named by its ARN.
     claim = {"Fn::GetAtt": ["TrafficClaimAlarm", "Arn"]}
+    peer = {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${PeerRegion}:${AWS::AccountId}:alarm:"
+        "failover-controller-${PlanName}-traffic-claim"
+    }
     assert {role: st["Resource"] for role, st in grants if st["Resource"] != "*"} == {
-        "ReadinessReadPolicy": claim,
+        "ReadinessReadPolicy": [claim, peer],
         "TrafficClaimPolicy": claim,
     }
 
