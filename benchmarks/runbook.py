@@ -51,7 +51,10 @@ def rto_model(timings: dict[str, Any], plan: dict[str, Any], mode: str) -> dict[
     poll = t["poll_interval_s"]
     step = t["lambda_step_s"]
     head = t["detection_s"] + step + t["preflight_s"]  # Detect, ValidateInput, Preflight
-    tail = step + t["sagemaker_weights_s"] + step + (t["route53_insync_s"] + poll) + step + t["dns_ttl_s"]
+    # data_plane: the claim's alarm and Route 53's checkers; control_plane: the record change to INSYNC.
+    data_plane = plan["route53"].get("mode", "control_plane") == "data_plane"
+    dns = t["route53_health_s"] if data_plane else t["route53_insync_s"]
+    tail = step + t["sagemaker_weights_s"] + step + (dns + poll) + step + t["dns_ttl_s"]
     parallel = head + max(aurora + poll, t["sagemaker_scale_up_s"] + poll) + tail
     sequential = head + (aurora + poll) + (t["sagemaker_scale_up_s"] + poll) + tail
     return {

@@ -4,6 +4,7 @@ through the emulator's Route 53 API, health judged from alarms set through its C
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -273,3 +274,19 @@ def test_names_answer_as_an_authoritative_server_does(zone: Dns) -> None:
     assert zone.ask("missing.recsys.example.com.", "A") == ("NXDOMAIN", [])
     assert zone.ask("db.recsys.example.com.", "AAAA") == ("NOERROR", [])
     assert zone.ask("www.example.org.", "A") == ("REFUSED", [])
+
+
+def test_a_tcp_check_connects_to_the_endpoint(zone: Dns) -> None:
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    try:
+        check = zone.check({"Type": "TCP", "IPAddress": "127.0.0.1", "Port": port})
+        zone.records(
+            {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
+            {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
+        )
+        assert zone.ask() == answer("us-east-1")
+    finally:
+        listening.close()
+    zone.world.tick()
+    assert zone.ask() == answer("us-west-2"), "nothing listens any more: unhealthy"

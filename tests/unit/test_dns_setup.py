@@ -125,6 +125,10 @@ def test_the_command_warns_of_a_missing_claim_alarm_and_name_servers_that_are_no
             "route53.routing_policy: latency records move only through health checks: use mode data_plane",
         ),
         (lambda r: r["records"][0]["values"].pop("us-west-2"), "route53.records[0].values: must have at least 2"),
+        (
+            lambda r: r["records"][0]["values"]["us-west-2"].append("b.us-west-2.recsys.internal"),
+            "route53.records[0].values: a CNAME record has exactly one value in each region",
+        ),
     ],
 )
 def test_a_data_plane_plan_names_what_it_lacks(change: Any, problem: str) -> None:

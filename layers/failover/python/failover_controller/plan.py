@@ -279,6 +279,8 @@ def _dns_mode_problems(route53: dict[str, Any]) -> list[str]:
         values = record.get("values")
         if values is None:
             problems.append(f"route53.records[{i}].values: data_plane mode needs each region's answers")
+        elif record["type"] == "CNAME" and any(len(v) != 1 for v in values.values()):
+            problems.append(f"route53.records[{i}].values: a CNAME record has exactly one value in each region")
         elif len({tuple(sorted(v)) for v in values.values()}) != len(values):
             problems.append(
                 f"route53.records[{i}].values: each region needs its own answers, or DNS cannot tell them apart"
