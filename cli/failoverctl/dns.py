@@ -183,26 +183,22 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def release(args: argparse.Namespace, out: IO[str]) -> int:
-    """failoverctl dns release PLAN --region R: withdraw R's traffic claim (a datapoint of 0 in R's CloudWatch).
-
-    After a failback both regions claim: release the standby's, then the primary's. The primary's is refused while
-    the standby still claims, which would send the traffic to the standby."""
-    plan = load_plan_file(args.plan)
-    region = args.region
-    if region not in plan.regions:
-        raise CommandError(f"--region must be one of the plan's regions ({', '.join(plan.regions)}), got {region!r}")
-    f = factory_for(args)
+def release_claim(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
+    """Withdraw ``region``'s traffic claim (a datapoint of 0 in its CloudWatch); says what it did. The primary's
+    claim is kept while the standby's stands, or its alarm has not yet followed a withdrawal: withdrawing it then
+    would send the traffic to the standby."""
     seen = cloudwatch.traffic_claim(plan, f, region)
     if not seen["claimed"]:
-        out.write(f"{region} does not claim {plan.application}'s traffic (alarm {seen['alarm']}): nothing to do\n")
-        return 0
+        return f"{region} does not claim {plan.application}'s traffic (alarm {seen['alarm']}): nothing to do"
     other = plan.other_region(region)
-    if region == plan.primary_region and cloudwatch.traffic_claim(plan, f, other)["claimed"]:
-        raise CommandError(
-            f"{other} claims the traffic too: withdrawing {region}'s claim now would send the traffic to {other}; "
-            f"release {other}'s claim first"
-        )
+    if region == plan.primary_region:
+        theirs = cloudwatch.traffic_claim(plan, f, other)
+        if theirs["claimed"] or theirs["alarm"] == "ALARM":
+            raise CommandError(
+                f"{other} claims the traffic too (alarm {theirs['alarm']}): withdrawing {region}'s claim now would "
+                f"send the traffic to {other}; release {other}'s claim first, then wait for its alarm to be OK "
+                "(within its 10 s period)"
+            )
     call(
         f"the traffic claim of {plan.application} in {region}",
         f.cloudwatch(region).put_metric_data,
@@ -217,5 +213,16 @@ def release(args: argparse.Namespace, out: IO[str]) -> int:
             }
         ],
     )
-    out.write(f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK within its 10 s period\n")
+    return f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK within its 10 s period"
+
+
+def release(args: argparse.Namespace, out: IO[str]) -> int:
+    """failoverctl dns release PLAN --region R. After a failback both regions claim: release the standby's, then
+    the primary's."""
+    plan = load_plan_file(args.plan)
+    if args.region not in plan.regions:
+        raise CommandError(
+            f"--region must be one of the plan's regions ({', '.join(plan.regions)}), got {args.region!r}"
+        )
+    out.write(release_claim(plan, factory_for(args), args.region) + "\n")
     return 0

@@ -182,10 +182,10 @@ def outage_callers(proxy_url: str, callers: dict[str, str]) -> None:
     _control(proxy_url, "callers", callers)
 
 
-def outage_iam(proxy_url: str, functions: dict[str, dict[str, Any]]) -> None:
+def outage_iam(proxy_url: str, functions: dict[str, dict[str, Any]], *, merge: bool = False) -> None:
     """From now on, each of ``functions`` ({name: {"principal", "policies"}}) is allowed only what its policies
-    allow (none: IAM is not enforced)."""
-    _control(proxy_url, "iam", {"functions": functions})
+    allow (none: IAM is not enforced); ``merge`` keeps the functions already held."""
+    _control(proxy_url, "iam", {"functions": functions, "merge": merge})
 
 
 def outage_time(proxy_url: str, scale: float) -> None:

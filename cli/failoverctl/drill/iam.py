@@ -229,8 +229,9 @@ class Enforcer:
     evaluated: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def configure(self, functions: dict[str, dict[str, Any]]) -> None:
-        """``{function: {"principal": ARN, "policies": [document, ...]}}``; replaces what was there."""
+    def configure(self, functions: dict[str, dict[str, Any]], *, merge: bool = False) -> None:
+        """``{function: {"principal": ARN, "policies": [document, ...]}}``; replaces what was there, or (``merge``)
+        adds to it."""
         principals = {
             name: Principal(
                 str(spec["principal"]), [iam_evaluator.parse_policy_document(doc) for doc in spec.get("policies", [])]
@@ -238,7 +239,10 @@ class Enforcer:
             for name, spec in functions.items()
         }
         with self.lock:
-            self.principals, self.denials, self.evaluated = principals, [], 0
+            if merge:
+                self.principals |= principals
+            else:
+                self.principals, self.denials, self.evaluated = principals, [], 0
 
     def check(self, call: Call, method: str, target: str, body: bytes) -> Denial | None:
         """The first of the call's resources the caller may not act on; None: allowed (or not a function's call)."""

@@ -768,7 +768,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif verb == "callers" and self.command == "POST":
                 self.server.log.callers.update(json.loads(body or b"{}"))
             elif verb == "iam" and self.command == "POST":
-                self.server.iam.configure(json.loads(body or b"{}").get("functions", {}))
+                doc = json.loads(body or b"{}")
+                self.server.iam.configure(doc.get("functions", {}), merge=bool(doc.get("merge")))
             elif verb == "time" and self.command == "POST":
                 doc = json.loads(body or b"{}")
                 self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"))

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan
+from failoverctl import dns as dns_setup
 from failoverctl.drill import emulators as emu
 from failoverctl.drill import world
 from failoverctl.drill.controls import (
@@ -34,6 +35,7 @@ from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenari
 from failoverctl.drill.toolchain import TEMPLATE, build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
 from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
+from failoverctl.operate import CommandError
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE, ROOT
 
 
@@ -280,16 +282,19 @@ def function_names(f: ClientFactory, region: str) -> dict[str, str]:
     }
 
 
-def enforce_iam(pair: emu.Emulators, f: ClientFactory, regions: list[str]) -> dict[str, str]:
-    """The outage proxy evaluates every call of the functions deployed in ``regions`` against their roles' policies
-    from now on; returns their names (deployed -> in the template)."""
+def enforce_iam(pair: emu.Emulators, f: ClientFactory, regions: list[str], *, merge: bool = False) -> dict[str, str]:
+    """The outage proxy evaluates every call of the functions deployed in ``regions`` against their roles' policies,
+    read now, from now on (``merge``: as well as the functions already held); returns their names (deployed -> in
+    the template). Read each region's right after its deploy: the emulator's IAM is global, and the stacks of two
+    regions give their roles the same names, so a second deploy overwrites the first's policies (on AWS the names
+    differ)."""
     names: dict[str, str] = {}
     principals: dict[str, dict[str, Any]] = {}
     for region in regions:
         found = function_names(f, region)
         names |= found
         principals |= function_principals(f, list(found), region)
-    emu.outage_iam(pair.proxy_url, principals)
+    emu.outage_iam(pair.proxy_url, principals, merge=merge)
     emu.outage_callers(pair.proxy_url, names)
     return names
 
@@ -351,7 +356,7 @@ def _failback(
     primary = plan.primary_region
     say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
     outputs = deploy(plan, primary, pair.workdir, log, f, template=template)
-    enforce_iam(pair, f, [plan.standby_region, primary])
+    enforce_iam(pair, f, [primary], merge=True)
     # The emulator publishes no replication figures: supply the (now secondary) primary's, as AWS would.
     world.put_replication_lag(plan, f, primary, 80.0)
     world.put_replication_latency(plan, f, primary, 300.0)
@@ -377,7 +382,14 @@ def _failback(
         f"{len(checks) - len(bad)}/{len(checks)} checks"
         + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
     )
+    released = []
+    if plan.dns_mode == "data_plane" and not bad:
+        # As the operator does after a failback (docs/dns.md): both regions claim; the standby's goes first.
+        released = [dns_setup.release_claim(plan, f, plan.standby_region)]
+        released.append(_once_the_alarm_follows(lambda: dns_setup.release_claim(plan, f, primary)))
+        say("".join(f"  {line}\n" for line in released).rstrip())
     return {
+        "claims_released": released,
         "readiness": readiness,
         "ledger": ledger,
         "outcome": run_.outcome,
@@ -387,6 +399,21 @@ def _failback(
         "verification": checks,
         "passed": run_.outcome == "succeeded" and not bad,
     }
+
+
+def _once_the_alarm_follows(release: Any, timeout_s: float = 30.0) -> str:
+    """``release`` of the primary's claim, retried until the standby's alarm has followed its withdrawal (its 10 s
+    period)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            said: str = release()
+        except CommandError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+            continue
+        return said
 
 
 def _start_by_hand(f: ClientFactory, plan: RecoveryPlan, region: str, state_machine: str) -> str:
