@@ -129,7 +129,8 @@ def test_a_dark_primary_region_fails_over_on_the_standbys_apis_and_dns_and_fails
     assert report["failback"]["outcome"] == "succeeded"
     assert all(region == ORIGINAL_DNS for region in report["failback"]["world_after"]["dns"].values())
     standby, primary = report["failback"]["claims_released"]
-    assert standby.startswith("withdrew us-west-2's claim") and primary.startswith("withdrew us-east-1's claim")
+    assert standby.startswith("withdrew us-west-2's claim")
+    assert primary.startswith("withdrew us-east-1's claim")
 
 
 def test_control_plane_dns_still_moves_traffic_with_record_changes(

@@ -54,6 +54,9 @@ def evaluate_alarms_periodically(interval_s: float = 1.0) -> None:
     from ministack.core import responses  # noqa: PLC0415
     from ministack.services import cloudwatch  # noqa: PLC0415
 
+    if interval_s <= 0:
+        return
+
     def run() -> None:
         while True:
             time.sleep(interval_s)

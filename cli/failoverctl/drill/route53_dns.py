@@ -44,14 +44,22 @@ from failoverctl.drill.outage import TIMINGS_FILE
 _GOLDEN = (5**0.5 - 1) / 2
 
 
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def _client(service: str, url: str, region: str = "us-east-1") -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        region_name=region,
-        endpoint_url=url,
-        aws_access_key_id="route53-dns",
-        aws_secret_access_key="route53-dns",  # noqa: S106 - the local emulator's
-    )
+    """One client per service and region: building a boto3 client costs more than the call it makes."""
+    with _CLIENTS_LOCK:
+        if (service, url, region) not in _CLIENTS:
+            _CLIENTS[(service, url, region)] = boto3.client(  # type: ignore[call-overload]
+                service,
+                region_name=region,
+                endpoint_url=url,
+                aws_access_key_id="route53-dns",
+                aws_secret_access_key="route53-dns",  # noqa: S106 - the local emulator's
+            )
+        return _CLIENTS[(service, url, region)]
 
 
 @dataclass
@@ -282,7 +290,7 @@ def _follow(world: World, proxy: str, interval_s: float) -> None:
             continue
 
 
-def serve(port: int, world: World, proxy: str = "", interval_s: float | None = 0.1) -> DnsServer:
+def serve(port: int, world: World, proxy: str = "", interval_s: float | None = 0.25) -> DnsServer:
     """The server in threads of this process; the checkers' rounds every ``interval_s`` (None: only when
     ``world.tick()`` is called, as the tests do)."""
     server = DnsServer(port, world)
@@ -299,8 +307,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emulator", required=True, help="ministack (Route 53, CloudWatch)")
     parser.add_argument("--proxy", default="", help="the outage proxy, to know which regions are dark")
     parser.add_argument("--near", default="us-east-1", help="the region latency records count as nearest")
+    parser.add_argument("--interval", type=float, default=0.25, help="seconds between the checkers' rounds")
     args = parser.parse_args(argv)
-    serve(args.port, World(args.emulator, near=args.near), args.proxy)
+    serve(args.port, World(args.emulator, near=args.near), args.proxy, args.interval)
     threading.Event().wait()
 
 
