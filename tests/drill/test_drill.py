@@ -99,9 +99,9 @@ def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulato
         for c in report["calls"]
         if c["region"] == "us-east-1" and c["function"] != "drill"
     }
-    # Detect reads the primary's alarm (a peer call on its own budget); nothing else calls the primary, and with
-    # data-plane DNS no function calls Route 53's API (homed in us-east-1) at all.
-    assert to_primary == {("Detect", "monitoring")}
+    # The standby's own canaries make Detect's quorum, so even the primary's alarm is not read; nothing else calls
+    # the primary, and with data-plane DNS no function calls Route 53's API (homed in us-east-1) at all.
+    assert to_primary == set()
     assert not [c for c in report["calls"] if c["service"] == "route53" and c["function"] != "drill"]
 
 
@@ -115,8 +115,8 @@ def test_a_dark_primary_region_fails_over_on_the_standbys_apis_and_dns_and_fails
     assert after["write_region"] == {"us-east-1": "us-east-1", "us-west-2": "us-west-2"}
     assert all(region == FAILED_OVER_DNS for region in after["dns"].values()), "DNS answers with the standby"
     dark = [c for c in report["calls"] if c["region"] == "us-east-1"]
-    assert dark, "the run met the blackout"
     assert {c["outcome"] for c in dark} <= {"timeout", "unreachable"}, "no call reached the dark region"
+    assert report["timings"]["started_s"] < 5, "Detect did not wait on the dark region: its own signals sufficed"
     assert not [c for c in report["calls"] if c["service"] in ("route53", "iam")], "no global control plane"
     (fault,) = report["faults"]
     assert (fault["kind"], fault["region"], fault["affected"]) == (

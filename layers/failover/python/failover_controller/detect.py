@@ -140,8 +140,24 @@ def first_alarm_at(stamps: list[str], default: str) -> str:
     parsed = []
     for stamp in stamps:
         with contextlib.suppress(ValueError):
-            parsed.append(datetime.fromisoformat(stamp))
+            stamp_at = datetime.fromisoformat(stamp)
+            parsed.append(stamp_at if stamp_at.tzinfo else stamp_at.replace(tzinfo=UTC))  # no zone said: UTC
     return min(parsed).astimezone(UTC).isoformat() if parsed else default
+
+
+def signal_states(plan: RecoveryPlan, change: AlarmChange, home: str, factory: ClientFactory) -> dict[str, SignalState]:
+    """The plan's signals, this region's read first. When they and the event already make the quorum, the other
+    region's are not read: it is the region likely to be down, and waiting on it delays the run (a dark region
+    costs the peer budget, two attempts of several seconds). The recovery clock then starts at the earliest alarm
+    read. The event itself is the freshest reading of its own alarm, wherever that alarm lives."""
+    states = alarm_states(plan, factory, regions=(home,))
+    read = states.get(change.alarm_name)
+    states[change.alarm_name] = SignalState("ALARM", (read.since if read else None) or change.time)
+    if sum(s.value == "ALARM" for s in states.values()) >= plan.quorum:
+        return states
+    states = alarm_states(plan, factory)
+    states[change.alarm_name] = SignalState("ALARM", states[change.alarm_name].since or change.time)
+    return states
 
 
 def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float | None = None) -> Decision:
@@ -165,9 +181,7 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
     decision.reason = _held_or_cooling(ledger, plan, name, now)
     if decision.reason:
         return decision
-    states = alarm_states(plan, factory)
-    # The event itself is the freshest reading of its own alarm (which the plan names, so it was read).
-    states[change.alarm_name] = SignalState("ALARM", states[change.alarm_name].since or change.time)
+    states = signal_states(plan, change, config.region, factory)
     decision.in_alarm = sorted(n for n, s in states.items() if s.value == "ALARM")
     if len(decision.in_alarm) < plan.quorum:
         others = ", ".join(f"{n}={s.value}" for n, s in sorted(states.items()))

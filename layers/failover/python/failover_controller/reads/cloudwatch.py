@@ -22,12 +22,16 @@ class SignalState:
     since: str | None = None  # when the alarm entered its state (ISO), when DescribeAlarms said
 
 
-def alarm_states(plan: RecoveryPlan, factory: ClientFactory) -> dict[str, SignalState]:
-    """Each signal's state now, read with DescribeAlarms in its own region; unreachable is UNKNOWN."""
+def alarm_states(
+    plan: RecoveryPlan, factory: ClientFactory, regions: tuple[str, ...] | None = None
+) -> dict[str, SignalState]:
+    """Each signal's state now (of ``regions``' signals only, when given), read with DescribeAlarms in its own
+    region; unreachable is UNKNOWN."""
     states: dict[str, SignalState] = {}
     by_region: dict[str, list[str]] = {}
     for signal in plan.signals:
-        by_region.setdefault(signal.region, []).append(signal.name)
+        if regions is None or signal.region in regions:
+            by_region.setdefault(signal.region, []).append(signal.name)
     for region, names in by_region.items():
         try:
             found = call(
