@@ -56,13 +56,15 @@ def main() -> None:
         lines.append(f"| {path} | {calls} | {'met' if calls <= 3 else 'MISSED'} |")
     lines += [
         "",
-        "The one event that starts a run costs 6 (the lock-and-cooldown read, DescribeAlarms in each of the",
-        "signals' two regions, the write-region check, the lock, StartExecution); every other event costs 3 at most,",
-        "and a storm costs 1 per event.",
+        "The one event that starts a run costs 5 when the standby's own signals make the quorum (the",
+        "lock-and-cooldown read, DescribeAlarms in the standby, the write-region check, the lock, StartExecution;",
+        "one more when the other region's signals are needed too); every other event costs 3 at most, and a storm",
+        "costs 1 per event.",
         "",
         "## The runbook",
         "",
-        f"Drill, graceful, {book['runs']} runs on the emulators (dependencies answer at once): alarm event → DNS "
+        f"Drill, graceful, {book['runs']} runs on the emulators (AWS's durations divided by {book['time_scale']:g}, "
+        "the emulators' own overhead not; the scaled waits poll more often): alarm event → DNS "
         f"flipped {book['alarm_to_dns_flipped_s_median']:.2f} s, → verified {book['alarm_to_verified_s_median']:.2f} s "
         f"(medians); the whole drill {book['drill_wall_s_median']:.1f} s, of which `sam deploy` "
         f"{book['deploy_s_median']:.1f} s.",

@@ -76,6 +76,7 @@ def run() -> dict[str, Any]:
         "alarm_to_dns_flipped_s_median": median([r["timings"]["dns_s"] for r in reports]),
         "alarm_to_verified_s_median": median([r["timings"]["verified_s"] for r in reports]),
         "drill_wall_s_median": median([r["wall_s"] for r in reports]),
+        "time_scale": reports[0]["time_scale"],
         "deploy_s_median": median([r["timings"]["deploy_s"] for r in reports]),
         **counts,
         "usd_per_failover": round(

@@ -155,7 +155,7 @@ def signal_states(plan: RecoveryPlan, change: AlarmChange, home: str, factory: C
     states[change.alarm_name] = SignalState("ALARM", (read.since if read else None) or change.time)
     if sum(s.value == "ALARM" for s in states.values()) >= plan.quorum:
         return states
-    states = alarm_states(plan, factory)
+    states |= alarm_states(plan, factory, regions=tuple(r for r in plan.regions if r != home))
     states[change.alarm_name] = SignalState("ALARM", states[change.alarm_name].since or change.time)
     return states
 

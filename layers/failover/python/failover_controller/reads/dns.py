@@ -10,12 +10,6 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import dns.exception
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rdatatype
-
 from failover_controller.errors import TransientAwsError
 from failover_controller.plan import DnsRecord, RecoveryPlan
 
@@ -38,7 +32,14 @@ def normalized(answers: Any) -> tuple[str, ...]:
 
 
 def ask(plan: RecoveryPlan, record: DnsRecord) -> tuple[str, ...]:
-    """The answers of the first name server that answers (none: the name has no such record)."""
+    """The answers of the first name server that answers (none: the name has no such record). dnspython is
+    imported here, not with the module: a function that never asks DNS does not pay for it at cold start."""
+    import dns.exception  # noqa: PLC0415
+    import dns.message  # noqa: PLC0415
+    import dns.query  # noqa: PLC0415
+    import dns.rcode  # noqa: PLC0415
+    import dns.rdatatype  # noqa: PLC0415
+
     query = dns.message.make_query(record.fqdn, dns.rdatatype.from_text(record.type))
     failures = []
     for spec in plan.name_servers:
