@@ -22,8 +22,9 @@ import json
 from typing import IO, Any
 
 from failover_controller.aws import call
+from failover_controller.changes import claim_datum
 from failover_controller.clients import ClientFactory
-from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
+from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import DnsRecord, RecoveryPlan, load_plan_file
 from failover_controller.reads import cloudwatch
 from failoverctl.operate import CommandError, factory_for
@@ -203,15 +204,7 @@ def release_claim(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
         f"the traffic claim of {plan.application} in {region}",
         f.cloudwatch(region).put_metric_data,
         Namespace=CLAIM_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": CLAIM_METRIC,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in claim_dimensions(plan.application).items()],
-                "Value": 0.0,
-                "Unit": "None",
-                "StorageResolution": 1,
-            }
-        ],
+        MetricData=[claim_datum(plan.application, 0.0)],
     )
     return f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK within its 10 s period"
 

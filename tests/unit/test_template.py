@@ -13,6 +13,8 @@ from cfnlint.api import ManualArgs, lint
 from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
 
+from failover_controller.changes import claim_datum
+from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import load_plan_file
 from failoverctl import permissions
 from failoverctl.stack import stack_parameters
@@ -364,3 +366,17 @@ def test_compensation_and_polling_states_say_what_they_do() -> None:
     explained = [n for n, s in states.items() if n.startswith(("Wait", "Check", "Compensate")) or n.endswith("Failed")]
     assert len(explained) > 10
     assert [n for n in explained if not states[n].get("Comment")] == []
+
+
+def test_the_claim_alarm_watches_what_the_controller_publishes() -> None:
+    """The alarm Route 53's health check follows, and the datapoint a claim publishes, name the same series."""
+    alarm = yaml_parse(template_text())["Resources"]["TrafficClaimAlarm"]["Properties"]
+    datum = claim_datum("recsys", 1.0)
+    assert (alarm["Namespace"], alarm["MetricName"]) == (CLAIM_NAMESPACE, datum["MetricName"])
+    assert alarm["Dimensions"] == [{"Name": "Application", "Value": {"Ref": "PlanName"}}]
+    assert datum["Dimensions"] == [{"Name": "Application", "Value": "recsys"}]
+    assert alarm["AlarmName"] == {"Fn::Sub": claim_alarm_name("${PlanName}")}
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 10, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "ignore", "a claim stands until withdrawn"
+    assert datum["StorageResolution"] == 1, "a 10-second alarm needs a high-resolution metric"

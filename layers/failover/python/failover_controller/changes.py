@@ -78,6 +78,18 @@ def point_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     return result
 
 
+def claim_datum(application: str, value: float) -> dict[str, Any]:
+    """A region's traffic claim as the datapoint its alarm watches (a high-resolution metric: the alarm's period
+    is 10 s); 0 withdraws it."""
+    return {
+        "MetricName": CLAIM_METRIC,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in claim_dimensions(application).items()],
+        "Value": value,
+        "Unit": "None",
+        "StorageResolution": 1,
+    }
+
+
 def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     """Data-plane DNS: this region's traffic claim is set (toward this region) or withdrawn (toward the other);
     Route 53's health checks, which follow the claim's alarm, move the answers. The only call that changes anything
@@ -102,13 +114,7 @@ def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     if not req.dry_run:
         require_writer(req, "DNS", toward)
     value = float(int(time.time())) if claim else 0.0  # a claim is its time: which one is newer can be read
-    data = {
-        "MetricName": CLAIM_METRIC,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in claim_dimensions(req.plan.application).items()],
-        "Value": value,
-        "Unit": "None",
-        "StorageResolution": 1,
-    }
+    data = claim_datum(req.plan.application, value)
     action = PlannedAction(
         api="cloudwatch:PutMetricData", region=region, params={"Namespace": CLAIM_NAMESPACE, "MetricData": [data]}
     )
