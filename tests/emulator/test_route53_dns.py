@@ -70,6 +70,21 @@ class Dns:
             }
         )
 
+    def failover(
+        self,
+        primary_check: str | None,
+        secondary_check: str | None = None,
+        primary: str = "us-east-1",
+        secondary: str = "us-west-2",
+    ) -> None:
+        """A failover pair of records: ``primary``'s answers PRIMARY, ``secondary``'s SECONDARY, each with its
+        health check (none: always healthy)."""
+        checks = [{"HealthCheckId": c} if c else {} for c in (primary_check, secondary_check)]
+        self.records(
+            {"SetIdentifier": "p", "Failover": "PRIMARY"} | checks[0] | value(primary),
+            {"SetIdentifier": "s", "Failover": "SECONDARY"} | checks[1] | value(secondary),
+        )
+
     def records(self, *sets: dict[str, Any], name: str = NAME, kind: str = "CNAME") -> None:
         changes: Any = [
             {"Action": "UPSERT", "ResourceRecordSet": {"Name": name, "Type": kind, "TTL": 60} | s} for s in sets
@@ -102,12 +117,7 @@ def claims(zone: Dns) -> dict[str, str]:
 
 def test_failover_records_follow_the_claims_and_both_claims_answer_with_the_primary(zone: Dns) -> None:
     health = claims(zone)
-    zone.records(
-        *[
-            {"SetIdentifier": r, "Failover": role, "HealthCheckId": health[r]} | value(r)
-            for r, role in zip(REGIONS, ("PRIMARY", "SECONDARY"), strict=True)
-        ]
-    )
+    zone.failover(health["us-east-1"], health["us-west-2"])
     assert zone.ask() == answer("us-east-1")
     zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
     zone.world.tick()
@@ -119,12 +129,7 @@ def test_failover_records_follow_the_claims_and_both_claims_answer_with_the_prim
 
 def test_a_health_change_shows_only_once_it_has_held_for_the_checkers_lag(zone: Dns) -> None:
     health = claims(zone)
-    zone.records(
-        *[
-            {"SetIdentifier": r, "Failover": f, "HealthCheckId": health[r]} | value(r)
-            for r, f in zip(REGIONS, ("PRIMARY", "SECONDARY"), strict=True)
-        ]
-    )
+    zone.failover(health["us-east-1"], health["us-west-2"])
     assert zone.ask() == answer("us-east-1")
     zone.world.lag_s = 30.0
     zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
@@ -174,20 +179,14 @@ def test_latency_records_answer_with_the_nearest_healthy_region(zone: Dns) -> No
 def test_insufficient_data_takes_the_checks_setting(zone: Dns, setting: str, healthy: bool) -> None:
     zone.alarm("us-west-2")  # no data yet: INSUFFICIENT_DATA
     check = zone.claim_check("us-west-2", setting)
-    zone.records(
-        {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
-        {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
-    )
+    zone.failover(check)
     assert zone.ask() == answer("us-east-1" if healthy else "us-west-2")
 
 
 def test_a_dark_region_keeps_its_checks_last_known_status(zone: Dns) -> None:
     zone.alarm("us-east-1", "OK")
     check = zone.claim_check("us-east-1")
-    zone.records(
-        {"SetIdentifier": "s", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-west-2"),
-        {"SetIdentifier": "p", "Failover": "SECONDARY"} | value("us-east-1"),
-    )
+    zone.failover(check, primary="us-west-2", secondary="us-east-1")
     assert zone.ask() == answer("us-west-2")
     zone.world.down = {"us-east-1"}
     zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="unseen")
@@ -213,10 +212,7 @@ def test_a_calculated_check_counts_its_healthy_children_and_inverted_checks_flip
     two = zone.check({"Type": "CALCULATED", "ChildHealthChecks": [ok, alarm, inverted], "HealthThreshold": 2})
     three = zone.check({"Type": "CALCULATED", "ChildHealthChecks": [ok, alarm, inverted], "HealthThreshold": 3})
     for check, expected in ((two, "us-east-1"), (three, "us-west-2")):
-        zone.records(
-            {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
-            {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
-        )
+        zone.failover(check)
         assert zone.ask() == answer(expected)
 
 
@@ -248,17 +244,11 @@ def test_an_http_check_probes_the_endpoint(zone: Dns) -> None:
             }
         )
         for check, expected in ((http_check, "us-east-1"), (match, "us-west-2")):
-            zone.records(
-                {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
-                {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
-            )
+            zone.failover(check)
             assert zone.ask() == answer(expected)
         _Health.status = 500
         zone.world.tick()
-        zone.records(
-            {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": http_check} | value("us-east-1"),
-            {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
-        )
+        zone.failover(http_check)
         assert zone.ask() == answer("us-west-2")
     finally:
         _Health.status = 200
@@ -281,10 +271,7 @@ def test_a_tcp_check_connects_to_the_endpoint(zone: Dns) -> None:
     port = listening.getsockname()[1]
     try:
         check = zone.check({"Type": "TCP", "IPAddress": "127.0.0.1", "Port": port})
-        zone.records(
-            {"SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": check} | value("us-east-1"),
-            {"SetIdentifier": "s", "Failover": "SECONDARY"} | value("us-west-2"),
-        )
+        zone.failover(check)
         assert zone.ask() == answer("us-east-1")
     finally:
         listening.close()
