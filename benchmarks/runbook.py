@@ -1,6 +1,6 @@
 """The runbook: controller time in the drill with instant emulated dependencies, state transitions and Lambda
-invocations per failover (and what that costs on Step Functions Standard), and a model of the achieved RTO
-from dependency timings along the state machine's critical path, against the same steps one after another."""
+invocations per failover (and what that costs on Step Functions Standard). The achieved RTO is measured by
+benchmarks/rto.py."""
 
 from __future__ import annotations
 
@@ -45,30 +45,8 @@ def history_counts(execution_arn: str) -> dict[str, int]:
     }
 
 
-def rto_model(timings: dict[str, Any], plan: dict[str, Any], mode: str) -> dict[str, float]:
-    t = {k: v["value"] for k, v in timings.items() if not k.startswith("_")}
-    aurora = t["aurora_switchover_s"] if mode == "graceful" else t["aurora_failover_s"]
-    poll = t["poll_interval_s"]
-    step = t["lambda_step_s"]
-    head = t["detection_s"] + step + t["preflight_s"]  # Detect, ValidateInput, Preflight
-    # data_plane: the claim's alarm and Route 53's checkers; control_plane: the record change to INSYNC.
-    data_plane = plan["route53"].get("mode", "control_plane") == "data_plane"
-    dns = t["route53_health_s"] if data_plane else t["route53_insync_s"]
-    tail = step + t["sagemaker_weights_s"] + step + (dns + poll) + step + t["dns_ttl_s"]
-    parallel = head + max(aurora + poll, t["sagemaker_scale_up_s"] + poll) + tail
-    sequential = head + (aurora + poll) + (t["sagemaker_scale_up_s"] + poll) + tail
-    return {
-        "parallel_s": parallel,
-        "sequential_s": sequential,
-        "rto_target_s": plan["objectives"]["rto_seconds"],
-        "saved_by_parallel_s": sequential - parallel,
-    }
-
-
 def run() -> dict[str, Any]:
     reports = drill_runs()
-    timings = json.loads((ROOT / "benchmarks" / "dependency_timings.json").read_text())
-    plan = json.loads((ROOT / "plans" / "recsys.json").read_text())
     counts = reports[0]["counts"]
     return {
         "runs": len(reports),
@@ -82,7 +60,6 @@ def run() -> dict[str, Any]:
         "usd_per_failover": round(
             counts["state_transitions"] * TRANSITION_USD + counts["lambda_invocations"] * LAMBDA_REQUEST_USD, 6
         ),
-        "rto_model": {mode: rto_model(timings, plan, mode) for mode in ("graceful", "ungraceful")},
     }
 
 

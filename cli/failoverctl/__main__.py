@@ -7,6 +7,7 @@
   failover PLAN --to REGION   start the runbook there and follow it live
   approve RUN / reject RUN    answer a run's approval gate
   status                      recent runs: outcome, achieved RTO, RPO exposure
+  report RUN                  a run's picture: HTML timeline, critical path, RTO/RPO, verifications
   drill                       a whole failover on the local emulators
 
 Against AWS with the normal credential chain and --region, or the local emulators with --local.
@@ -226,6 +227,12 @@ def _add_operator_commands(sub: Any) -> None:
             gate.add_argument("--reason")
         operate.add_target_options(gate)
         gate.set_defaults(func=_operate(operate.approve if verb == "approve" else operate.reject))
+
+    page = sub.add_parser("report", help="a run's picture: an HTML page from its execution history and ledger entry")
+    page.add_argument("run", help="the execution name or ARN")
+    page.add_argument("--out", help="where to write it (default: RUN.html)")
+    operate.add_target_options(page)
+    page.set_defaults(func=_operate(operate.report))
 
     runs = sub.add_parser("status", help="recent runs from the ledger: outcome, achieved RTO, RPO exposure")
     runs.add_argument("--plan", help="the plan (default: the stack's)")

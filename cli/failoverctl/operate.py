@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 import boto3
@@ -249,6 +250,17 @@ def status(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         _table(rows, out)
     _traffic_now(ctl.plan(args.plan), out)
+    return 0
+
+
+def report(args: argparse.Namespace, out: IO[str]) -> int:
+    """`failoverctl report RUN`: the run's HTML page, from its execution history and ledger entry in --region."""
+    from failoverctl import report as run_report  # noqa: PLC0415 - it imports this module
+
+    run = run_report.from_aws(controller(args), args.run)
+    path = Path(args.out or f"{args.run.rsplit(':', 1)[-1]}.html")
+    run_report.write(run, path)
+    out.write(f"{path}: {run['execution_status']}, outcome {run['outcome']}\n")
     return 0
 
 

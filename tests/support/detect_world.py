@@ -34,6 +34,7 @@ class DetectWorld:
         aws_like.eventually_consistent_reads(session)
         self.factory = ClientFactory(session=session)
         world.create_alarms(self.plan, self.factory)
+        world.create_sagemaker(self.plan, self.factory)  # what a pre-warm on suspicion scales
         world.create_ledger_table(self.factory, "us-west-2", TABLE)
         sfn = boto3.client("stepfunctions", region_name="us-west-2")
         role = "arn:aws:iam::123456789012:role/sfn"

@@ -539,7 +539,8 @@ def test_alarms_with_insufficient_data_or_gone_do_not_make_a_quorum(dw: DetectWo
     decision = dw.decide(alarm_event())
     assert decision.reason == (
         "quorum not met: 1 of 3 in ALARM, 2 needed (recsys-api-canary-use1=ALARM, "
-        "recsys-health-check-use1=MISSING, recsys-inference-canary-use1=INSUFFICIENT_DATA)"
+        "recsys-health-check-use1=MISSING, recsys-inference-canary-use1=INSUFFICIENT_DATA); pre-warm: the "
+        "standby's endpoints started toward active capacity, back after 1800 s unless a failover follows"
     )
     assert decision.in_alarm == ["recsys-api-canary-use1"]
     assert dw.executions() == []

@@ -111,7 +111,7 @@ def test_a_record_that_cannot_be_written_or_listed_is_named(ledger: Ledger) -> N
     missing = Ledger("no-such-table", "us-west-2", ledger.factory)
     with pytest.raises(FailoverError, match=r"^ledger recsys RUN#1: not found"):
         missing.put("recsys", "RUN#1", {"a": 1})
-    with pytest.raises(FailoverError, match=r"^ledger runs of recsys: not found"):
+    with pytest.raises(FailoverError, match=r"^ledger RUN#\* of recsys: not found"):
         missing.runs("recsys")
     with pytest.raises(FailoverError, match=r"^ledger recsys LOCK, LAST_RUN: not found"):
         missing.get_many("recsys", ["LOCK", "LAST_RUN"])

@@ -6,13 +6,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan
+from failover_controller.reads import dns as dns_reads
 from failoverctl.drill import emulators as emu
 from failoverctl.drill import world
 from failoverctl.drill.scenarios import DrillError
@@ -47,39 +50,117 @@ def emulated_env(pair: emu.Emulators) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def fire_alarms(plan: RecoveryPlan, f: ClientFactory) -> tuple[str, float]:
-    """Put the plan's alarms in place, a quorum of them in ALARM, and deliver the event Detect listens for.
+@dataclass
+class Fired:
+    """The alarms the drill fired: each one's name and when its state changed (epoch s)."""
+
+    alarms: list[tuple[str, float]]
+
+    @property
+    def first_at(self) -> float:
+        return self.alarms[0][1]
+
+    @property
+    def last(self) -> str:
+        return self.alarms[-1][0]
+
+
+def fire_alarms(
+    plan: RecoveryPlan, f: ClientFactory, gap_s: float = 0.0, handled: Callable[[], bool] | None = None
+) -> Fired:
+    """Put the plan's alarms in place and bring a quorum of them to ALARM one after another, ``gap_s`` apart (the
+    quorum's alarms do not fire together), delivering each one's "CloudWatch Alarm State Change" event, as AWS
+    does: the first is a suspicion (Detect pre-warms), the last completes the quorum.
 
     The standby's own observers go first (they are what still answers when the primary region is down).
     """
     world.create_alarms(plan, f, world.health_check_of(plan, f, plan.primary_region))
     ordered = sorted(plan.signals, key=lambda s: s.region != plan.standby_region)
-    firing = ordered[: plan.quorum]
-    for signal in firing:
+    fired: list[tuple[str, float]] = []
+    for i, signal in enumerate(ordered[: plan.quorum]):
+        if i:
+            _next_alarm_due(fired[-1][1] + gap_s, handled)
+        at = time.time()
         f.cloudwatch(signal.region).set_alarm_state(AlarmName=signal.name, StateValue="ALARM", StateReason="drill")
-    trigger = firing[0]
+        _deliver(signal.name, signal.region, f)
+        fired.append((signal.name, at))
+    return Fired(fired)
+
+
+def _next_alarm_due(at: float, handled: Callable[[], bool] | None, timeout_s: float = 20.0) -> None:
+    """Wait until ``at`` and until ``handled()`` says Detect has dealt with the previous alarm. On AWS Detect takes
+    well under a second and the alarms minutes; with time scaled, the emulator's Lambda (about a second a call)
+    would otherwise see both alarms at once and the suspicion would never be one."""
+    deadline = time.monotonic() + timeout_s
+    while handled is not None and not handled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(max(0.0, at - time.time()))
+
+
+def _deliver(alarm: str, region: str, f: ClientFactory) -> None:
     now = datetime.now(UTC)
     detail = {
-        "alarmName": trigger.name,
+        "alarmName": alarm,
         "state": {"value": "ALARM", "reason": "failoverctl drill", "timestamp": now.isoformat()},
         "previousState": {"value": "OK", "reason": "", "timestamp": now.isoformat()},
         "configuration": {"description": "failoverctl drill"},
     }
-    sent = time.time()
-    result = f.client("events", trigger.region).put_events(
+    result = f.client("events", region).put_events(
         Entries=[
             {
                 "Source": EVENT_SOURCE,
                 "DetailType": "CloudWatch Alarm State Change",
                 "Detail": json.dumps(detail),
-                "Resources": [f"arn:aws:cloudwatch:{trigger.region}:{ACCOUNT}:alarm:{trigger.name}"],
+                "Resources": [f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{alarm}"],
                 "Time": now,
             }
         ]
     )
     if result.get("FailedEntryCount"):
         raise DrillError(f"EventBridge refused the alarm event: {result['Entries']}")
-    return trigger.name, sent
+
+
+class WorldWatch:
+    """When the world first showed each change of a failover into ``region`` (epoch s), seen as an outsider sees
+    it, asked every ``every_s`` from a thread until ``stop``: ``dns`` (every name of the plan answers with the
+    region, asked of DNS as a client asks), ``writer`` (the Aurora writer is there), ``capacity`` (its endpoints
+    at active capacity)."""
+
+    def __init__(self, plan: RecoveryPlan, region: str, f: ClientFactory, every_s: float = 0.1) -> None:
+        self.plan, self.region, self.f, self.every_s = plan, region, f, every_s
+        self.seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="drill-world-watch", daemon=True)
+
+    def __enter__(self) -> WorldWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _probes(self) -> dict[str, Any]:
+        active = {k: v.active_instance_count for k, v in world.variants_of(self.plan, self.region).items()}
+        probes = {
+            "writer": lambda: world.aurora_writer_region(self.plan, self.f, self.plan.standby_region) == self.region,
+            "capacity": lambda: all(
+                n >= active[k] for k, (_, n) in world.endpoint_config(self.plan, self.f, self.region).items()
+            ),
+        }
+        if self.plan.name_servers:
+            probes["dns"] = lambda: all(r["region"] == self.region for r in dns_reads.served_from(self.plan).values())
+        return probes
+
+    def _watch(self) -> None:
+        probes = self._probes()
+        while not self._stop.is_set() and len(self.seen) < len(probes):
+            for name, probe in probes.items():
+                if name not in self.seen:
+                    with contextlib.suppress(Exception):  # not answering yet is not an answer
+                        if probe():
+                            self.seen[name] = time.time()
+            self._stop.wait(self.every_s)
 
 
 def invoke_readiness(f: ClientFactory, region: str, function: str) -> dict[str, Any]:

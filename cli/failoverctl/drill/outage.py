@@ -382,6 +382,14 @@ class CallLog:
 # --- time, scaled -------------------------------------------------------------------------------------------------
 
 TIMINGS_FILE = ROOT / "benchmarks" / "dependency_timings.json"
+
+
+def dependency_timings() -> dict[str, float]:
+    """The seconds each dependency takes on AWS, by name (``benchmarks/dependency_timings.json``)."""
+    doc = json.loads(TIMINGS_FILE.read_text(encoding="utf-8"))
+    return {k: float(v["value"]) for k, v in doc.items() if isinstance(v, dict)}
+
+
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 
 
@@ -432,11 +440,8 @@ class SlowWorld:
     def configure(self, scale: float, timings: dict[str, float] | None = None) -> None:
         if scale < 0:
             raise ValueError(f"time scale: must be 0 (instant) or more, got {scale!r}")
-        if timings is None:
-            doc = json.loads(TIMINGS_FILE.read_text(encoding="utf-8"))
-            timings = {k: float(v["value"]) for k, v in doc.items() if isinstance(v, dict)}
         with self.lock:
-            self.scale, self.timings = float(scale), dict(timings)
+            self.scale, self.timings = float(scale), dict(dependency_timings() if timings is None else timings)
             self.operations.clear()
             self.changes.clear()
 

@@ -39,7 +39,7 @@ import dns.rdatatype
 import dns.rrset
 from botocore.exceptions import ClientError
 
-from failoverctl.drill.outage import TIMINGS_FILE
+from failoverctl.drill.outage import dependency_timings
 
 _GOLDEN = (5**0.5 - 1) / 2
 
@@ -276,7 +276,7 @@ class DnsServer(socketserver.ThreadingUDPServer):
 
 def _follow(world: World, proxy: str, interval_s: float) -> None:
     """The checkers' rounds, and what the outage proxy says: which regions are dark, how fast time runs."""
-    lag = json.loads(TIMINGS_FILE.read_text(encoding="utf-8"))["route53_health_s"]["value"]
+    lag = dependency_timings()["route53_health_s"]
     while True:
         time.sleep(interval_s)
         try:

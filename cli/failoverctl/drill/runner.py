@@ -15,22 +15,28 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from failover_controller.clients import ClientFactory
+from failover_controller.ledger import Ledger
 from failover_controller.plan import RecoveryPlan
+from failover_controller.prewarm import SK as PREWARM_SK
 from failoverctl import dns as dns_setup
+from failoverctl import report as run_report
 from failoverctl.drill import emulators as emu
 from failoverctl.drill import world
 from failoverctl.drill.controls import (
+    Fired,
+    WorldWatch,
     emitted_metrics,
     emulated_env,
     fire_alarms,
     function_principals,
     invoke_readiness,
 )
+from failoverctl.drill.outage import dependency_timings
 from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenario_plan_doc
 from failoverctl.drill.toolchain import TEMPLATE, build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
@@ -108,8 +114,9 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
         elif own:
             pair.stop()
         options.report.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+        page = run_report.write(_jsonable(report), options.report.with_suffix(".html"))
     say(
-        f"report: {options.report}   wall time {report['wall_s']:.1f}s   "
+        f"report: {options.report} and {page.name}   wall time {report['wall_s']:.1f}s   "
         f"{'PASSED' if report.get('passed') else 'FAILED'}"
     )
     return report
@@ -143,20 +150,24 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         say.step(f"outage: {describe_fault(fault)}")
     # The alarms are the world's: they fire whatever the outage does to API calls (the drill's hands, not a client).
     observer = ClientFactory(endpoints=pair.direct_endpoints())
-    alarm, sent = fire_alarms(plan, observer)
-    say.step(
-        f"{plan.quorum} alarms in ALARM; delivered the 'CloudWatch Alarm State Change' of {alarm} "
-        f"to EventBridge in {plan.standby_region}"
-    )
-    execution = wait_for_execution(f, plan.standby_region, outputs["StateMachineArn"])
-    say.step(f"Detect started {execution.rsplit(':', 1)[-1]}")
-    run_ = follow(f, plan.standby_region, execution, say)
+    gap = dependency_timings()["quorum_gap_s"] / pair.time_scale if pair.time_scale else 0.0
+    with WorldWatch(plan, plan.standby_region, observer) as watch:
+        ledger = Ledger(outputs["LedgerTableName"], plan.standby_region, observer)
+        prewarmed = (lambda: ledger.get(plan.application, PREWARM_SK) is not None) if plan.prewarm_seconds else None
+        fired = fire_alarms(plan, observer, gap_s=gap, handled=prewarmed)
+        say.step(
+            f"{plan.quorum} alarms to ALARM, {gap:.2f} s apart ({', '.join(n for n, _ in fired.alarms)}): each one's "
+            f"'CloudWatch Alarm State Change' delivered to EventBridge"
+        )
+        execution = wait_for_execution(f, plan.standby_region, outputs["StateMachineArn"])
+        say.step(f"Detect started {execution.rsplit(':', 1)[-1]}")
+        run_ = follow(f, plan.standby_region, execution, say)
     run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
     outage = pair.outage_report()
     # The drill observes the world past the outage: a dark region is read where it lies.
     after = world.snapshot(plan, observer)
     checks = verify_world(expected_world(scenario, plan, ready.before), after)
-    timings = _timings(run_, sent) | {"deploy_s": round(ready.deploy_s, 2), "time_scale": pair.time_scale}
+    timings = _timings(run_, fired, watch.seen, pair.time_scale) | {"deploy_s": round(ready.deploy_s, 2)}
     say.step(calls_summary(outage["calls"], outage["faults"]))
     say(
         f"  IAM: {outage['iam']['evaluated']} calls of {outage['iam']['functions']} functions evaluated against "
@@ -167,7 +178,8 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
-    result |= {"calls": outage["calls"], "faults": outage["faults"], "iam": outage["iam"]}
+    result |= {"calls": outage["calls"], "faults": outage["faults"], "iam": outage["iam"], "plan": plan.application}
+    result["prewarm"] = ledger.get(plan.application, PREWARM_SK)
     passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
     if options.failback and passed:
         emu.outage_faults(pair.proxy_url, [])  # the region is back: a failback needs both
@@ -245,14 +257,15 @@ def _report(
         f"  verified {len(checks) - len(bad)}/{len(checks)} expectations"
         + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
     )
-    if "dns_s" in timings:
+    if "dns_answered_s" in timings:
+        scaled = timings["time_scale"]
         say(
-            f"  controller time: alarm event -> DNS flipped {timings['dns_s']:.2f}s, -> verified "
-            f"{timings['verified_s']:.2f}s "
+            f"  from the first alarm: DNS answers with {plan.standby_region} after {timings['dns_answered_s']:.2f} s"
             + (
-                f"(time x{timings['time_scale']:g}; the emulators' own overhead is not scaled)"
-                if timings.get("time_scale")
-                else "(emulated dependencies answer at once)"
+                f", {timings['rto_s']:.0f} s on AWS's clock (x{scaled:g}; the emulators' own overhead is multiplied "
+                f"too, so it reads high) against the plan's RTO of {plan.rto_seconds} s"
+                if scaled
+                else " (emulated dependencies answer at once)"
             )
         )
     return {
@@ -328,9 +341,23 @@ def calls_summary(calls: list[dict[str, Any]], faults: list[dict[str, Any]]) -> 
     return f"AWS calls from the alarm to the end: {total} ({outcomes}); by region: {regions}{touched}"
 
 
-def _timings(run_: FollowedRun, sent: float) -> dict[str, float]:
-    """Seconds from the alarm event: to the run's start, to DNS flipped (Verify entered), to verified."""
-    out: dict[str, float] = {}
+def _timings(run_: FollowedRun, fired: Fired, seen: dict[str, float], scale: float) -> dict[str, Any]:
+    """Seconds from the first alarm's state change: each alarm, the run's start, DNS flipped (Verify entered),
+    verified, and what the world showed (``seen``: the writer moved, the target at capacity, DNS answering with the
+    target as a client asks it). ``rto_s``: that last one in AWS's seconds (the
+    wall time times the scale; the emulators' own overhead is multiplied too, so it reads high)."""
+    sent = fired.first_at
+    out: dict[str, Any] = {
+        "time_scale": scale,
+        "first_alarm_at": datetime.fromtimestamp(sent, UTC).isoformat(),
+        "alarms": [{"alarm": name, "at_s": round(at - sent, 3)} for name, at in fired.alarms],
+    }
+    for name, at in seen.items():
+        out[f"{name}_seen_s"] = round(at - sent, 3)
+    if "dns" in seen:
+        out["dns_answered_s"] = out.pop("dns_seen_s")
+        if scale:
+            out["rto_s"] = round(out["dns_answered_s"] * scale, 1)
     for key, state, edge in (
         ("started_s", "ValidateInput", "entered"),
         ("dns_s", "Verify", "entered"),

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from botocore.exceptions import ClientError
 
+from failover_controller import prewarm
 from failover_controller.aws import error_code, mapped
 from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
@@ -178,7 +179,8 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         return decision
     name = execution_name(plan.application, change)
     ledger = Ledger(config.ledger_table, config.region, factory)
-    decision.reason = _held_or_cooling(ledger, plan, name, now)
+    held = ledger.get_many(plan.application, ["LOCK", "LAST_RUN", prewarm.SK])
+    decision.reason = _held_or_cooling(held, plan, name, now)
     if decision.reason:
         return decision
     states = signal_states(plan, change, config.region, factory)
@@ -188,6 +190,10 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
         decision.reason = (
             f"quorum not met: {len(decision.in_alarm)} of {len(states)} in ALARM, {plan.quorum} needed ({others})"
         )
+        if plan.prewarm_seconds and prewarm.SK not in held:
+            decision.reason += prewarm.start(
+                plan, change.alarm_name, config.region, factory=factory, ledger=ledger, now=now
+            )
         return decision
     if write_region(plan, config.region, factory) == config.region:
         decision.reason = f"writes already go to {config.region}: nothing to fail over"
@@ -204,10 +210,10 @@ def _plan_naming(change: AlarmChange, config: DetectConfig, factory: ClientFacto
     )
 
 
-def _held_or_cooling(ledger: Ledger, plan: RecoveryPlan, name: str, now: float) -> str:
-    """Cheapest refusals first: one read answers both "a run holds the lock" and "cooldown" (an alarm storm
-    costs one call per event once the first has started the run). Empty when neither applies."""
-    held = ledger.get_many(plan.application, ["LOCK", "LAST_RUN"])
+def _held_or_cooling(held: dict[str, dict[str, Any]], plan: RecoveryPlan, name: str, now: float) -> str:
+    """Cheapest refusals first: one read (``held``) answers "a run holds the lock", "cooldown" and "already
+    pre-warming" (an alarm storm costs one call per event once the first has started the run). Empty when neither
+    refusal applies."""
     lock_item, last = held.get("LOCK"), held.get("LAST_RUN")
     if lock_item and lock_item.get("owner") != name and float(lock_item.get("expires_at", 0)) >= now:
         return f"single-flight: run {lock_item.get('owner')} holds the lock"

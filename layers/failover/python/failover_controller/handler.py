@@ -91,9 +91,13 @@ def run_controller(name: str, event: Any, config: ControllerConfig, factory: Cli
 
 @tracer.capture_method(capture_response=False)
 def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict[str, Any]:
-    from failover_controller import detect  # noqa: PLC0415 - as above
+    from failover_controller import detect, prewarm  # noqa: PLC0415 - as above
 
     factory.begin(config.region)
+    if prewarm.is_sweep(event):
+        swept = prewarm.sweep(config, factory)
+        logger.info("pre-warm sweep", extra={"plans": swept})
+        return {"outcome": "swept", "plans": swept}
     with reported("DetectErrors", "alarm event refused"):
         decision = detect.decide(event, config, factory)
     metrics.add_dimension(name="decision", value=decision.outcome)

@@ -7,6 +7,8 @@ and pending approvals. One partition per plan: ``pk = PLAN#<application>``.
 | ``LAST_RUN``                | the last run that changed or tried to change the world     |
 | ``RUN#<started>#<name>``    | one run: trigger, mode, outcome, steps, error              |
 | ``APPROVAL#<name>``         | the task token a person answers to approve or reject       |
+| ``PREWARM``                 | the standby warming on suspicion: since, until, counts     |
+| ``PREWARM#<at>``            | one ended pre-warm: how it ended, its extra instance-hours |
 """
 
 from __future__ import annotations
@@ -160,17 +162,43 @@ class Ledger:
             f"ledger {application} {sk}",
             self._ddb.put_item,
             TableName=self.table,
-            Item=_to_item({"pk": plan_key(application), "sk": sk, **values}),
+            Item=_to_item({**values, "pk": plan_key(application), "sk": sk}),  # an item read back keeps its new key
+        )
+
+    def create(self, application: str, sk: str, values: dict[str, Any]) -> bool:
+        """Put the item unless it exists; False when it does (someone else made it first)."""
+        try:
+            self._ddb.put_item(
+                TableName=self.table,
+                Item=_to_item({**values, "pk": plan_key(application), "sk": sk}),  # an item read back keeps its new key
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise mapped(f"ledger {application} {sk}", exc) from exc
+        return True
+
+    def delete(self, application: str, sk: str) -> None:
+        call(
+            f"ledger {application} {sk}",
+            self._ddb.delete_item,
+            TableName=self.table,
+            Key=_to_item({"pk": plan_key(application), "sk": sk}),
         )
 
     def runs(self, application: str, limit: int = 20) -> list[dict[str, Any]]:
         """The plan's most recent runs, newest first."""
+        return self.items(application, "RUN#", limit)
+
+    def items(self, application: str, prefix: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The plan's items whose sk begins with ``prefix``, newest (greatest sk) first."""
         page = call(
-            f"ledger runs of {application}",
+            f"ledger {prefix}* of {application}",
             self._ddb.query,
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
-            ExpressionAttributeValues=_to_item({":pk": plan_key(application), ":run": "RUN#"}),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=_to_item({":pk": plan_key(application), ":prefix": prefix}),
             ScanIndexForward=False,
             Limit=limit,
         )

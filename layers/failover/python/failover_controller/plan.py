@@ -81,6 +81,7 @@ class RecoveryPlan:
     write_region_parameter: str
     endpoints: dict[str, tuple[Endpoint, ...]]  # per region; the n-th of each region serve the same model
     drain_source: bool
+    prewarm_seconds: int  # 0: no pre-warm on suspicion
     artifact_buckets: dict[str, str]
     image_repository: str
     hosted_zone_id: str
@@ -361,6 +362,7 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         write_region_parameter=doc["dynamodb"]["write_region_parameter"],
         endpoints=endpoints,
         drain_source=doc["sagemaker"].get("drain_source", False),
+        prewarm_seconds=doc["sagemaker"].get("prewarm_seconds", 0),
         artifact_buckets=dict(doc["sagemaker"]["artifact_buckets"]),
         image_repository=doc["sagemaker"]["image_repository"],
         hosted_zone_id=route53["hosted_zone_id"].removeprefix("/hostedzone/"),

@@ -1,0 +1,119 @@
+"""Pre-warm on suspicion, on moto: the first alarm starts the standby's endpoints toward active capacity; the sweep
+takes them back when no failover followed, and never when one did. Asserted on the endpoints and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from failover_controller.ledger import Ledger
+from failover_controller.prewarm import SK, SWEEP, sweep
+from failoverctl.drill import world
+from functions.detect.app import lambda_handler
+from tests.support.detect_world import TABLE, DetectWorld, alarm_event
+from tests.support.lambda_context import FakeContext
+
+STANDBY, PRIMARY = "us-west-2", "us-east-1"
+
+
+@pytest.fixture
+def dw(plan_doc: dict[str, Any]) -> Iterator[DetectWorld]:
+    with mock_aws():
+        yield DetectWorld(plan_doc)
+
+
+def counts(dw: DetectWorld, region: str) -> dict[str, tuple[float, int]]:
+    return world.endpoint_config(dw.plan, dw.factory, region)
+
+
+def ledger(dw: DetectWorld) -> Ledger:
+    return Ledger(TABLE, STANDBY, dw.factory)
+
+
+def suspect(dw: DetectWorld, now: float = 1_000_000.0, event_id: str = "a") -> Any:
+    dw.set_alarm("recsys-api-canary-use1")
+    return dw.decide(alarm_event(id=event_id), now=now)
+
+
+def test_the_first_alarm_starts_the_standby_toward_active_capacity_and_records_it(dw: DetectWorld) -> None:
+    decision = suspect(dw)
+    assert decision.outcome == "ignored"
+    assert "pre-warm: the standby's endpoints started toward active capacity" in decision.reason
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
+    assert counts(dw, PRIMARY) == {"ranker": (1.0, 4)}, "the primary is not the pre-warm's"
+    item = ledger(dw).get("recsys", SK)
+    assert item is not None
+    assert (item["at"], item["until"], item["changed"]) == (1_000_000, 1_001_800, True)
+    assert item["counts"] == {"recsys-ranker-usw2": {"ranker": 1}}
+    assert dw.executions() == [], "a suspicion starts no run"
+
+
+def test_an_alarm_storm_prewarms_once(dw: DetectWorld) -> None:
+    suspect(dw)
+    again = suspect(dw, now=1_000_060.0, event_id="b")
+    assert "pre-warm" not in again.reason, again.reason
+    assert (ledger(dw).get("recsys", SK) or {}).get("at") == 1_000_000
+
+
+def test_no_prewarm_once_writes_go_to_the_standby(dw: DetectWorld) -> None:
+    boto3.client("ssm", region_name=STANDBY).put_parameter(
+        Name=dw.plan.write_region_parameter, Value=STANDBY, Type="String", Overwrite=True
+    )
+    suspect(dw)
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 1)}
+    assert ledger(dw).get("recsys", SK) is None
+
+
+def test_a_plan_without_prewarm_leaves_the_standby_alone(plan_doc: dict[str, Any]) -> None:
+    del plan_doc["sagemaker"]["prewarm_seconds"]
+    with mock_aws():
+        dw = DetectWorld(plan_doc)
+        assert "pre-warm" not in suspect(dw).reason
+        assert counts(dw, STANDBY) == {"ranker": (1.0, 1)}
+        assert ledger(dw).get("recsys", SK) is None
+
+
+def test_the_sweep_waits_then_scales_a_false_alarm_back_and_records_its_cost(dw: DetectWorld) -> None:
+    suspect(dw)
+    assert sweep(dw.config, dw.factory, now=1_001_799.0)["recsys"].startswith("warm until 1001800")
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
+    said = sweep(dw.config, dw.factory, now=1_001_800.0)["recsys"]
+    assert said == "false alarm: the standby is back at the counts it had; 1.5 extra instance-hours"
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 1)}
+    assert ledger(dw).get("recsys", SK) is None
+    ended = ledger(dw).items("recsys", f"{SK}#")
+    assert [(e["ended_at"], e["extra_instance_hours"]) for e in ended] == [(1_001_800, 1.5)]
+    assert sweep(dw.config, dw.factory, now=1_002_000.0)["recsys"] == "nothing pre-warmed"
+
+
+def test_the_sweep_never_scales_back_a_standby_a_run_took_over(dw: DetectWorld) -> None:
+    suspect(dw)
+    ledger(dw).put("recsys", "LOCK", {"owner": "run-1", "expires_at": 1_010_000})
+    assert "holds the lock" in sweep(dw.config, dw.factory, now=1_002_000.0)["recsys"]
+    ledger(dw).delete("recsys", "LOCK")
+    ledger(dw).put("recsys", "LAST_RUN", {"execution": "run-1", "outcome": "succeeded", "finished_at": 1_000_500})
+    said = sweep(dw.config, dw.factory, now=1_002_000.0)["recsys"]
+    assert said.startswith("taken over by run run-1 (succeeded)")
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
+    assert ledger(dw).get("recsys", SK) is None
+
+
+def test_the_sweep_never_scales_back_once_writes_go_to_the_standby(dw: DetectWorld) -> None:
+    suspect(dw)
+    boto3.client("ssm", region_name=STANDBY).put_parameter(
+        Name=dw.plan.write_region_parameter, Value=STANDBY, Type="String", Overwrite=True
+    )
+    assert sweep(dw.config, dw.factory, now=1_002_000.0)["recsys"].startswith("writes go to us-west-2")
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
+
+
+def test_detects_schedule_runs_the_sweep(dw: DetectWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_TABLE", TABLE)
+    monkeypatch.setenv("STATE_MACHINE_ARN", dw.state_machine)
+    monkeypatch.setenv("PLANS", "recsys")
+    monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
+    assert lambda_handler(SWEEP, FakeContext()) == {"outcome": "swept", "plans": {"recsys": "nothing pre-warmed"}}

@@ -1,0 +1,86 @@
+"""The run's picture (failoverctl.report) and the benchmark's sequential state machine, on made-up runs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from benchmarks.rto import sequential_definition
+from failoverctl import report
+from tests.support.events import ROOT
+from tests.support.run_reports import drill_report
+
+ASL = json.loads((ROOT / "statemachines" / "failover.asl.json").read_text(encoding="utf-8"))
+
+
+def names(path: list[dict[str, object]]) -> list[str]:
+    return [report.span_label(p) for p in path]
+
+
+def test_a_prewarmed_standby_that_came_up_last_is_the_critical_path_from_the_first_alarm() -> None:
+    path = report.critical_path(drill_report(prewarm=True, capacity_s=50.0, writer_s=25.0))
+    assert names(path) == [
+        "Pre-warm: standby scale-up",
+        "PromoteAndScale (the pre-warmed standby, polled)",
+        "SwitchDynamoDBWrites",
+        "ShiftSageMakerWeights",
+        "FlipDns (until DNS answers)",
+    ]
+    assert (path[0]["start_s"], path[0]["end_s"]) == (0.5, 50.0)
+    assert path[-1]["end_s"] == 51.0 + 1.1 + 5.2 - 1.1  # DNS answered, not the last poll
+
+
+def test_without_a_prewarm_detection_and_the_longer_branch_are_on_the_path() -> None:
+    path = report.critical_path(drill_report(prewarm=False, capacity_s=50.0, writer_s=25.0))
+    assert names(path)[:6] == [
+        "Detection: first alarm to the run",
+        "ValidateInput",
+        "Preflight",
+        "PromoteAndScale (SageMaker scale-up)",
+        "SageMaker scale-up",
+        "SwitchDynamoDBWrites",
+    ]
+    aurora_last = report.critical_path(drill_report(prewarm=True, capacity_s=20.0, writer_s=40.0))
+    assert "PromoteAndScale (Aurora promotion)" in names(aurora_last), "a pre-warm that finished first is off the path"
+
+
+def test_the_page_is_self_contained_and_marks_the_critical_path() -> None:
+    page = report.render(drill_report())
+    assert "Content-Security-Policy" in page
+    assert "default-src 'none'" in page
+    assert re.findall(r"(?:src|href)=", page) == [], "nothing to fetch"
+    assert [u for u in re.findall(r"https?://[^\"' ]+", page) if u != "http://www.w3.org/2000/svg"] == []
+    critical = re.findall(r'<g class="bar critical" data-state="([^"]+)"', page)
+    assert critical == [
+        "Pre-warm: standby scale-up",
+        "PromoteAndScale",
+        "SwitchDynamoDBWrites",
+        "ShiftSageMakerWeights",
+        "FlipDns",
+    ]
+    assert "562 s of 900 s" in page, "the RTO: DNS answering 56.2 s of drill time after the first alarm, at x10"
+
+
+def test_the_sequential_variant_runs_the_parallels_branches_one_after_another() -> None:
+    seq = sequential_definition(ASL)
+    states = seq["States"]
+    assert "PromoteAndScale" not in states
+    assert not any(s["Type"] == "Parallel" for s in states.values())
+    assert states["IsApprovalRequired"]["Default"] == "PromoteAurora"
+    assert states["WaitForApproval"]["Next"] == "PromoteAurora"
+    assert states["AuroraPromoted"] == {"Type": "Pass", "Next": "ScaleUpStandby"}
+    assert states["StandbyScaled"]["Next"] == "PromoteAndScaleJoined"
+    joined = states["PromoteAndScaleJoined"]
+    assert joined["Parameters"] == {"promote_aurora.$": "$.promote", "scale_up_standby.$": "$.scale"}
+    assert (joined["ResultPath"], joined["Next"]) == ("$.results.promote_and_scale", "SwitchDynamoDBWrites")
+    assert states["PromoteAurora"]["Catch"] == ASL["States"]["PromoteAndScale"]["Catch"]
+    reachable, todo = set(), [seq["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        state = states[name]
+        todo += [state[k] for k in ("Next", "Default") if k in state]
+        todo += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+    assert reachable == set(states), "every state is reachable and every Next names a state"
