@@ -57,6 +57,8 @@ def calls_by_path() -> dict[str, int]:
             dw.factory.cloudwatch("us-west-2"),
             dw.factory.cloudwatch("us-east-1"),
             dw.factory.client("stepfunctions", "us-west-2"),
+            dw.factory.sagemaker("us-west-2"),
+            dw.factory.client("application-autoscaling", "us-west-2"),
         ]:
             client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
 
@@ -67,7 +69,8 @@ def calls_by_path() -> dict[str, int]:
 
         out["transition to OK (ignored)"] = count(alarm_event(state="OK"))
         out["an alarm no plan names (ignored)"] = count(alarm_event("no-such-alarm"))
-        out["quorum not met (ignored)"] = count(alarm_event(id="q"))
+        out["quorum not met, first suspicion: pre-warms the standby"] = count(alarm_event(id="q"))
+        out["quorum not met, already pre-warming (ignored)"] = count(alarm_event(id="q2"))
         dw.set_alarm("recsys-inference-canary-use1")
         out["quorum met: starts the run"] = count(alarm_event(id="start"))
         out["storm: a run holds the lock (ignored)"] = count(alarm_event(id="storm"))

@@ -97,7 +97,10 @@ def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
         if parallel and label not in spans and seen in timings:
             out.append({"name": label, "lane": "runbook", "start_s": parallel["start_s"], "end_s": timings[seen]})
     prewarm = report.get("prewarm") or {}
-    scaled = timings.get("capacity_seen_s", (spans.get("SageMaker scale-up") or {}).get("end_s"))
+    # Until the standby showed active capacity: as the drill saw it, else as the runbook's branch (or, where a
+    # history lacks the branches' states, its Parallel) last found it.
+    found = spans.get("SageMaker scale-up") or spans.get("PromoteAndScale") or {}
+    scaled = timings.get("capacity_seen_s", found.get("end_s"))
     if prewarm.get("at") is not None and prewarm.get("changed") and scaled is not None:
         out.append({"name": PREWARM_BAR, "lane": "detect", "start_s": float(prewarm["at"]) - t0, "end_s": scaled})
     return sorted(out, key=lambda b: b["start_s"])

@@ -2,7 +2,8 @@
 
 Decides in this order, and says why it stopped: the transition is into ALARM; a plan names the alarm (in
 the region the event comes from); this controller is the plan's standby (automatic runs fail *into* the
-standby; failback is a person's decision); the plan's quorum of signals is in ALARM now; writes do not
+standby; failback is a person's decision); the plan's quorum of signals is in ALARM now (short of it, a first
+suspicion pre-warms the standby: prewarm.py); writes do not
 already go here; the cooldown since the last run is over; the plan's single-flight lock is free. Then it
 starts the state machine under a name derived from the event, so a retried delivery cannot start twice.
 """
@@ -13,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -146,16 +148,25 @@ def first_alarm_at(stamps: list[str], default: str) -> str:
     return min(parsed).astimezone(UTC).isoformat() if parsed else default
 
 
-def signal_states(plan: RecoveryPlan, change: AlarmChange, home: str, factory: ClientFactory) -> dict[str, SignalState]:
+def signal_states(
+    plan: RecoveryPlan,
+    change: AlarmChange,
+    home: str,
+    factory: ClientFactory,
+    suspicion: Callable[[], None] | None = None,
+) -> dict[str, SignalState]:
     """The plan's signals, this region's read first. When they and the event already make the quorum, the other
     region's are not read: it is the region likely to be down, and waiting on it delays the run (a dark region
     costs the peer budget, two attempts of several seconds). The recovery clock then starts at the earliest alarm
-    read. The event itself is the freshest reading of its own alarm, wherever that alarm lives."""
+    read. The event itself is the freshest reading of its own alarm, wherever that alarm lives. ``suspicion`` runs
+    before the other region is asked (the pre-warm: it must not wait on a region that may be dark)."""
     states = alarm_states(plan, factory, regions=(home,))
     read = states.get(change.alarm_name)
     states[change.alarm_name] = SignalState("ALARM", (read.since if read else None) or change.time)
     if sum(s.value == "ALARM" for s in states.values()) >= plan.quorum:
         return states
+    if suspicion is not None:
+        suspicion()
     states |= alarm_states(plan, factory, regions=tuple(r for r in plan.regions if r != home))
     states[change.alarm_name] = SignalState("ALARM", states[change.alarm_name].since or change.time)
     return states
@@ -183,17 +194,22 @@ def decide(event: Any, config: DetectConfig, factory: ClientFactory, now: float 
     decision.reason = _held_or_cooling(held, plan, name, now)
     if decision.reason:
         return decision
-    states = signal_states(plan, change, config.region, factory)
+    warmed: list[str] = []
+
+    def suspicion() -> None:
+        if plan.prewarm_seconds and prewarm.SK not in held:
+            warmed.append(
+                prewarm.start(plan, change.alarm_name, config.region, factory=factory, ledger=ledger, now=now)
+            )
+
+    states = signal_states(plan, change, config.region, factory, suspicion)
     decision.in_alarm = sorted(n for n, s in states.items() if s.value == "ALARM")
     if len(decision.in_alarm) < plan.quorum:
         others = ", ".join(f"{n}={s.value}" for n, s in sorted(states.items()))
         decision.reason = (
             f"quorum not met: {len(decision.in_alarm)} of {len(states)} in ALARM, {plan.quorum} needed ({others})"
+            + "".join(warmed)
         )
-        if plan.prewarm_seconds and prewarm.SK not in held:
-            decision.reason += prewarm.start(
-                plan, change.alarm_name, config.region, factory=factory, ledger=ledger, now=now
-            )
         return decision
     if write_region(plan, config.region, factory) == config.region:
         decision.reason = f"writes already go to {config.region}: nothing to fail over"
