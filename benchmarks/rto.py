@@ -14,19 +14,22 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, median
 from failoverctl import drill
 from failoverctl.drill import emulators
+from failoverctl.drill.outage import dependency_timings
 from failoverctl.drill.toolchain import TEMPLATE
 from failoverctl.report import critical_path, span_label
 
 SCALE = 10.0
 SCENARIO = "ungraceful"  # the sample plan's automatic mode
+ROUNDS = 3
 PARALLEL = "PromoteAndScale"
 TARGET_RATIO = 0.70
 TARGET_SHARE_OF_RTO = 0.75
@@ -107,33 +110,42 @@ def measured(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run() -> dict[str, Any]:
+def run(rounds: int = ROUNDS) -> dict[str, Any]:
+    """``rounds`` of the two runs, interleaved on the same emulators; medians, and the median run's spans."""
     pair = emulators.start(time_scale=SCALE)
+    runs: dict[str, list[dict[str, Any]]] = {"critical_path": [], "sequential": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            runs = {}
-            for label, template, plan in (
+            variants = (
                 ("critical_path", TEMPLATE, ROOT / "plans" / "recsys.json"),
                 ("sequential", sequential_template(work), _plan_without_prewarm(work)),
-            ):
-                options = drill.Options(
-                    scenario=SCENARIO, report=work / f"{label}.json", template=template, plan_file=plan
-                )
-                runs[label] = measured(drill.run(options, pair, io.StringIO()))
+            )
+            for i in range(rounds):
+                for label, template, plan in variants:
+                    report = work / f"{label}-{i}.json"
+                    options = drill.Options(scenario=SCENARIO, report=report, template=template, plan_file=plan)
+                    runs[label].append(measured(drill.run(options, pair, io.StringIO())))
     finally:
         pair.stop()
     plan = json.loads((ROOT / "plans" / "recsys.json").read_text(encoding="utf-8"))
-    critical, sequential = runs["critical_path"]["rto_s"], runs["sequential"]["rto_s"]
+    critical, sequential = (median([r["rto_s"] for r in runs[k]]) for k in ("critical_path", "sequential"))
+    gap = dependency_timings()["quorum_gap_s"]
     return {
+        "quorum_gap_s": gap,
+        # The pre-warmed critical path starts at the first alarm and does not grow with the gap; the sequential run
+        # does, second for second: the gap from which these medians would meet the target.
+        "ratio_met_from_gap_s": math.ceil(gap + critical / TARGET_RATIO - sequential),
         "time_scale": SCALE,
         "scenario": SCENARIO,
+        "rounds": rounds,
         "critical_path_s": critical,
         "sequential_s": sequential,
         "plan_rto_s": plan["objectives"]["rto_seconds"],
         "ratio_to_sequential": round(critical / sequential, 3),
         "share_of_plan_rto": round(critical / plan["objectives"]["rto_seconds"], 3),
-        "runs": runs,
+        "all_rto_s": {k: [r["rto_s"] for r in v] for k, v in runs.items()},
+        "runs": {k: sorted(v, key=lambda r: r["rto_s"])[len(v) // 2] for k, v in runs.items()},
     }
 
 

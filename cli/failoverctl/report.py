@@ -102,7 +102,8 @@ def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
     found = spans.get("SageMaker scale-up") or spans.get("PromoteAndScale") or {}
     scaled = timings.get("capacity_seen_s", found.get("end_s"))
     if prewarm.get("at") is not None and prewarm.get("changed") and scaled is not None:
-        out.append({"name": PREWARM_BAR, "lane": "detect", "start_s": float(prewarm["at"]) - t0, "end_s": scaled})
+        began = float(prewarm.get("at_s", prewarm["at"])) - t0
+        out.append({"name": PREWARM_BAR, "lane": "detect", "start_s": began, "end_s": scaled})
     return sorted(out, key=lambda b: b["start_s"])
 
 

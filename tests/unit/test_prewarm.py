@@ -117,3 +117,17 @@ def test_detects_schedule_runs_the_sweep(dw: DetectWorld, monkeypatch: pytest.Mo
     monkeypatch.setenv("PLANS", "recsys")
     monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
     assert lambda_handler(SWEEP, FakeContext()) == {"outcome": "swept", "plans": {"recsys": "nothing pre-warmed"}}
+
+
+def test_a_prewarm_that_fails_is_recorded_and_detection_goes_on(dw: DetectWorld) -> None:
+    boto3.client("sagemaker", region_name=STANDBY).delete_endpoint(EndpointName="recsys-ranker-usw2")
+    decision = suspect(dw)
+    assert decision.outcome == "ignored"
+    assert decision.reason.startswith("quorum not met: 1 of 3 in ALARM")
+    assert "; pre-warm of the standby failed, detection goes on: " in decision.reason
+    assert "recsys-ranker-usw2" in decision.reason
+    item = ledger(dw).get("recsys", SK) or {}
+    assert item["counts"] == {}
+    assert "recsys-ranker-usw2" in item["error"]
+    dw.set_alarm("recsys-inference-canary-use1")
+    assert dw.decide(alarm_event(id="b"), now=1_000_030.0).outcome == "started", "the quorum still starts the run"

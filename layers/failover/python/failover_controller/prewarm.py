@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
@@ -60,13 +60,19 @@ def start(plan: RecoveryPlan, alarm: str, region: str, *, factory: ClientFactory
     not raised: a pre-warm that cannot run must not hold up detection."""
     if write_region(plan, region, factory) == region:
         return ""  # the standby is the active region already: nothing to warm, nothing to scale back later
-    record = {"at": int(now), "until": int(now) + plan.prewarm_seconds, "alarm": alarm, "status": "warming"}
+    record = {
+        "at": int(now),
+        "at_s": round(now, 3),  # to the millisecond, for the run's picture
+        "until": int(now) + plan.prewarm_seconds,
+        "alarm": alarm,
+        "status": "warming",
+    }
     if not ledger.create(plan.application, SK, record):
         return "; the standby is already warming"
     req = _request(plan, region, factory)
     try:
         result = to_capacity(req, region, req.result(STEP), active=True)
-    except (FailoverError, ClientError) as exc:
+    except (FailoverError, ClientError, BotoCoreError) as exc:
         ledger.put(plan.application, SK, {**record, "counts": {}, "error": str(exc)[:500]})
         return f"; pre-warm of the standby failed, detection goes on: {exc}"
     ledger.put(plan.application, SK, {**record, "counts": _counts(result), "changed": result.changed})
