@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ def measured(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "rto_s": round(report["timings"]["dns_answered_s"] * scale, 1),
         "detection_s": round(report["timings"]["started_s"] * scale, 1),
-        "critical_path": [{"span": span_label(p), "s": round((p["end_s"] - p["start_s"]) * scale, 1)} for p in path],
+        "critical_path": [
+            {"span": span_label(p), "s": round(max(0.0, p["end_s"] - p["start_s"]) * scale, 1)} for p in path
+        ],
     }
 
 
@@ -125,7 +128,16 @@ def run(rounds: int = ROUNDS) -> dict[str, Any]:
                 for label, template, plan in variants:
                     report = work / f"{label}-{i}.json"
                     options = drill.Options(scenario=SCENARIO, report=report, template=template, plan_file=plan)
-                    runs[label].append(measured(drill.run(options, pair, io.StringIO())))
+                    runs[label].append(measured(drill.run(options, pair, io.StringIO())) | {"report": report})
+            for label, measured_runs in runs.items():  # the median run's picture, kept beside the results
+                chosen = sorted(measured_runs, key=lambda r: r["rto_s"])[len(measured_runs) // 2]
+                kept = chosen.pop("report")
+                for suffix in (".json", ".html"):  # the report, and its picture (re-rendered from it by report.py)
+                    shutil.copyfile(
+                        kept.with_suffix(suffix), (ROOT / "benchmarks" / f"rto-{label}").with_suffix(suffix)
+                    )
+                for other in measured_runs:
+                    other.pop("report", None)
     finally:
         pair.stop()
     plan = json.loads((ROOT / "plans" / "recsys.json").read_text(encoding="utf-8"))

@@ -122,7 +122,9 @@ def critical_path(report: dict[str, Any]) -> list[dict[str, Any]]:
     path: list[dict[str, Any]] = []
     if parallel is not None and last["name"] == "SageMaker scale-up" and prewarm is not None:
         path.append(prewarm)
-        path.append({**parallel, "start_s": prewarm["end_s"], "via": "the pre-warmed standby, polled"})
+        path.append(
+            {**parallel, "start_s": min(prewarm["end_s"], parallel["end_s"]), "via": "the pre-warmed standby, polled"}
+        )
     else:
         first = by_name.get("ValidateInput", branches[0])
         path.append({"name": DETECTION_BAR, "start_s": 0.0, "end_s": timings.get("started_s", first["start_s"])})
