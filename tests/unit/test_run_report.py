@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from benchmarks.rto import sequential_definition
 from failoverctl import report
 from tests.support.events import ROOT
-from tests.support.run_reports import drill_report
+from tests.support.run_reports import T0, drill_report
 
 ASL = json.loads((ROOT / "statemachines" / "failover.asl.json").read_text(encoding="utf-8"))
 
@@ -84,3 +85,25 @@ def test_the_sequential_variant_runs_the_parallels_branches_one_after_another() 
         todo += [state[k] for k in ("Next", "Default") if k in state]
         todo += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
     assert reachable == set(states), "every state is reachable and every Next names a state"
+
+
+def test_a_real_runs_history_draws_the_branches_from_their_own_states() -> None:
+    """AWS's history has the Parallel's branch states (ministack's does not): from_aws's timeline groups them."""
+
+    def event(kind: str, name: str, s: float) -> dict[str, object]:
+        key = "stateEnteredEventDetails" if kind == "in" else "stateExitedEventDetails"
+        return {key: {"name": name}, "timestamp": T0 + timedelta(seconds=s)}
+
+    steps = [("ValidateInput", 1, 2), ("Preflight", 2, 4), ("PromoteAndScale", 4, 500)]
+    steps += [("PromoteAurora", 4, 5), ("WaitForAurora", 5, 60), ("CheckAurora", 60, 61), ("AuroraPromoted", 61, 61)]
+    steps += [("ScaleUpStandby", 4, 5), ("WaitForSageMaker", 5, 495), ("CheckSageMaker", 495, 496)]
+    steps += [("SwitchDynamoDBWrites", 500, 501), ("ShiftSageMakerWeights", 501, 502), ("FlipDns", 502, 503)]
+    steps += [("WaitForDns", 503, 540), ("CheckDns", 540, 541), ("Verify", 541, 542)]
+    history = [e for name, a, b in steps for e in (event("in", name, a), event("out", name, b))]
+    timeline = report.timeline_of(sorted(history, key=lambda e: e["timestamp"]))
+    run = {"timeline": timeline, "timings": {"first_alarm_at": T0.isoformat()}, "prewarm": None}
+    spans = {b["name"]: (b["start_s"], b["end_s"]) for b in report.bars(run)}
+    assert spans["Aurora promotion"] == (4.0, 61.0)
+    assert spans["SageMaker scale-up"] == (4.0, 496.0)
+    assert spans["FlipDns"] == (502.0, 541.0)
+    assert names(report.critical_path(run))[3:5] == ["PromoteAndScale (SageMaker scale-up)", "SageMaker scale-up"]
