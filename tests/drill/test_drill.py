@@ -29,6 +29,14 @@ ORIGINAL_DNS = "us-east-1"
 FAILED_OVER_DNS = "us-west-2"
 
 
+def failoverctl_on(pair: emulators.Emulators, *argv: str) -> str:
+    """An operator command against the emulators, as `failoverctl ... --endpoint-url`; what it printed."""
+    args = parser().parse_args([*argv, "--endpoint-url", pair.ministack_url, "--sagemaker-endpoint-url", pair.moto_url])
+    out = io.StringIO()
+    assert operate.run_command(args.func.operation, args, out, out) == 0, out.getvalue()
+    return out.getvalue()
+
+
 def world_plan() -> RecoveryPlan:
     return load_plan_file(ROOT / "plans" / "recsys.json")
 
@@ -80,23 +88,16 @@ def test_graceful_switchover(emulator_pair: emulators.Emulators, tmp_path: Path)
     assert 'data-state="Pre-warm: standby scale-up"' in page
     # The same picture from AWS's records alone: the execution history and the ledger entry.
     out_file = tmp_path / "from-aws.html"
-    args = parser().parse_args(
-        [
-            "report",
-            report["execution_arn"].rsplit(":", 1)[-1],
-            "--region",
-            "us-west-2",
-            "--out",
-            str(out_file),
-            "--endpoint-url",
-            emulator_pair.ministack_url,
-            "--sagemaker-endpoint-url",
-            emulator_pair.moto_url,
-        ]
+    said = failoverctl_on(
+        emulator_pair,
+        "report",
+        report["execution_arn"].rsplit(":", 1)[-1],
+        "--region",
+        "us-west-2",
+        "--out",
+        str(out_file),
     )
-    out = io.StringIO()
-    assert operate.run_command(args.func.operation, args, out, out) == 0, out.getvalue()
-    assert out.getvalue() == f"{out_file}: SUCCEEDED, outcome succeeded\n"
+    assert said == f"{out_file}: SUCCEEDED, outcome succeeded\n"
     from_aws = out_file.read_text(encoding="utf-8")
     for state in ("ValidateInput", "Preflight", "PromoteAndScale", "FlipDns", "Verify", "Pre-warm: standby scale-up"):
         assert f'data-state="{state}"' in from_aws, state
@@ -296,22 +297,7 @@ def test_rerunning_after_a_step_failure_converges_without_acting_twice(
         f = ClientFactory()
         # The operator restores what was missing, then starts the failover again by hand.
         f.ssm("us-east-1").put_parameter(Name="/recsys/write-region", Value="us-east-1", Type="String")
-    args = parser().parse_args(
-        [
-            "failover",
-            "recsys",
-            "--to",
-            "us-west-2",
-            "--name",
-            "rerun-1",
-            "--endpoint-url",
-            emulator_pair.ministack_url,
-            "--sagemaker-endpoint-url",
-            emulator_pair.moto_url,
-        ]
-    )
-    out = io.StringIO()
-    assert operate.run_command(args.func.operation, args, out, out) == 0, out.getvalue()
+    failoverctl_on(emulator_pair, "failover", "recsys", "--to", "us-west-2", "--name", "rerun-1")
     with drill.emulated_env(emulator_pair):
         f = ClientFactory()
         table = next(
