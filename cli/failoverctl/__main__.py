@@ -8,6 +8,7 @@
   approve RUN / reject RUN    answer a run's approval gate
   status                      recent runs: outcome, achieved RTO, RPO exposure
   report RUN                  a run's picture: HTML timeline, critical path, RTO/RPO, verifications
+  sam-env                     the deployed functions' environment, for `sam local invoke --env-vars`
   drill                       a whole failover on the local emulators
 
 Against AWS with the normal credential chain and --region, or the local emulators with --local.
@@ -227,6 +228,13 @@ def _add_operator_commands(sub: Any) -> None:
             gate.add_argument("--reason")
         operate.add_target_options(gate)
         gate.set_defaults(func=_operate(operate.approve if verb == "approve" else operate.reject))
+
+    env = sub.add_parser(
+        "sam-env", help="the deployed functions' environment, as `sam local invoke --env-vars FILE` reads it"
+    )
+    env.add_argument("--out", help="write it to this file (default: print it)")
+    operate.add_target_options(env)
+    env.set_defaults(func=_operate(operate.sam_env))
 
     page = sub.add_parser("report", help="a run's picture: an HTML page from its execution history and ledger entry")
     page.add_argument("run", help="the execution name or ARN")

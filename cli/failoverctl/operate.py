@@ -253,6 +253,34 @@ def status(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def stack_resources(factory: ClientFactory, region: str, stack: str) -> list[dict[str, Any]]:
+    """Every resource of the stack (DescribeStackResources stops at 100; the stack's own count is near that)."""
+    pages = factory.client("cloudformation", region).get_paginator("list_stack_resources").paginate(StackName=stack)
+    return [dict(r) for page in pages for r in page["StackResourceSummaries"]]
+
+
+def sam_env(args: argparse.Namespace, out: IO[str]) -> int:
+    """`failoverctl sam-env`: the deployed functions' environment, by logical id, as `sam local invoke --env-vars`
+    reads it. Locally, the template's ``!Ref`` values resolve to logical ids (``LEDGER_TABLE`` to ``LedgerTable``);
+    this file gives them the names the stack created."""
+    ctl = controller(args)
+    lam = ctl.factory.client("lambda", ctl.region)
+    env: dict[str, dict[str, str]] = {}
+    for r in sorted(stack_resources(ctl.factory, ctl.region, ctl.stack), key=lambda r: r["LogicalResourceId"]):
+        if r["ResourceType"] == "AWS::Lambda::Function":
+            config = lam.get_function_configuration(FunctionName=r["PhysicalResourceId"])
+            env[r["LogicalResourceId"]] = dict(config.get("Environment", {}).get("Variables", {}))
+    if not env:
+        raise CommandError(f"stack {ctl.stack} in {ctl.region} has no functions")
+    text = json.dumps(env, indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        out.write(f"{args.out}: the environment of {len(env)} functions of {ctl.stack} in {ctl.region}\n")
+    else:
+        out.write(text)
+    return 0
+
+
 def report(args: argparse.Namespace, out: IO[str]) -> int:
     """`failoverctl report RUN`: the run's HTML page, from its execution history and ledger entry in --region."""
     from failoverctl import report as run_report  # noqa: PLC0415 - it imports this module

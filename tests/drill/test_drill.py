@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
 from failover_controller.clients import ClientFactory
 from failover_controller.ledger import Ledger
@@ -35,6 +36,12 @@ def failoverctl_on(pair: emulators.Emulators, *argv: str) -> str:
     out = io.StringIO()
     assert operate.run_command(args.func.operation, args, out, out) == 0, out.getvalue()
     return out.getvalue()
+
+
+def stack_outputs(pair: emulators.Emulators) -> dict[str, str]:
+    with drill.emulated_env(pair):
+        stack = ClientFactory().client("cloudformation", "us-west-2").describe_stacks(StackName=DEFAULT_STACK)
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
 
 
 def world_plan() -> RecoveryPlan:
@@ -102,6 +109,20 @@ def test_graceful_switchover(emulator_pair: emulators.Emulators, tmp_path: Path)
     for state in ("ValidateInput", "Preflight", "PromoteAndScale", "FlipDns", "Verify", "Pre-warm: standby scale-up"):
         assert f'data-state="{state}"' in from_aws, state
     assert from_aws.count('<tr class="check">') == 4, "the Verify step's checks, from the ledger"
+    # `sam local invoke --env-vars`: the names the stack created, where the template's !Ref would resolve locally
+    # to logical ids.
+    env_file = tmp_path / "env.json"
+    said = failoverctl_on(emulator_pair, "sam-env", "--region", "us-west-2", "--out", str(env_file))
+    env = json.loads(env_file.read_text(encoding="utf-8"))
+    resources = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))["Resources"]
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(env) == functions
+    assert said == f"{env_file}: the environment of {len(functions)} functions of {DEFAULT_STACK} in us-west-2\n"
+    outputs = stack_outputs(emulator_pair)
+    assert env["DetectFunction"]["LEDGER_TABLE"] == outputs["LedgerTableName"]
+    assert env["DetectFunction"]["STATE_MACHINE_ARN"] == outputs["StateMachineArn"]
+    values = {v for variables in env.values() for v in variables.values()}
+    assert not values & set(resources), "no value is a logical id"
 
 
 def test_a_browned_out_primary_slows_the_run_but_retries_carry_it_through(
@@ -240,12 +261,7 @@ def test_not_ready_aborts_and_changes_nothing(emulator_pair: emulators.Emulators
     # where the schedule invokes it every 5 minutes); here its hold is ended now instead of in 1800 s.
     with drill.emulated_env(emulator_pair):
         f = ClientFactory()
-        outputs = {
-            o["OutputKey"]: o["OutputValue"]
-            for o in f.client("cloudformation", "us-west-2").describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0][
-                "Outputs"
-            ]
-        }
+        outputs = stack_outputs(emulator_pair)
         ledger = Ledger(outputs["LedgerTableName"], "us-west-2", f)
         item = ledger.get("recsys", "PREWARM") or {}
         ledger.put("recsys", "PREWARM", {**item, "until": int(time.time()) - 1})
@@ -300,13 +316,7 @@ def test_rerunning_after_a_step_failure_converges_without_acting_twice(
     failoverctl_on(emulator_pair, "failover", "recsys", "--to", "us-west-2", "--name", "rerun-1")
     with drill.emulated_env(emulator_pair):
         f = ClientFactory()
-        table = next(
-            o["OutputValue"]
-            for o in f.client("cloudformation", "us-west-2").describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0][
-                "Outputs"
-            ]
-            if o["OutputKey"] == "LedgerTableName"
-        )
+        table = stack_outputs(emulator_pair)["LedgerTableName"]
         rerun = next(r for r in Ledger(table, "us-west-2", f).runs("recsys") if r["execution"] == "rerun-1")
     assert rerun["outcome"] == "succeeded"
     steps = rerun["steps"]

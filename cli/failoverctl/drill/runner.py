@@ -41,7 +41,7 @@ from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenari
 from failoverctl.drill.toolchain import TEMPLATE, build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
 from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
-from failoverctl.operate import CommandError
+from failoverctl.operate import CommandError, stack_resources
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE, ROOT
 
 
@@ -287,10 +287,9 @@ def _report(
 
 def function_names(f: ClientFactory, region: str) -> dict[str, str]:
     """The deployed functions, as their user agent names them (``REGION.NAME``), to their names in the template."""
-    resources = f.client("cloudformation", region).describe_stack_resources(StackName=DEFAULT_STACK)
     return {
         f"{region}.{r['PhysicalResourceId']}": r["LogicalResourceId"].removesuffix("Function")
-        for r in resources["StackResources"]
+        for r in stack_resources(f, region, DEFAULT_STACK)
         if r["ResourceType"] == "AWS::Lambda::Function"
     }
 
