@@ -56,44 +56,53 @@ def wait_for_execution(f: ClientFactory, region: str, state_machine: str, timeou
     raise FollowError(f"no execution started within {timeout:.0f}s: Detect did not start a run (see its logs)")
 
 
+def timeline_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each state's entry and exit from an execution's history, in the order the states exited, then the states
+    entered and never exited (a Fail state)."""
+    entered: dict[str, datetime] = {}
+    timeline: list[dict[str, Any]] = []
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            begin = entered.pop(name, event["timestamp"])
+            timeline.append(
+                {
+                    "state": name,
+                    "entered": begin.isoformat(),
+                    "exited": event["timestamp"].isoformat(),
+                    "duration_s": round((event["timestamp"] - begin).total_seconds(), 3),
+                }
+            )
+    timeline += [{"state": n, "entered": b.isoformat(), "exited": None, "duration_s": 0.0} for n, b in entered.items()]
+    return timeline
+
+
 def follow(
     f: ClientFactory, region: str, execution_arn: str, say: Printer, timeout: float = FOLLOW_TIMEOUT
 ) -> FollowedRun:
     """Print one line per state as it finishes, with its duration; return when the execution ends."""
     sfn = f.client("stepfunctions", region)
-    seen: set[int] = set()
-    entered: dict[str, datetime] = {}
-    timeline: list[dict[str, Any]] = []
+    printed = 0
     started: datetime | None = None
     deadline = time.monotonic() + timeout
     while True:
         desc = sfn.describe_execution(executionArn=execution_arn)
         started = started or desc["startDate"]
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        for event in events:
-            if event["id"] in seen:
-                continue
-            seen.add(event["id"])
-            if "stateEnteredEventDetails" in event:
-                entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
-            elif "stateExitedEventDetails" in event:
-                name = event["stateExitedEventDetails"]["name"]
-                begin = entered.pop(name, event["timestamp"])
-                duration = (event["timestamp"] - begin).total_seconds()
-                offset = (begin - started).total_seconds()
-                timeline.append(
-                    {
-                        "state": name,
-                        "entered": begin.isoformat(),
-                        "exited": event["timestamp"].isoformat(),
-                        "duration_s": round(duration, 3),
-                    }
-                )
-                say(f"    +{offset:6.2f}s  {name:<28} {duration:6.2f}s")
-        if desc["status"] != "RUNNING":
-            for name, begin in entered.items():  # a Fail state is entered, never exited
-                timeline.append({"state": name, "entered": begin.isoformat(), "exited": None, "duration_s": 0.0})
-                say(f"    +{(begin - started).total_seconds():6.2f}s  {name:<28} (ended the run)")
+        timeline = timeline_of(events)
+        running = desc["status"] == "RUNNING"
+        for state in timeline[printed:]:
+            offset = (datetime.fromisoformat(state["entered"]) - started).total_seconds()
+            if state["exited"] is not None:
+                say(f"    +{offset:6.2f}s  {state['state']:<28} {state['duration_s']:6.2f}s")
+            elif not running:
+                say(f"    +{offset:6.2f}s  {state['state']:<28} (ended the run)")
+            else:
+                break
+            printed += 1
+        if not running:
             return FollowedRun(execution_arn, desc["status"], None, timeline, desc.get("error"), desc.get("cause"))
         if time.monotonic() > deadline:
             raise FollowError(f"{execution_arn} still RUNNING after {timeout:.0f}s")

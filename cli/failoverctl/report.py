@@ -17,6 +17,7 @@ from typing import Any
 from failover_controller.ledger import Ledger
 from failover_controller.names import execution_arn
 from failover_controller.prewarm import SK as PREWARM_SK
+from failoverctl.follow import timeline_of
 from failoverctl.operate import CommandError, Controller
 
 # A step's own states: its polls and waits are drawn as one bar.
@@ -84,18 +85,18 @@ def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
         start, end = _epoch(state["entered"]), _epoch(state.get("exited")) or _epoch(state["entered"])
         if not name or start is None or end is None:
             continue
-        span = spans.setdefault(name, {"name": name, "lane": "runbook", "start_s": start - t0, "end_s": end - t0})
+        span = spans.setdefault(name, {"name": name, "start_s": start - t0, "end_s": end - t0})
         span["start_s"], span["end_s"] = min(span["start_s"], start - t0), max(span["end_s"], end - t0)
     out = list(spans.values())
     started = report.get("timings", {}).get("started_s")
     if started is not None:
-        out.append({"name": DETECTION_BAR, "lane": "detect", "start_s": 0.0, "end_s": float(started)})
+        out.append({"name": DETECTION_BAR, "start_s": 0.0, "end_s": float(started)})
     parallel = spans.get("PromoteAndScale")
     timings = report.get("timings", {})
     # A branch ends when the world showed its change (the drill watches it; AWS's history has the branches' states).
     for label, seen in BRANCHES:
         if parallel and label not in spans and seen in timings:
-            out.append({"name": label, "lane": "runbook", "start_s": parallel["start_s"], "end_s": timings[seen]})
+            out.append({"name": label, "start_s": parallel["start_s"], "end_s": timings[seen]})
     prewarm = report.get("prewarm") or {}
     # Until the standby showed active capacity: as the drill saw it, else as the runbook's branch (or, where a
     # history lacks the branches' states, its Parallel) last found it.
@@ -103,7 +104,7 @@ def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
     scaled = timings.get("capacity_seen_s", found.get("end_s"))
     if prewarm.get("at") is not None and prewarm.get("changed") and scaled is not None:
         began = float(prewarm.get("at_s", prewarm["at"])) - t0
-        out.append({"name": PREWARM_BAR, "lane": "detect", "start_s": began, "end_s": scaled})
+        out.append({"name": PREWARM_BAR, "start_s": began, "end_s": scaled})
     return sorted(out, key=lambda b: b["start_s"])
 
 
@@ -304,21 +305,6 @@ def write(report: dict[str, Any], path: Path) -> Path:
 
 
 # --- a real run, from AWS -------------------------------------------------------------------------------------------
-
-
-def timeline_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each state's entry and exit, from an execution's history (a Fail state is entered, never exited)."""
-    entered: dict[str, Any] = {}
-    out = []
-    for event in events:
-        if "stateEnteredEventDetails" in event:
-            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
-        elif "stateExitedEventDetails" in event:
-            name = event["stateExitedEventDetails"]["name"]
-            begin = entered.pop(name, event["timestamp"])
-            out.append({"state": name, "entered": begin.isoformat(), "exited": event["timestamp"].isoformat()})
-    out += [{"state": name, "entered": begin.isoformat(), "exited": None} for name, begin in entered.items()]
-    return sorted(out, key=lambda t: t["entered"])
 
 
 def _steps_world(steps: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from benchmarks.rto import sequential_definition
 from failoverctl import report
+from failoverctl.follow import timeline_of
 from tests.support.events import ROOT
 from tests.support.run_reports import T0, drill_report
 
@@ -100,7 +101,7 @@ def test_a_real_runs_history_draws_the_branches_from_their_own_states() -> None:
     steps += [("SwitchDynamoDBWrites", 500, 501), ("ShiftSageMakerWeights", 501, 502), ("FlipDns", 502, 503)]
     steps += [("WaitForDns", 503, 540), ("CheckDns", 540, 541), ("Verify", 541, 542)]
     history = [e for name, a, b in steps for e in (event("in", name, a), event("out", name, b))]
-    timeline = report.timeline_of(sorted(history, key=lambda e: e["timestamp"]))
+    timeline = timeline_of(sorted(history, key=lambda e: e["timestamp"]))
     run = {"timeline": timeline, "timings": {"first_alarm_at": T0.isoformat()}, "prewarm": None}
     spans = {b["name"]: (b["start_s"], b["end_s"]) for b in report.bars(run)}
     assert spans["Aurora promotion"] == (4.0, 61.0)

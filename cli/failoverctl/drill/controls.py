@@ -60,10 +60,6 @@ class Fired:
     def first_at(self) -> float:
         return self.alarms[0][1]
 
-    @property
-    def last(self) -> str:
-        return self.alarms[-1][0]
-
 
 def fire_alarms(
     plan: RecoveryPlan, f: ClientFactory, gap_s: float = 0.0, handled: Callable[[], bool] | None = None
