@@ -17,7 +17,7 @@ SAM_PYTHON_DIR ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/p
 	$$p -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null && break; done)
 REGION ?= us-west-2
 
-.PHONY: help venv emulator sam drill test test-unit lint docs bench mutation format build deploy clean
+.PHONY: help venv emulator sam drill test test-unit test-sam-local lint docs bench mutation format build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,11 @@ test: venv emulator sam ## run every test: unit (moto) and emulator-backed (mini
 test-unit: venv ## run the fast unit tests only (no emulator)
 	$(VENV)/bin/pytest tests/unit
 
+test-sam-local: venv emulator sam ## sam local invoke of single functions in containers (Docker, qemu; Debian root)
+	tests/sam_local/prepare-host
+	SAM_LOCAL_TESTS=1 MINISTACK_BIN=$(CURDIR)/$(EMULATOR_VENV)/bin/ministack \
+		$(VENV)/bin/pytest tests/sam_local
+
 lint: venv sam $(CHECKOV_VENV)/.installed ## ruff, mypy --strict, cfn-lint, sam validate --lint, checkov, docs current
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -102,4 +107,4 @@ format: venv ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 clean: ## remove the virtual environments and caches
-	rm -rf $(VENV) $(EMULATOR_VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(EMULATOR_VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .sam-local

@@ -78,6 +78,8 @@ def _drill(args: argparse.Namespace) -> int:
         plan_file=Path(args.plan),
         time_scale=args.time_scale,
         template=Path(args.template),
+        setup_only=args.setup_only,
+        for_containers=args.for_containers,
     )
     try:
         report = drill.run(options)
@@ -174,6 +176,18 @@ def _add_drill_command(sub: Any) -> None:
     run.add_argument("--keep", action="store_true", help="leave the emulators running and print their endpoints")
     run.add_argument("--stop", action="store_true", help="stop the emulators a --keep drill left running")
     run.add_argument(
+        "--for-containers",
+        action="store_true",
+        help="also relay the outage proxy to the Docker bridge's address (docker0), where the containers of "
+        "`sam local invoke` reach it (docs/deploy.md)",
+    )
+    run.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="build the world, deploy the controller and start the scenario's outage, then stop before the alarms "
+        "(with --keep: a world to run `sam local invoke` or the operator commands against)",
+    )
+    run.add_argument(
         "--time-scale",
         type=float,
         default=drill.DEFAULT_TIME_SCALE,
@@ -228,11 +242,20 @@ def _add_operator_commands(sub: Any) -> None:
             gate.add_argument("--reason")
         operate.add_target_options(gate)
         gate.set_defaults(func=_operate(operate.approve if verb == "approve" else operate.reject))
+    _add_record_commands(sub)
 
+
+def _add_record_commands(sub: Any) -> None:
+    """What the deployed controller holds: its functions' environment, a run's picture, the recent runs."""
     env = sub.add_parser(
         "sam-env", help="the deployed functions' environment, as `sam local invoke --env-vars FILE` reads it"
     )
     env.add_argument("--out", help="write it to this file (default: print it)")
+    env.add_argument(
+        "--container-endpoint",
+        help="URL: the functions' AWS_ENDPOINT_URL, where it is set, becomes URL (where a container reaches the "
+        "emulators; with --local, default: the relay of a drill kept with --for-containers)",
+    )
     operate.add_target_options(env)
     env.set_defaults(func=_operate(operate.sam_env))
 

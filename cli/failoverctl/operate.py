@@ -60,9 +60,9 @@ def factory_for(args: argparse.Namespace) -> ClientFactory:
     """--local / --endpoint-url: clients of the emulators, with test credentials; else the normal chain."""
     endpoints: dict[str, str] = {}
     if getattr(args, "local", False):
-        if not LOCAL_STATE_FILE.exists():
+        state = _kept_state()
+        if not state:
             raise CommandError("no local emulators are running: start them with `failoverctl drill --keep`")
-        state = json.loads(LOCAL_STATE_FILE.read_text())
         if state.get("proxy"):  # through the outage proxy, like every call of the drill
             endpoints = dict.fromkeys(("*", "sagemaker", "application-autoscaling"), state["proxy"])
         else:
@@ -272,13 +272,31 @@ def sam_env(args: argparse.Namespace, out: IO[str]) -> int:
             env[r["LogicalResourceId"]] = dict(config.get("Environment", {}).get("Variables", {}))
     if not env:
         raise CommandError(f"stack {ctl.stack} in {ctl.region} has no functions")
+    endpoint = args.container_endpoint or (_kept_state().get("containers", "") if args.local else "")
+    for variables in env.values():
+        if variables.get("AWS_ENDPOINT_URL") and endpoint:  # empty on AWS: boto3 uses AWS's endpoints
+            variables["AWS_ENDPOINT_URL"] = endpoint
     text = json.dumps(env, indent=2, sort_keys=True) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         out.write(f"{args.out}: the environment of {len(env)} functions of {ctl.stack} in {ctl.region}\n")
     else:
         out.write(text)
+    loopback = sorted({v["AWS_ENDPOINT_URL"] for v in env.values() if "://127.0.0.1:" in v.get("AWS_ENDPOINT_URL", "")})
+    if loopback:
+        out.write(
+            f"note: AWS_ENDPOINT_URL is {', '.join(loopback)}, the host's loopback, which a container does not "
+            "reach: keep the drill with --for-containers, or pass --container-endpoint\n"
+        )
     return 0
+
+
+def _kept_state() -> dict[str, Any]:
+    """What `failoverctl drill --keep` left running ({} when nothing is)."""
+    if not LOCAL_STATE_FILE.exists():
+        return {}
+    state: dict[str, Any] = json.loads(LOCAL_STATE_FILE.read_text())
+    return state
 
 
 def report(args: argparse.Namespace, out: IO[str]) -> int:

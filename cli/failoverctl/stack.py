@@ -16,9 +16,15 @@ def partition_of(region: str) -> str:
 
 
 def stack_parameters(
-    plan: RecoveryPlan, region: str, account: str, *, alarm_event_source: str = "aws.cloudwatch"
+    plan: RecoveryPlan,
+    region: str,
+    account: str,
+    *,
+    alarm_event_source: str = "aws.cloudwatch",
+    endpoint_url: str = "",
 ) -> dict[str, str]:
-    """Parameter values for the stack in ``region`` (one of the plan's two), in ``account``.
+    """Parameter values for the stack in ``region`` (one of the plan's two), in ``account``. ``endpoint_url``: the
+    functions' ``AWS_ENDPOINT_URL``, empty on AWS (a local drill's outage proxy).
 
     The ARN lists are built here because CloudFormation cannot prefix each item of a list parameter.
     """
@@ -36,6 +42,7 @@ def stack_parameters(
             s.name for s in plan.signals if s.region == region and region != plan.standby_region
         ),
         "AlarmEventSource": alarm_event_source,
+        "EndpointUrl": endpoint_url,
         # RDS stores these identifiers lowercase, and IAM compares ARNs as they are stored.
         "AuroraGlobalClusterId": plan.global_cluster_id.lower(),
         "AuroraClusterArns": ",".join(

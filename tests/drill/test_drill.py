@@ -18,6 +18,7 @@ from samtranslator.yaml_helper import yaml_parse
 from failover_controller.clients import ClientFactory
 from failover_controller.ledger import Ledger
 from failover_controller.plan import RecoveryPlan, load_plan_file
+from failover_controller.plan_store import load_plan
 from failoverctl import drill, operate
 from failoverctl.__main__ import parser
 from failoverctl.drill import emulators, world
@@ -117,12 +118,45 @@ def test_graceful_switchover(emulator_pair: emulators.Emulators, tmp_path: Path)
     resources = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))["Resources"]
     functions = {name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert set(env) == functions
-    assert said == f"{env_file}: the environment of {len(functions)} functions of {DEFAULT_STACK} in us-west-2\n"
+    wrote = f"{env_file}: the environment of {len(functions)} functions of {DEFAULT_STACK} in us-west-2"
+    assert said.splitlines()[0] == wrote
     outputs = stack_outputs(emulator_pair)
     assert env["DetectFunction"]["LEDGER_TABLE"] == outputs["LedgerTableName"]
     assert env["DetectFunction"]["STATE_MACHINE_ARN"] == outputs["StateMachineArn"]
     values = {v for variables in env.values() for v in variables.values()}
     assert not values & set(resources), "no value is a logical id"
+    # The drill deploys the functions' declared AWS_ENDPOINT_URL as its outage proxy (empty on AWS), on the host's
+    # loopback: a container needs another address, which --container-endpoint gives.
+    assert {v["AWS_ENDPOINT_URL"] for v in env.values()} == {emulator_pair.proxy_url}
+    assert "a container does not reach" in failoverctl_on(emulator_pair, "sam-env", "--region", "us-west-2")
+    failoverctl_on(
+        emulator_pair, "sam-env", "--region", "us-west-2", "--out", str(env_file), "--container-endpoint", "http://x:1"
+    )
+    moved = json.loads(env_file.read_text(encoding="utf-8"))
+    assert {v["AWS_ENDPOINT_URL"] for v in moved.values()} == {"http://x:1"}
+    assert {k: {n: v for n, v in e.items() if n != "AWS_ENDPOINT_URL"} for k, e in moved.items()} == {
+        k: {n: v for n, v in e.items() if n != "AWS_ENDPOINT_URL"} for k, e in env.items()
+    }
+
+
+def test_setup_only_leaves_a_ready_world_and_starts_nothing(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
+    report_path = tmp_path / "setup.json"
+    out = io.StringIO()
+    report = drill.run(drill.Options(setup_only=True, report=report_path), emulator_pair, out)
+    assert report["passed"], out.getvalue()
+    assert report["readiness"]["ready"] is True
+    assert "setup only: no alarm fired, no run started" in out.getvalue()
+    with drill.emulated_env(emulator_pair):
+        f = ClientFactory()
+        runs = f.client("stepfunctions", "us-west-2").list_executions(
+            stateMachineArn=report["outputs"]["StateMachineArn"]
+        )
+        assert runs["executions"] == []
+        deployed = load_plan("recsys", prefix=world.PLAN_PREFIX, region="us-west-2", factory=f, max_age=0)
+        now = world.snapshot(deployed, f)
+    assert json.loads(json.dumps(now)) == json.loads(json.dumps(report["world_before"])), "nothing changed"
+    assert json.loads(report_path.read_text())["setup_only"] is True
+    assert not report_path.with_suffix(".html").exists(), "no run, no run's page"
 
 
 def test_a_browned_out_primary_slows_the_run_but_retries_carry_it_through(

@@ -28,14 +28,21 @@ import dns.exception
 import dns.message
 import dns.query
 
+from failoverctl.drill import relay
 from failoverctl.paths import ROOT
 
 DEFAULT_MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
 
 
-def free_port() -> int:
+def free_udp_port(address: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -115,6 +122,8 @@ class Emulators:
     proxy_url: str = ""
     time_scale: float = 0.0  # the state machine's waits are divided by it (ministack's SFN_WAIT_SCALE); 0: none
     dns: str = ""  # Route 53's DNS for the emulated zones: "127.0.0.1:PORT" (UDP)
+    container_url: str = ""  # the outage proxy, where Docker's containers reach it (open_to_containers)
+    container_dns: str = ""  # the zone's name server, where they reach it: "ADDRESS:PORT" (UDP)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
 
@@ -134,6 +143,34 @@ class Emulators:
     def endpoints(self) -> dict[str, str]:
         """The same, as ``ClientFactory(endpoints=...)`` takes them."""
         return {"*": self.front, **dict.fromkeys(MOTO_SIGNING_NAMES, self.front)}
+
+    def open_to_containers(self, interface: str = "docker0", *, detach: bool = False) -> str:
+        """Relay the outage proxy and the name server to ``interface``'s address (``failoverctl.drill.relay``),
+        where the containers of `sam local invoke` reach them; returns the proxy's URL there. Stopped with the
+        emulators."""
+        address = relay.interface_address(interface)
+        port = free_port(address)
+        cmd = [sys.executable, "-m", "failoverctl.drill.relay", "--listen", f"{address}:{port}"]
+        cmd += ["--to", self.proxy_url.removeprefix("http://")]
+        if self.dns:
+            self.container_dns = f"{address}:{free_udp_port(address)}"
+            cmd += ["--listen-udp", self.container_dns, "--to-udp", self.dns]
+        with (self.workdir / "container-relay.log").open("wb") as out:
+            proc = subprocess.Popen(  # noqa: S603
+                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=detach
+            )
+        self.procs.append(proc)
+        self.pids.append(proc.pid)
+        self.container_url = f"http://{address}:{port}"
+        _wait_http(f"{self.container_url}/_outage/report", proc, self.workdir / "container-relay.log")
+        if self.container_dns:
+            _wait_dns(self.container_dns, proc, self.workdir / "container-relay.log")
+        return self.container_url
+
+    @property
+    def name_server(self) -> str:
+        """The zone's name server as the plan names it: where the functions, local or in containers, reach it."""
+        return self.container_dns or self.dns
 
     def reset(self) -> None:
         _post(f"{self.ministack_url}/_ministack/reset")

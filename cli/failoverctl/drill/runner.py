@@ -54,6 +54,8 @@ class Options:
     plan_file: Path = ROOT / "plans" / "recsys.json"
     time_scale: float = emu.DEFAULT_TIME_SCALE  # for emulators the drill starts; a given pair keeps its own
     template: Path = TEMPLATE  # a copy: the drill of a changed controller (a role without an action, say)
+    setup_only: bool = False  # the world, the controller and the scenario's outage; no alarm, no run
+    for_containers: bool = False  # relay the outage proxy to docker0, for `sam local invoke`
 
 
 def _jsonable(value: Any) -> Any:
@@ -74,15 +76,12 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
         pair = emu.start(detach=options.keep, time_scale=options.time_scale)
     else:
         pair.reset()
+    if options.for_containers and not pair.container_url:
+        _open_to_containers(pair, say, own=own, keep=options.keep)
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "expected_outcome": scenario.expected_outcome,
-        "emulators": {
-            "ministack": pair.ministack_url,
-            "moto_sagemaker": pair.moto_url,
-            "proxy": pair.proxy_url,
-            "dns": pair.dns,
-        },
+        "emulators": _addresses(pair),
         "time_scale": pair.time_scale,
     }
     log = pair.workdir / "drill-tools.log"
@@ -92,34 +91,55 @@ def run(options: Options, pair: emu.Emulators | None = None, out: IO[str] = sys.
     finally:
         report["wall_s"] = round(time.monotonic() - wall, 2)
         if own and options.keep:
-            LOCAL_STATE_FILE.parent.mkdir(exist_ok=True)
-            LOCAL_STATE_FILE.write_text(
-                json.dumps(
-                    {
-                        "pids": pair.pids,
-                        "ministack": pair.ministack_url,
-                        "moto": pair.moto_url,
-                        "proxy": pair.proxy_url,
-                        "dns": pair.dns,
-                        "workdir": str(pair.workdir),
-                    }
-                )
-            )
-            say(
-                f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}, "
-                f"both behind the outage proxy {pair.proxy_url}; Route 53's DNS on {pair.dns} "
-                f"(dig @127.0.0.1 -p {pair.dns.rsplit(':', 1)[-1]} NAME)"
-            )
-            say("    stop them with: failoverctl drill --stop")
+            _keep(pair, say)
         elif own:
             pair.stop()
         options.report.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
-        page = run_report.write(_jsonable(report), options.report.with_suffix(".html"))
+        written = [options.report.name]
+        if not options.setup_only:
+            written.append(run_report.write(_jsonable(report), options.report.with_suffix(".html")).name)
     say(
-        f"report: {options.report} and {page.name}   wall time {report['wall_s']:.1f}s   "
+        f"report: {' and '.join(written)}   wall time {report['wall_s']:.1f}s   "
         f"{'PASSED' if report.get('passed') else 'FAILED'}"
     )
     return report
+
+
+def _addresses(pair: emu.Emulators) -> dict[str, str]:
+    return {
+        "ministack": pair.ministack_url,
+        "moto_sagemaker": pair.moto_url,
+        "proxy": pair.proxy_url,
+        "dns": pair.dns,
+        "containers": pair.container_url,
+        "containers_dns": pair.container_dns,
+    }
+
+
+def _open_to_containers(pair: emu.Emulators, say: Printer, *, own: bool, keep: bool) -> None:
+    try:
+        url = pair.open_to_containers(detach=keep)
+    except ValueError as exc:
+        if own:
+            pair.stop()
+        raise DrillError(f"--for-containers: {exc}") from exc
+    say.step(f"relaying the outage proxy and Route 53's DNS to containers: {url}, {pair.container_dns} (UDP)")
+
+
+def _keep(pair: emu.Emulators, say: Printer) -> None:
+    """``--keep``: where the emulators are, for the operator commands' ``--local`` and `failoverctl drill --stop`."""
+    state = {"pids": pair.pids, "workdir": str(pair.workdir)} | _addresses(pair)
+    state["moto"] = state.pop("moto_sagemaker")
+    LOCAL_STATE_FILE.parent.mkdir(exist_ok=True)
+    LOCAL_STATE_FILE.write_text(json.dumps(state))
+    say(
+        f"emulators kept running: ministack {pair.ministack_url}, SageMaker (moto) {pair.moto_url}, "
+        f"both behind the outage proxy {pair.proxy_url}; Route 53's DNS on {pair.dns} "
+        f"(dig @127.0.0.1 -p {pair.dns.rsplit(':', 1)[-1]} NAME)"
+    )
+    if pair.container_url:
+        say(f"    containers reach the proxy at {pair.container_url} (failoverctl sam-env --local uses it)")
+    say("    stop them with: failoverctl drill --stop")
 
 
 @dataclass
@@ -148,6 +168,8 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         )
     for fault in faults:
         say.step(f"outage: {describe_fault(fault)}")
+    if options.setup_only:
+        return _set_up(ready, scenario, say)
     # The alarms are the world's: they fire whatever the outage does to API calls (the drill's hands, not a client).
     observer = ClientFactory(endpoints=pair.direct_endpoints())
     gap = dependency_timings()["quorum_gap_s"] / pair.time_scale if pair.time_scale else 0.0
@@ -189,6 +211,21 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     return result
 
 
+def _set_up(ready: Deployed, scenario: Scenario, say: Printer) -> dict[str, Any]:
+    """``--setup-only``: the world as the scenario leaves it before its alarms, for a person or `sam local invoke`
+    to act on (docs/drills.md). Passed: the scheduled readiness said what the scenario expects."""
+    expect_ready = scenario.expected_outcome != "aborted"
+    say.step("setup only: no alarm fired, no run started")
+    return {
+        "setup_only": True,
+        "plan": ready.plan.application,
+        "outputs": ready.outputs,
+        "world_before": ready.before,
+        "readiness": ready.readiness,
+        "passed": bool(ready.readiness["ready"]) == expect_ready,
+    }
+
+
 def _build_and_deploy(
     options: Options, scenario: Scenario, pair: emu.Emulators, say: Printer, *, log: Path, f: ClientFactory
 ) -> Deployed:
@@ -203,7 +240,7 @@ def _build_and_deploy(
         f,
         standby_model_tag=scenario.standby_model_tag,
         store=False,
-        name_servers=[pair.dns],
+        name_servers=[pair.name_server],
     )
     if scenario.after_build is not None:
         scenario.after_build(plan, f)
@@ -212,7 +249,7 @@ def _build_and_deploy(
     build(log, options.template, pair.workdir)
     t = time.monotonic()
     say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
-    outputs = deploy(plan, plan.standby_region, pair.workdir, log, f, template=options.template)
+    outputs = deploy(plan, plan.standby_region, pair, log, f, template=options.template)
     deploy_s = time.monotonic() - t
     say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
     functions = enforce_iam(pair, f, [plan.standby_region])
@@ -381,7 +418,7 @@ def _failback(
     """The same runbook in the other direction, started by hand in the primary region, graceful."""
     primary = plan.primary_region
     say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
-    outputs = deploy(plan, primary, pair.workdir, log, f, template=template)
+    outputs = deploy(plan, primary, pair, log, f, template=template)
     enforce_iam(pair, f, [primary], merge=True)
     # The emulator publishes no replication figures: supply the (now secondary) primary's, as AWS would.
     world.put_replication_lag(plan, f, primary, 80.0)

@@ -12,6 +12,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan
 from failover_controller.plan_store import push_plan
 from failoverctl.drill import world
+from failoverctl.drill.emulators import Emulators
 from failoverctl.drill.scenarios import DrillError
 from failoverctl.paths import DEFAULT_STACK, ROOT
 from failoverctl.stack import stack_parameters
@@ -87,19 +88,26 @@ def build(log: Path, template: Path = TEMPLATE, workdir: Path = ROOT) -> None:
 
 
 def deploy(
-    plan: RecoveryPlan, region: str, workdir: Path, log: Path, f: ClientFactory, *, template: Path = TEMPLATE
+    plan: RecoveryPlan,
+    region: str,
+    pair: Emulators,
+    log: Path,
+    f: ClientFactory,
+    *,
+    template: Path = TEMPLATE,
 ) -> dict[str, str]:
     """As `make deploy`: the plan pushed to ``region``, then `sam deploy` of the built template there; returns the
-    stack's outputs."""
+    stack's outputs. The functions' declared ``AWS_ENDPOINT_URL`` is the outage proxy, as the emulator's own."""
     push_plan(plan, prefix=world.PLAN_PREFIX, region=region, factory=f)
-    params = workdir / f"params-{region}.yaml"
-    params.write_text(json.dumps(stack_parameters(plan, region, ACCOUNT, alarm_event_source=EVENT_SOURCE)))
+    params = pair.workdir / f"params-{region}.yaml"
+    values = stack_parameters(plan, region, ACCOUNT, alarm_event_source=EVENT_SOURCE, endpoint_url=pair.proxy_url)
+    params.write_text(json.dumps(values))
     _run_tool(
         [
             sam_binary(),
             "deploy",
             "--template-file",
-            str(built_template(template, workdir)),
+            str(built_template(template, pair.workdir)),
             "--region",
             region,
             "--stack-name",

@@ -1,0 +1,102 @@
+"""The third way in: single functions in SAM's own container path (`sam local invoke`), with the JSON of events/,
+against the drill's emulated world, each judged on its answer and on the world it read or changed.
+
+Run by `make test-sam-local` (a Docker engine, arm64 under qemu); skipped by `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from failover_controller.clients import ClientFactory
+from failover_controller.ledger import Ledger
+from failover_controller.plan import load_plan_file
+from failover_controller.prewarm import SK as PREWARM_SK
+from failoverctl.drill import world as drill_world
+from failoverctl.paths import ROOT
+from tests.sam_local.conftest import REGION, World
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SAM_LOCAL_TESTS") != "1", reason="needs a Docker engine: run `make test-sam-local`"
+)
+
+PLAN = load_plan_file(ROOT / "plans" / "recsys.json")
+
+
+def observer(world: World) -> ClientFactory:
+    """The emulators themselves, past the outage proxy."""
+    moto = world.state["moto"]
+    return ClientFactory(endpoints={"*": world.state["ministack"], "sagemaker": moto, "application-autoscaling": moto})
+
+
+def proxy_callers(world: World) -> dict[str, int]:
+    """How many calls each caller made through the outage proxy (and so through the containers' relay)."""
+    with urllib.request.urlopen(f"{world.state['proxy']}/_outage/report", timeout=30) as response:  # noqa: S310
+        rows: list[dict[str, Any]] = json.loads(response.read())["calls"]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["function"]] = counts.get(row["function"], 0) + int(row["count"])
+    return counts
+
+
+def test_setup_left_a_ready_world_and_the_containers_a_way_in(world: World) -> None:
+    assert world.report["setup_only"] is True
+    assert world.report["passed"], world.report["readiness"]
+    env = json.loads(world.env_file.read_text(encoding="utf-8"))
+    assert {v["AWS_ENDPOINT_URL"] for v in env.values()} == {world.state["containers"]}
+    assert not world.state["containers"].startswith("http://127."), "a container's loopback is its own"
+    assert env["DetectFunction"]["LEDGER_TABLE"] == world.report["outputs"]["LedgerTableName"]
+
+
+def test_preflight_checks_the_standby_and_changes_nothing(invoke: Any, world: World) -> None:
+    before = drill_world.snapshot(PLAN, observer(world))
+    answer = invoke("PreflightFunction", "preflight.json").payload
+    assert "errorMessage" not in answer, answer
+    assert answer["step"] == "preflight"
+    assert answer["message"].startswith(f"{REGION} is ready: "), answer["message"]
+    assert {c["verdict"] for c in answer["checks"]} <= {"pass", "unknown", "skipped"}
+    assert drill_world.snapshot(PLAN, observer(world)) == before
+
+
+def test_validate_input_takes_the_run_lock(invoke: Any, world: World) -> None:
+    ledger = Ledger(world.report["outputs"]["LedgerTableName"], REGION, observer(world))
+    event = json.loads((ROOT / "events" / "validate_input.json").read_text(encoding="utf-8"))
+    try:
+        answer = invoke("ValidateInputFunction", "validate_input.json").payload
+        assert "errorMessage" not in answer, answer
+        assert (answer["plan"], answer["target_region"], answer["execution"]) == (
+            "recsys",
+            REGION,
+            event["execution"],
+        )
+        lock = ledger.get("recsys", "LOCK")
+        assert lock is not None
+        assert lock["owner"] == event["execution"]
+    finally:
+        ledger.delete("recsys", "LOCK")
+
+
+def test_detect_pre_warms_the_standby_on_the_first_alarm(invoke: Any, world: World) -> None:
+    f = observer(world)
+    ledger = Ledger(world.report["outputs"]["LedgerTableName"], REGION, f)
+    before = drill_world.endpoint_config(PLAN, f, REGION)
+    invoked = invoke("DetectFunction", "detect_alarm.json")
+    answer = invoked.payload
+    assert "errorMessage" not in answer, answer
+    assert answer["outcome"] == "ignored"
+    assert answer["reason"].startswith("quorum not met: 1 of"), answer["reason"]
+    prewarm = ledger.get("recsys", PREWARM_SK)
+    assert prewarm is not None, "the first alarm of the quorum pre-warms the standby"
+    # The scale-up takes its (scaled) time: its instances arrive after the answer.
+    deadline = time.monotonic() + 120
+    while (after := drill_world.endpoint_config(PLAN, f, REGION)) == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert after != before
+    assert all(count >= before[name][1] for name, (_, count) in after.items())
+    assert proxy_callers(world).get(f"{REGION}.DetectFunction", 0) > 0, "its calls went through the outage proxy"
