@@ -14,6 +14,7 @@ from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
 
 from failover_controller.changes import claim_datum
+from failover_controller.clients import ClientFactory
 from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import load_plan_file
 from failoverctl import permissions
@@ -380,3 +381,37 @@ def test_the_claim_alarm_watches_what_the_controller_publishes() -> None:
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["TreatMissingData"] == "ignore", "a claim stands until withdrawn"
     assert datum["StorageResolution"] == 1, "a 10-second alarm needs a high-resolution metric"
+
+
+def test_the_functions_endpoint_is_declared_empty_on_aws_and_loopback_only_in_a_drill() -> None:
+    doc = yaml_parse(template_text())
+    assert doc["Globals"]["Function"]["Environment"]["Variables"]["AWS_ENDPOINT_URL"] == {"Ref": "EndpointUrl"}
+    parameter = doc["Parameters"]["EndpointUrl"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("http://127.0.0.1:40123")
+    for elsewhere in ("https://dynamodb.us-west-2.amazonaws.com", "http://10.0.0.1:80", "http://127.0.0.1.evil:80"):
+        assert not pattern.fullmatch(elsewhere), elsewhere
+    plan = load_plan_file(ROOT / "plans" / "recsys.json")
+    assert stack_parameters(plan, "us-west-2", "123456789012")["EndpointUrl"] == ""
+
+
+@pytest.mark.parametrize(
+    ("service", "aws"),
+    [
+        ("dynamodb", "https://dynamodb.us-west-2.amazonaws.com"),
+        ("rds", "https://rds.us-west-2.amazonaws.com"),
+        ("route53", "https://route53.amazonaws.com"),
+        ("sagemaker", "https://api.sagemaker.us-west-2.amazonaws.com"),
+        ("stepfunctions", "https://states.us-west-2.amazonaws.com"),
+    ],
+)
+def test_an_empty_endpoint_url_leaves_boto3_on_awss_endpoints(
+    service: str, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the deployed functions get from the EndpointUrl default: botocore reads an empty value as unset."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    assert ClientFactory().client(service, "us-west-2").meta.endpoint_url == aws
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:40123")
+    assert ClientFactory().client(service, "us-west-2").meta.endpoint_url == "http://127.0.0.1:40123"
