@@ -79,7 +79,8 @@ class World:
 
 
 @pytest.fixture(scope="session")
-def world(engine: docker.Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(engine: docker.Engine, image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Set up after the image is built: the world's clock starts when the functions can run."""
     if LOCAL_STATE_FILE.exists():
         pytest.fail(f"a kept drill is running ({LOCAL_STATE_FILE}): stop it with `failoverctl drill --stop` first")
     tmp = tmp_path_factory.mktemp("sam-local")
