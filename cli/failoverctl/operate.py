@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import json
 import os
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -283,8 +284,8 @@ def sam_env(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         out.write(text)
     loopback = sorted({v["AWS_ENDPOINT_URL"] for v in env.values() if "://127.0.0.1:" in v.get("AWS_ENDPOINT_URL", "")})
-    if loopback:
-        out.write(
+    if loopback:  # not into the JSON on stdout
+        (out if args.out else sys.stderr).write(
             f"note: AWS_ENDPOINT_URL is {', '.join(loopback)}, the host's loopback, which a container does not "
             "reach: keep the drill with --for-containers, or pass --container-endpoint\n"
         )
