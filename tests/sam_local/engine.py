@@ -1,15 +1,16 @@
 """A Docker engine, and a stand-in for Lambda's python3.13 arm64 base image, for `sam local invoke` on a machine
 that reaches no image registry (`make test-sam-local`).
 
-The engine: the one DOCKER_HOST names, or else Debian's dockerd, started here on a private socket and stopped at
-the end (with every container it ran). Its images are kept in .sam-local/ between runs.
+The engine: the one DOCKER_HOST names, or the system's, or else Debian's dockerd, started here on a private socket
+and stopped at the end (with every container it ran). Its images are kept in .sam-local/ between runs.
 
-The image (docs/drills.md, "sam local invoke"): Debian trixie's python3.13 for arm64, the packages that debootstrap
-resolves, unpacked with dpkg-deb. Their maintainer scripts are not run: under emulation they take about 5 minutes,
-and of what they make a Lambda runtime reads only the user database and the CA bundle, made here as they would.
-On top: awslambdaric (the Runtime Interface Client, which AWS's python images run) and boto3 at the project's pin,
-the layout AWS's images have (/var/lang, /var/runtime/bootstrap, /var/task), all compiled once by a host Python
-3.13 when there is one. The SAM CLI adds its own runtime interface emulator on top, as it does to AWS's image.
+The image (docs/deploy.md, "Invoking one function with sam local"): Debian trixie's python3.13 for arm64, the
+packages that debootstrap resolves, unpacked with dpkg-deb. Their maintainer scripts are not run: under emulation
+they take about 5 minutes, and of what they make a Lambda runtime reads only the user database and the CA bundle,
+made here as they would. On top: awslambdaric (the Runtime Interface Client, which AWS's python images run) and
+boto3 at the project's pin, the layout AWS's images have (/var/lang, /var/runtime/bootstrap, /var/task), all
+compiled once by a host Python 3.13. The SAM CLI adds its own runtime interface emulator on top, as it does to
+AWS's image.
 """
 
 from __future__ import annotations
@@ -91,12 +92,16 @@ class Engine:
 
 
 def engine() -> Engine:
-    """The running engine DOCKER_HOST names, else a dockerd of our own (root), on a socket only we use."""
+    """The running engine DOCKER_HOST names, or the system's, else a dockerd of our own (root), on a socket only we
+    use."""
     if os.environ.get("DOCKER_HOST"):
         running = Engine(os.environ["DOCKER_HOST"])
         if not running.answers():
             raise RuntimeError(f"DOCKER_HOST={running.host} does not answer")
         return running
+    system = Engine("unix:///var/run/docker.sock")
+    if Path("/var/run/docker.sock").exists() and system.answers():
+        return system
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise RuntimeError("no dockerd: run tests/sam_local/prepare-host (make test-sam-local does)")
@@ -136,6 +141,8 @@ def image(docker: Engine) -> str:
         built = docker.docker("build", "--platform", PLATFORM, "-q", "-t", IMAGE, str(context))
         if built.returncode != 0:
             raise RuntimeError(f"docker build of {IMAGE} failed:\n{built.stderr[-3000:]}")
+    if docker.proc is not None:  # our own engine: the previous recipe's image is no longer named
+        docker.docker("image", "prune", "--force")
     return IMAGE
 
 
