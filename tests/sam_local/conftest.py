@@ -95,17 +95,11 @@ def world(engine: docker.Engine, image: str, tmp_path_factory: pytest.TempPathFa
         failoverctl("drill", "--stop")
 
 
-@dataclass
-class Invoked:
-    payload: Any
-    log: str
-
-
 @pytest.fixture(scope="session")
 def invoke(engine: docker.Engine, image: str, world: World) -> Any:
-    """`sam local invoke FUNCTION -e events/EVENT --env-vars ENV`, in the stand-in image; its answer and log."""
+    """`sam local invoke FUNCTION -e events/EVENT --env-vars ENV`, in the stand-in image: the function's answer."""
 
-    def run(function: str, event: str) -> Invoked:
+    def run(function: str, event: str) -> Any:
         args = [str(ROOT / ".venv-sam" / "bin" / "sam"), "local", "invoke", function, "-e", f"events/{event}"]
         args += ["--env-vars", str(world.env_file), "--region", REGION, "--skip-pull-image", "--invoke-image", image]
         done = subprocess.run(  # noqa: S603
@@ -121,6 +115,6 @@ def invoke(engine: docker.Engine, image: str, world: World) -> Any:
         # The function's answer is the last line SAM writes to stdout; it exits 0 when the handler raised.
         answer = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
         assert answer, f"sam local invoke {function} printed no answer\n{done.stderr[-4000:]}"
-        return Invoked(json.loads(answer), done.stderr)
+        return json.loads(answer)
 
     return run

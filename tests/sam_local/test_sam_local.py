@@ -60,7 +60,7 @@ def test_preflight_checks_the_standby_and_changes_nothing(invoke: Any, world: Wo
     drill_world.put_replication_lag(PLAN, f, REGION, 120.0)
     drill_world.put_replication_latency(PLAN, f, REGION, 350.0)
     before = drill_world.snapshot(PLAN, f)
-    answer = invoke("PreflightFunction", "preflight.json").payload
+    answer = invoke("PreflightFunction", "preflight.json")
     assert "errorMessage" not in answer, answer
     assert answer["step"] == "preflight"
     assert answer["message"].startswith(f"{REGION} is ready: "), answer["message"]
@@ -72,7 +72,7 @@ def test_validate_input_takes_the_run_lock(invoke: Any, world: World) -> None:
     ledger = Ledger(world.report["outputs"]["LedgerTableName"], REGION, observer(world))
     event = json.loads((ROOT / "events" / "validate_input.json").read_text(encoding="utf-8"))
     try:
-        answer = invoke("ValidateInputFunction", "validate_input.json").payload
+        answer = invoke("ValidateInputFunction", "validate_input.json")
         assert "errorMessage" not in answer, answer
         assert (answer["plan"], answer["target_region"], answer["execution"]) == (
             "recsys",
@@ -90,8 +90,7 @@ def test_detect_pre_warms_the_standby_on_the_first_alarm(invoke: Any, world: Wor
     f = observer(world)
     ledger = Ledger(world.report["outputs"]["LedgerTableName"], REGION, f)
     before = drill_world.endpoint_config(PLAN, f, REGION)
-    invoked = invoke("DetectFunction", "detect_alarm.json")
-    answer = invoked.payload
+    answer = invoke("DetectFunction", "detect_alarm.json")
     assert "errorMessage" not in answer, answer
     assert answer["outcome"] == "ignored"
     assert answer["reason"].startswith("quorum not met: 1 of"), answer["reason"]

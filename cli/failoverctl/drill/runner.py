@@ -128,8 +128,7 @@ def _open_to_containers(pair: emu.Emulators, say: Printer, *, own: bool, keep: b
 
 def _keep(pair: emu.Emulators, say: Printer) -> None:
     """``--keep``: where the emulators are, for the operator commands' ``--local`` and `failoverctl drill --stop`."""
-    state = {"pids": pair.pids, "workdir": str(pair.workdir)} | _addresses(pair)
-    state["moto"] = state.pop("moto_sagemaker")
+    state = {"pids": pair.pids, "workdir": str(pair.workdir), "moto": pair.moto_url} | _addresses(pair)
     LOCAL_STATE_FILE.parent.mkdir(exist_ok=True)
     LOCAL_STATE_FILE.write_text(json.dumps(state))
     say(
