@@ -31,19 +31,19 @@ def deployed(emulator_pair: emulators.Emulators, tmp_path_factory: pytest.TempPa
     return report
 
 
-def cli(pair: emulators.Emulators, *argv: str) -> tuple[int, str]:
+def cli(pair: emulators.Emulators, *argv: str, out: io.StringIO | None = None) -> tuple[int, str]:
     """failoverctl with its own output stream (tests run commands from several threads at once)."""
     args = parser().parse_args([*argv, "--endpoint-url", pair.ministack_url, "--sagemaker-endpoint-url", pair.moto_url])
-    out = io.StringIO()
+    out = out or io.StringIO()
     code = operate.run_command(args.func.operation, args, out, out)
     return code, out.getvalue()
 
 
 def in_background(pair: emulators.Emulators, *argv: str) -> tuple[threading.Thread, dict[str, Any]]:
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"out": io.StringIO()}  # what it printed so far
 
     def run() -> None:
-        result["code"], result["text"] = cli(pair, *argv)
+        result["code"], result["text"] = cli(pair, *argv, out=result["out"])
 
     runner = threading.Thread(target=run)
     runner.start()
@@ -160,6 +160,8 @@ def test_both_controllers_at_once_never_split_the_brain(emulator_pair: emulators
         ]
         for runner, _ in runners:
             runner.join(timeout=120)
+        stuck = [result["out"].getvalue()[-1500:] for runner, result in runners if runner.is_alive()]
+        assert not stuck, f"round {round_}: a run did not end within 120 s: {stuck}"
         codes = [result["code"] for _, result in runners]
         assert 0 in codes, [result["text"][-800:] for _, result in runners]
         _consistent(snapshot(emulator_pair, deployed))

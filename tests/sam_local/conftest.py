@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -55,13 +56,21 @@ def failoverctl(*argv: str, timeout: float = 900) -> str:
     return done.stdout
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[docker.Engine]:
+    """The engine, and a SIGTERM that ends the session like Ctrl-C: the teardowns stop dockerd and the kept drill,
+    which run in sessions of their own and would outlive a killed pytest."""
+    previous = signal.signal(signal.SIGTERM, _interrupted)
     running = docker.engine()
     try:
         yield running
     finally:
         running.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
