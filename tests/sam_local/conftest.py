@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from failoverctl.drill import emulators
 from failoverctl.paths import LOCAL_STATE_FILE, ROOT
 from tests.sam_local import engine as docker
 
@@ -83,7 +84,7 @@ class World:
     """The kept drill: the world before any alarm, the controller deployed in REGION, and how to reach both."""
 
     report: dict[str, Any]
-    state: dict[str, Any]
+    pair: emulators.Emulators  # the kept emulators, as the state file names them
     env_file: Path
 
 
@@ -97,9 +98,12 @@ def world(engine: docker.Engine, image: str, tmp_path_factory: pytest.TempPathFa
     try:
         failoverctl("drill", "--setup-only", "--keep", "--for-containers", "--report", str(report_file))
         state = json.loads(LOCAL_STATE_FILE.read_text())
+        pair = emulators.Emulators(
+            state["ministack"], state["moto"], Path(state["workdir"]), state["proxy"], container_url=state["containers"]
+        )
         env_file = tmp / "env.json"
         failoverctl("sam-env", "--local", "--region", REGION, "--out", str(env_file))
-        yield World(json.loads(report_file.read_text()), state, env_file)
+        yield World(json.loads(report_file.read_text()), pair, env_file)
     finally:
         failoverctl("drill", "--stop")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.request
 from typing import Any
 
 import pytest
@@ -31,16 +30,13 @@ PLAN = load_plan_file(ROOT / "plans" / "recsys.json")
 
 def observer(world: World) -> ClientFactory:
     """The emulators themselves, past the outage proxy."""
-    moto = world.state["moto"]
-    return ClientFactory(endpoints={"*": world.state["ministack"], "sagemaker": moto, "application-autoscaling": moto})
+    return ClientFactory(endpoints=world.pair.direct_endpoints())
 
 
 def proxy_callers(world: World) -> dict[str, int]:
     """How many calls each caller made through the outage proxy (and so through the containers' relay)."""
-    with urllib.request.urlopen(f"{world.state['proxy']}/_outage/report", timeout=30) as response:  # noqa: S310
-        rows: list[dict[str, Any]] = json.loads(response.read())["calls"]
     counts: dict[str, int] = {}
-    for row in rows:
+    for row in world.pair.outage_report()["calls"]:
         counts[row["function"]] = counts.get(row["function"], 0) + int(row["count"])
     return counts
 
@@ -49,8 +45,8 @@ def test_setup_left_a_ready_world_and_the_containers_a_way_in(world: World) -> N
     assert world.report["setup_only"] is True
     assert world.report["passed"], world.report["readiness"]
     env = json.loads(world.env_file.read_text(encoding="utf-8"))
-    assert {v["AWS_ENDPOINT_URL"] for v in env.values()} == {world.state["containers"]}
-    assert not world.state["containers"].startswith("http://127."), "a container's loopback is its own"
+    assert {v["AWS_ENDPOINT_URL"] for v in env.values()} == {world.pair.container_url}
+    assert not world.pair.container_url.startswith("http://127."), "a container's loopback is its own"
     assert env["DetectFunction"]["LEDGER_TABLE"] == world.report["outputs"]["LedgerTableName"]
 
 
