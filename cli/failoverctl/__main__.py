@@ -12,7 +12,7 @@
   drill                       a whole failover on the local emulators
 
 Against AWS with the normal credential chain and --region, or the local emulators with --local.
-Exit codes: 0 done (ready, succeeded), 1 not ready or the run failed, 2 invalid input, 3 could not run.
+Exit codes: 0 done (ready, succeeded, nothing to do), 1 not ready or the run failed, 2 invalid input, 3 could not run.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from failover_controller.changes import claim_datum
 from failover_controller.clients import ClientFactory
 from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import DnsRecord, RecoveryPlan, load_plan_file
-from failover_controller.reads import cloudwatch
+from failover_controller.reads import cloudwatch, dns
 from failoverctl.operate import CommandError, factory_for
 
 HEALTH_CHECK_VERSION = "v1"  # in the CallerReference: a changed check gets a new reference
@@ -110,13 +110,36 @@ def record_set(plan: RecoveryPlan, record: DnsRecord, region: str, checks: dict[
     return rrs
 
 
-def record_changes(plan: RecoveryPlan, checks: dict[str, str]) -> list[dict[str, Any]]:
-    """Every record of the plan, in both regions, as data-plane DNS needs it (UPSERT: setup can run again)."""
+def probe_sets(plan: RecoveryPlan, checks: dict[str, str]) -> list[dict[str, Any]]:
+    """The primary's claim, readable in DNS (reads.dns.primary_claim): "free" while the primary's check is healthy,
+    else "claimed". A standby failing over ungracefully asks it instead of the primary's CloudWatch."""
+    name, ttl = dns.probe_name(plan), plan.records[0].ttl
     return [
-        {"Action": "UPSERT", "ResourceRecordSet": record_set(plan, record, region, checks)}
-        for record in plan.records
-        for region in plan.regions
+        {
+            "Name": name,
+            "Type": "TXT",
+            "SetIdentifier": f"{plan.application}-primary-claim-{dns.PROBE_FREE}",
+            "Failover": "PRIMARY",
+            "TTL": ttl,
+            "ResourceRecords": [{"Value": f'"{dns.PROBE_FREE}"'}],
+            "HealthCheckId": checks[plan.primary_region],
+        },
+        {
+            "Name": name,
+            "Type": "TXT",
+            "SetIdentifier": f"{plan.application}-primary-claim-{dns.PROBE_CLAIMED}",
+            "Failover": "SECONDARY",
+            "TTL": ttl,
+            "ResourceRecords": [{"Value": f'"{dns.PROBE_CLAIMED}"'}],
+        },
     ]
+
+
+def record_changes(plan: RecoveryPlan, checks: dict[str, str]) -> list[dict[str, Any]]:
+    """Every record of the plan, in both regions, as data-plane DNS needs it, and the primary's claim probe
+    (UPSERT: setup can run again)."""
+    sets = [record_set(plan, record, region, checks) for record in plan.records for region in plan.regions]
+    return [{"Action": "UPSERT", "ResourceRecordSet": rrs} for rrs in sets + probe_sets(plan, checks)]
 
 
 def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any]:
@@ -173,7 +196,7 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
         routing = {k: rrs[k] for k in ("Weight", "Failover", "Region") if k in rrs}
         out.write(
             f"record {rrs['Name']} {rrs['Type']} {rrs['SetIdentifier']}: {routing}, answers "
-            f"{[v['Value'] for v in rrs['ResourceRecords']]}, health check {rrs['HealthCheckId']}\n"
+            f"{[v['Value'] for v in rrs['ResourceRecords']]}, health check {rrs.get('HealthCheckId', 'none')}\n"
         )
     missing = [r for r, s in state["alarms"].items() if s == "MISSING"]
     if missing:

@@ -28,7 +28,9 @@ from failover_controller.plan import RecoveryPlan, load_plan_file
 from failover_controller.plan_store import PlanStore, push_plan
 from failover_controller.readiness import assess
 from failover_controller.reads import dns
+from failover_controller.reads.aurora import global_cluster, settled_writer_region
 from failover_controller.run_context import parse_start
+from failover_controller.steps.base import StepRequest
 from failoverctl.follow import FollowError, Printer, follow, ledger_outcome, why
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE
 
@@ -141,6 +143,10 @@ def readiness(args: argparse.Namespace, out: IO[str]) -> int:
     return 0 if report["ready"] else 1
 
 
+# A run that found the world already where it was asked ("noop") is done too: exit 0, as a step run again is.
+DONE_OUTCOMES = frozenset({"succeeded", "noop", "dry_run"})
+
+
 def failover(args: argparse.Namespace, out: IO[str]) -> int:
     """Start the runbook in the --to region with validated input, and follow it live."""
     start: dict[str, Any] = {
@@ -156,7 +162,11 @@ def failover(args: argparse.Namespace, out: IO[str]) -> int:
         start["poll_seconds"] = args.poll_seconds
     parse_start(start)
     ctl = controller(args, region=args.to)
-    ctl.plan(args.plan).require_region(args.to)
+    plan = ctl.plan(args.plan)
+    plan.require_region(args.to)
+    writer = _writer_now(plan, args.to, ctl.factory)
+    if writer:
+        start["expected_writer"] = writer
     name = args.name or f"{args.plan}-manual-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     sfn = ctl.factory.client("stepfunctions", ctl.region)
     try:
@@ -167,6 +177,11 @@ def failover(args: argparse.Namespace, out: IO[str]) -> int:
         raise CommandError(f"StartExecution refused: {exc}") from exc
     say = Printer(out)
     say(f"started {name} in {ctl.region} ({args.mode}{', dry run' if args.dry_run else ''})")
+    say(
+        f"it promotes only while the Aurora writer stays in {writer}"
+        if writer
+        else "the Aurora writer could not be read here: the run compares with what its preflight sees"
+    )
     if args.require_approval:
         say(f"it will wait for approval: failoverctl approve {name} --region {ctl.region}")
     if args.no_follow:
@@ -177,7 +192,17 @@ def failover(args: argparse.Namespace, out: IO[str]) -> int:
     say(f"{run.status}: outcome {outcome}")
     if run.cause:
         say(f"why: {why(run.cause)}")
-    return 0 if outcome in {"succeeded", "dry_run"} else 1
+    return 0 if outcome in DONE_OUTCOMES else 1
+
+
+def _writer_now(plan: RecoveryPlan, region: str, factory: ClientFactory) -> str | None:
+    """The Aurora writer's region as seen from ``region`` now, for the run's compare and swap (expected_writer):
+    two people or controllers starting failovers at once then move the database at most once."""
+    scope = StepRequest(plan=plan, target_region=region, mode="graceful", dry_run=True, action="check", clients=factory)
+    try:
+        return settled_writer_region(global_cluster(scope))
+    except FailoverError:
+        return None
 
 
 def _who() -> str:

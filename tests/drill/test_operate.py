@@ -79,12 +79,27 @@ def test_readiness_prints_every_check(emulator_pair: emulators.Emulators, deploy
     assert json.loads(raw)["ready"] is True
 
 
+def execution_input(pair: emulators.Emulators, region: str, name: str) -> dict[str, Any]:
+    with drill.emulated_env(pair):
+        f = ClientFactory()
+        outputs = f.client("cloudformation", region).describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0]["Outputs"]
+        machine = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "StateMachineArn")
+        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+        doc: dict[str, Any] = json.loads(
+            f.client("stepfunctions", region).describe_execution(executionArn=arn)["input"]
+        )
+        return doc
+
+
 def test_a_dry_run_failover_changes_nothing(emulator_pair: emulators.Emulators, deployed: Any) -> None:
     before = snapshot(emulator_pair, deployed)
     code, text = cli(emulator_pair, "failover", "recsys", "--to", "us-west-2", "--dry-run", "--name", "dry-1")
     assert code == 0, text
     assert "outcome dry_run" in text
     assert snapshot(emulator_pair, deployed) == before
+    # The writer as the command saw it goes with the run: it promotes only while the writer is still there.
+    assert "it promotes only while the Aurora writer stays in us-east-1" in text
+    assert execution_input(emulator_pair, "us-west-2", "dry-1")["expected_writer"] == before["aurora_writer"]
 
 
 def _wait_for_approval_request(pair: emulators.Emulators, region: str, name: str) -> None:
@@ -142,7 +157,9 @@ def _consistent(snap: dict[str, Any]) -> None:
 
 
 def test_both_controllers_at_once_never_split_the_brain(emulator_pair: emulators.Emulators, deployed: Any) -> None:
-    """Each controller sees the other region as down and fails into its own, at the same moment."""
+    """Each controller sees the other region as down and fails into its own, at the same moment. Both runs end (a
+    wait for DNS that could never end fails instead), one of them succeeds or finds nothing to do, and the world is
+    consistent (docs/safety.md)."""
     for round_ in range(3):
         runners = [
             in_background(

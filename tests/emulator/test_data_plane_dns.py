@@ -8,18 +8,19 @@ import argparse
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from failover_controller.changes import claim_datum
 from failover_controller.checks import route53 as route53_checks
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import PreconditionFailed
-from failover_controller.names import claim_alarm_name
+from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import RecoveryPlan
 from failover_controller.reads import cloudwatch, dns
-from failover_controller.steps import compensate, flip_dns, verify
+from failover_controller.steps import compensate, flip_dns, promote_aurora, verify
 from failoverctl import dns as dns_setup
 from failoverctl.drill import emulators, world
 from failoverctl.drill.emulators import free_port
@@ -56,6 +57,15 @@ def answered(plan: RecoveryPlan) -> set[str | None]:
     return {d["region"] for d in dns.served_from(plan).values()}
 
 
+def until(condition: Callable[[], bool]) -> None:
+    """DNS follows a claim after the health check's interval (the drill's DNS server judges every 0.05 s)."""
+    for _ in range(300):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("DNS never followed")
+
+
 def until_answered(plan: RecoveryPlan, region: str, f: ClientFactory) -> None:
     """The runbook's poll loop: FlipDns's status until DNS answers with ``region``."""
     for _ in range(100):
@@ -63,6 +73,14 @@ def until_answered(plan: RecoveryPlan, region: str, f: ClientFactory) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"DNS never answered with {region}: {dns.served_from(plan)}")
+
+
+def claim_as_a_failback_left_it(plan: RecoveryPlan, f: ClientFactory) -> None:
+    """The primary's claim, made the way FlipDns makes it (a failback into the primary claims there)."""
+    f.client("cloudwatch", "us-east-1").put_metric_data(
+        Namespace=CLAIM_NAMESPACE, MetricData=[claim_datum(plan.application, float(int(time.time())))]
+    )
+    assert cloudwatch.traffic_claim(plan, f, "us-east-1")["claimed"]
 
 
 def test_a_claim_moves_the_answers_and_running_again_claims_nothing(
@@ -93,6 +111,40 @@ def test_a_dry_run_claims_nothing(plan: RecoveryPlan, emulated: ClientFactory) -
     result = flip_dns.run(request(plan, emulated, "flip", dry_run=True))
     assert [(a.api, a.performed) for a in result.actions] == [("cloudwatch:PutMetricData", False)]
     assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
+
+
+def test_the_primary_answered_with_nobody_claiming_needs_no_claim(plan: RecoveryPlan, emulated: ClientFactory) -> None:
+    """A run into the primary that finds DNS answering with it, and no claim there, claims nothing: a claim would
+    outweigh the standby's next failover (both claiming answers with the primary) until someone released it."""
+    assert answered(plan) == {"us-east-1"}
+    result = flip_dns.run(request(plan, emulated, "flip", target="us-east-1"))
+    assert (result.changed, result.actions, result.done) == (False, [], True)
+    assert "no claim is made" in result.message
+    assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"]
+    # So the standby's next failover moves DNS.
+    switch_writer(plan, emulated, "us-west-2")
+    flip_dns.run(request(plan, emulated, "flip"))
+    until_answered(plan, "us-west-2", emulated)
+
+
+def test_waiting_for_dns_stops_when_the_writer_moves_away(plan: RecoveryPlan, emulated: ClientFactory) -> None:
+    """Another controller fails the database back while this run waits for DNS: the wait ends with why, rather than
+    lasting until the run's deadline (both regions claim, so DNS keeps answering with the primary)."""
+    claim_as_a_failback_left_it(plan, emulated)
+    switch_writer(plan, emulated, "us-west-2")
+    flip_dns.run(request(plan, emulated, "flip"))
+    waiting = flip_dns.run(request(plan, emulated, "status"))
+    assert (waiting.done, waiting.message) == (
+        False,
+        "DNS answers with another region for " + ", ".join(sorted(dns.served_from(plan))),
+    )
+    switch_writer(plan, emulated, "us-east-1")
+    with pytest.raises(StepFailed) as e:
+        flip_dns.run(request(plan, emulated, "status"))
+    assert str(e.value) == (
+        "the Aurora writer moved to us-east-1 while this run waited for DNS to answer with us-west-2: another run "
+        "or a person is acting; not waiting for DNS to follow a read-only database"
+    )
 
 
 def test_compensation_withdraws_the_claim_when_the_writer_went_back(
@@ -149,13 +201,21 @@ def test_preflight_asks_dns_and_calls_no_route53_api(
 def test_a_claim_the_primary_kept_after_a_failback_blocks_the_standby_until_released(
     plan: RecoveryPlan, emulated: ClientFactory, emulator_pair: emulators.Emulators, tmp_path: Path
 ) -> None:
-    # The writer is home (as after a failback) and the primary's controller claimed.
-    flip_dns.run(request(plan, emulated, "flip", target="us-east-1"))
+    # The writer is home and the primary's controller claimed, as a failback from a claiming standby leaves it.
+    claim_as_a_failback_left_it(plan, emulated)
     checks = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check"))}
     assert checks["dns.primary_claim"].verdict == "fail"
     assert "failoverctl dns release PLAN --region us-east-1" in checks["dns.primary_claim"].detail
+    # Ungraceful: the primary is not asked; DNS tells its claim (the probe record follows its health check).
+    until(lambda: dns.primary_claim(plan) is True)
     ungraceful = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check", mode="ungraceful"))}
-    assert ungraceful["dns.primary_claim"].verdict == "skipped", "a dark primary is not asked"
+    assert (ungraceful["dns.primary_claim"].verdict, ungraceful["dns.primary_claim"].observed) == ("fail", "claimed")
+    assert "_primary-claim.api.recsys.example.com. answers claimed" in ungraceful["dns.primary_claim"].detail
+    # Nor does Aurora move: a promotion would leave the traffic on a read-only database.
+    writer = world.snapshot(plan, emulated)["aurora_writer"]
+    with pytest.raises(PreconditionFailed, match="not promoting: us-east-1 claims the traffic"):
+        promote_aurora.run(request(plan, emulated, "promote", mode="ungraceful"))
+    assert world.snapshot(plan, emulated)["aurora_writer"] == writer == "us-east-1"
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan.document), encoding="utf-8")
     args = argparse.Namespace(
@@ -168,6 +228,9 @@ def test_a_claim_the_primary_kept_after_a_failback_blocks_the_standby_until_rele
     assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"]
     checks = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check"))}
     assert checks["dns.primary_claim"].verdict == "pass"
+    until(lambda: dns.primary_claim(plan) is False)
+    ungraceful = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check", mode="ungraceful"))}
+    assert (ungraceful["dns.primary_claim"].verdict, ungraceful["dns.primary_claim"].observed) == ("pass", "free")
     again = io.StringIO()
     assert dns_setup.release(args, again) == 0
     assert "does not claim" in again.getvalue()

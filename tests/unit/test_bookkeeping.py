@@ -247,6 +247,7 @@ def test_a_minimal_start_gets_the_safe_defaults(plan_doc: dict[str, Any]) -> Non
         "rto_seconds": 900,
         "rpo_seconds": 60,
         "trigger": {"type": "manual"},
+        "expected_writer": None,
     }
 
 
@@ -260,8 +261,10 @@ def test_every_field_of_a_start_reaches_the_run(plan_doc: dict[str, Any]) -> Non
         "force_beyond_rpo": True,
         "poll_seconds": 0,
         "trigger": {"type": "alarm", "alarm": "a"},
+        "expected_writer": "us-east-1",
     }
     run = new_run(start, parse_plan(plan_doc), execution="r-2", started_at="s", now=1000)
+    assert run.expected_writer == "us-east-1"
     assert (run.mode, run.dry_run, run.require_approval, run.force_beyond_rpo, run.poll_seconds) == (
         "ungraceful",
         True,
@@ -270,6 +273,18 @@ def test_every_field_of_a_start_reaches_the_run(plan_doc: dict[str, Any]) -> Non
         0,
     )
     assert (run.trigger, run.approval_timeout_seconds, run.deadline) == ({"type": "alarm", "alarm": "a"}, 900, 2800)
+
+
+def test_an_expected_writer_outside_the_plan_is_named(plan_doc: dict[str, Any]) -> None:
+    start = {"plan": "recsys", "target_region": "us-west-2", "expected_writer": "eu-west-1"}
+    with pytest.raises(InputInvalid) as e:
+        new_run(start, parse_plan(plan_doc), execution="r-3", started_at="")
+    assert str(e.value) == (
+        "failover input is invalid: expected_writer: 'eu-west-1' is not one of the plan's regions "
+        "(us-east-1, us-west-2)"
+    )
+    with pytest.raises(InputInvalid, match="expected_writer: must be of type str, got int"):
+        parse_start({**start, "expected_writer": 1})
 
 
 @pytest.mark.parametrize("name", ["has space", "", "x" * 81, "a/b"])

@@ -386,6 +386,7 @@ def test_a_replicating_secondary_within_the_rpo(app: RecoveryPlan, f: ClientFact
         check("aurora.global_member", "recsys-metadata-usw2", True, "recsys-metadata-global", "pass"),
         check("aurora.synchronized", "recsys-metadata-usw2", "connected", "connected", "pass"),
         check("aurora.replication_lag_ms", LAG, 120.0, 60_000, "pass"),
+        check("aurora.writer", "recsys-metadata-global", "us-east-1", "a writer region", "pass"),
     ]
 
 
@@ -431,6 +432,7 @@ def test_a_secondary_that_is_not_ready(app: RecoveryPlan, f: ClientFactory, db: 
             "the secondary is not replicating from the writer",
         ),
         check("aurora.replication_lag_ms", LAG, 61_000.0, 60_000, "fail", "replication lag exceeds the plan's RPO"),
+        check("aurora.writer", "recsys-metadata-global", "us-east-1", "a writer region", "pass"),
     ]
 
 
@@ -457,7 +459,8 @@ def test_a_cluster_outside_the_global_cluster(app: RecoveryPlan, f: ClientFactor
 
 def test_the_writer_needs_no_replication(app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
     db.writer_region = "us-west-2"
-    sync, lag = verdicts(aurora.checks(request(app, f, "check")))[2:]
+    sync, lag, writer = verdicts(aurora.checks(request(app, f, "check")))[2:]
+    assert writer == check("aurora.writer", "recsys-metadata-global", "us-west-2", "a writer region", "pass")
     resource = "recsys-metadata-usw2 (AWS/RDS replication lag, Maximum)"
     assert sync == check(
         "aurora.synchronized", "recsys-metadata-usw2", None, "connected", "skipped", "the target already is the writer"
@@ -478,7 +481,10 @@ def test_aurora_checks_when_nothing_can_be_read(app: RecoveryPlan, f: ClientFact
     plan_doc["aurora"]["global_cluster_id"] = "no-such-global"
     plan = parse_plan(world.with_zone(plan_doc, app.hosted_zone_id))
     f.cloudwatch("us-west-2").meta.events.register("before-call.cloudwatch.ListMetrics", _denied)
-    available, member, sync, lag = verdicts(aurora.checks(request(plan, f, "check")))
+    available, member, sync, lag, writer = verdicts(aurora.checks(request(plan, f, "check")))
+    assert writer == check(
+        "aurora.writer", "no-such-global", None, "a writer region", "unknown", "the global cluster could not be read"
+    )
     assert {k: available[k] for k in ("name", "resource", "observed", "threshold", "verdict")} == {
         "name": "aurora.cluster_available",
         "resource": "recsys-metadata-usw2",

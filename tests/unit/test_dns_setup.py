@@ -43,7 +43,22 @@ def test_setup_gives_each_regions_records_the_health_check_of_the_other_regions_
     assert (api_use1["Weight"], api_use1["HealthCheckId"]) == (100, checks["us-west-2"])
     assert (api_usw2["Weight"], api_usw2["HealthCheckId"]) == (0, checks["us-east-1"])
     assert api_usw2["ResourceRecords"] == [{"Value": "api.us-west-2.recsys.internal"}]
-    assert len(sets) == 4
+    # The primary's claim, readable in DNS: "free" while the primary's check is healthy, else "claimed".
+    free = sets["_primary-claim.api.recsys.example.com. recsys-primary-claim-free"]
+    claimed = sets["_primary-claim.api.recsys.example.com. recsys-primary-claim-claimed"]
+    assert (free["Type"], free["Failover"], free["HealthCheckId"], free["ResourceRecords"]) == (
+        "TXT",
+        "PRIMARY",
+        checks["us-east-1"],
+        [{"Value": '"free"'}],
+    )
+    assert (claimed["Type"], claimed["Failover"], claimed["ResourceRecords"]) == (
+        "TXT",
+        "SECONDARY",
+        [{"Value": '"claimed"'}],
+    )
+    assert "HealthCheckId" not in claimed, "the answer when the primary's check is unhealthy"
+    assert len(sets) == 6
     configs = {
         h["Id"]: h["HealthCheckConfig"]["Type"] for h in moto.route53("us-east-1").list_health_checks()["HealthChecks"]
     }
@@ -69,7 +84,7 @@ def test_without_apply_setup_creates_nothing_and_says_what_it_would_do(moto: Cli
     plan = zone_plan(moto)
     done = dns.setup(plan, moto, apply=False)
     assert done["applied"] is False
-    assert len(done["changes"]) == 4
+    assert len(done["changes"]) == 6
     assert moto.route53("us-east-1").list_health_checks()["HealthChecks"] == []
     assert record_sets(moto, plan) == {}
 

@@ -23,6 +23,7 @@ CHECKS = [
     "aurora.global_member",
     "aurora.synchronized",
     "aurora.replication_lag_ms",
+    "aurora.writer",
     "dynamodb.replica_active",
     "dynamodb.replica_active",
     "dynamodb.write_region_parameter",
@@ -51,8 +52,10 @@ def test_a_ready_standby_passes_every_check_and_nothing_changes(app: RecoveryPla
     assert [c.name for c in result.checks] == CHECKS
     assert {c.verdict for c in result.checks} == {"pass"}
     assert result.step == "preflight"
-    assert result.before == result.after == {"verdicts": {"pass": 17, "fail": 0, "unknown": 0, "skipped": 0}}
-    assert result.message == "us-west-2 is ready: 17 pass"
+    # The writer as the run began: PromoteAurora promotes only while it is still there.
+    verdicts = {"pass": 18, "fail": 0, "unknown": 0, "skipped": 0}
+    assert result.before == result.after == {"verdicts": verdicts, "aurora_writer": "us-east-1"}
+    assert result.message == "us-west-2 is ready: 18 pass"
     lag = next(c for c in result.checks if c.name == "aurora.replication_lag_ms")
     assert (lag.observed, lag.threshold) == (120.0, 60_000)
     assert lag.resource == (
@@ -103,7 +106,7 @@ def test_a_sync_status_not_reported_is_unknown(app: RecoveryPlan, f: ClientFacto
     result = preflight.run(request(app, f, "check"))
     sync = next(c for c in result.checks if c.name == "aurora.synchronized")
     assert (sync.verdict, sync.detail) == ("unknown", "the global cluster reports no status")
-    assert result.message == "us-west-2 is ready: 16 pass, 1 unknown"
+    assert result.message == "us-west-2 is ready: 17 pass, 1 unknown"
 
 
 def test_graceful_mode_needs_the_replication_lag(plan_doc: dict[str, Any], f: ClientFactory) -> None:
@@ -123,7 +126,7 @@ def test_ungraceful_mode_reports_an_unknown_lag_and_does_not_consult_the_source(
         "unknown",
         "no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag series for this cluster; RPO exposure unknown",
     )
-    assert result.before["verdicts"] == {"pass": 12, "fail": 0, "unknown": 1, "skipped": 4}
+    assert result.before["verdicts"] == {"pass": 13, "fail": 0, "unknown": 1, "skipped": 4}
     skipped = [c.name for c in result.checks if c.verdict == "skipped"]
     assert skipped == [  # what only the (unreachable) source region can tell
         "dynamodb.replication_latency_ms",

@@ -298,6 +298,56 @@ def test_failback_switches_the_writer_back(plan: RecoveryPlan, f: ClientFactory,
     assert [p.to_arn for p in db.promotions] == [USW2_ARN, USE1_ARN]
 
 
+# Compare and swap on the writer: a run promotes only while the writer is where its requester (or its preflight)
+# saw it. Two controllers failing over at once move the database at most once.
+
+
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+@pytest.mark.parametrize("seen_by", ["expected_writer", "preflight_writer"])
+def test_a_writer_moved_since_the_run_began_is_not_moved_again(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase, mode: Any, seen_by: str
+) -> None:
+    """The run into us-east-1 began with the writer in us-west-2; another controller failed it back meanwhile."""
+    lag(plan, f, 120)
+    db.writer_region = "us-east-1"
+    seen: dict[str, Any] = {seen_by: "us-west-2"}
+    with pytest.raises(PreconditionFailed) as e:
+        step.run(request(plan, f, "promote", mode=mode, **seen))
+    when = "the run was requested" if seen_by == "expected_writer" else "the run began (preflight)"
+    assert str(e.value) == (
+        f"the Aurora writer is in us-east-1, no longer in us-west-2 as when {when}: another run or a person has "
+        "moved it since; not promoting. Start a new run if us-west-2 should still take over"
+    )
+    assert e.value.details == {"expected_writer": "us-west-2", "writer_region": "us-east-1"}
+    assert db.promotions == []
+    assert db.writer_region == "us-east-1"
+
+
+def test_the_requesters_writer_outranks_the_preflights(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    """Preflight ran after another controller had already moved the writer: what the requester saw decides."""
+    with pytest.raises(PreconditionFailed, match="no longer in us-west-2 as when the run was requested"):
+        step.run(request(plan, f, "promote", expected_writer="us-west-2", preflight_writer="us-east-1"))
+    assert db.promotions == []
+
+
+def test_a_writer_where_the_run_saw_it_is_promoted(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+    lag(plan, f, 120)
+    step.run(request(plan, f, "promote", mode="ungraceful", expected_writer="us-east-1", preflight_writer="us-east-1"))
+    assert [(p.api, p.to_arn) for p in db.promotions] == [("FailoverGlobalCluster", USW2_ARN)]
+
+
+def test_a_target_that_became_the_writer_meanwhile_is_done(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    """What the run wanted happened anyway (another run into the same region): nothing to refuse, nothing to do."""
+    db.writer_region = "us-west-2"
+    result = step.run(request(plan, f, "promote", mode="ungraceful", expected_writer="us-east-1"))
+    assert result.done
+    assert db.promotions == []
+
+
 # The split-brain guard: writes and DNS follow the database, never ahead of it.
 
 

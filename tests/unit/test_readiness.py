@@ -45,7 +45,7 @@ def test_a_ready_plan_reports_ready_and_emits_its_metrics(
         "failing": 0,
         "unknown": 0,
     }
-    assert len(plan["checks"]) == 17
+    assert len(plan["checks"]) == 18
     metrics = emitted(capsys.readouterr().out)
     assert [(m["plan"], m["Ready"], m["FailingChecks"], m["UnknownChecks"]) for m in metrics] == [
         ("recsys", [1.0], [0.0], [0.0])

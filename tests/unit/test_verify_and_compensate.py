@@ -104,7 +104,23 @@ def test_verify_fails_while_the_promotion_is_still_under_way(
     assert e.value.message == (
         "the failover did not verify: aurora.writer recsys-metadata-global: observed "
         "'arn:aws:rds:us-east-1:123456789012:cluster:recsys-metadata-use1', "
-        "wanted 'arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2'"
+        "wanted 'arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2' "
+        "(an operation is under way: switching-over)"
+    )
+
+
+def test_verify_says_why_a_writer_in_the_target_is_not_promoted(
+    app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    """Another controller fails the database back: the writer is still ours, but on its way out."""
+    fail_over(app, f, db)
+    db.start("SwitchoverGlobalCluster", "us-east-1")
+    with pytest.raises(VerificationFailed) as e:
+        verify.run(request(app, f, "check"))
+    usw2 = "'arn:aws:rds:us-west-2:123456789012:cluster:recsys-metadata-usw2'"
+    assert e.value.message == (
+        f"the failover did not verify: aurora.writer recsys-metadata-global: observed {usw2}, wanted {usw2} "
+        "(an operation is under way: switching-over)"
     )
 
 

@@ -90,6 +90,13 @@ def claim_datum(application: str, value: float) -> dict[str, Any]:
     }
 
 
+def _primary_answered_unclaimed(req: StepRequest) -> bool:
+    """The primary needs no claim where DNS answers with it while it claims nothing: with failover or weighted
+    records, only the standby's claim moves DNS away from the primary, so an answer from the primary shows the
+    standby claims nothing either. (Latency records answer with the nearest region until the primary claims.)"""
+    return req.target_region == req.plan.primary_region and req.plan.routing_policy in ("failover", "weighted")
+
+
 def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     """Data-plane DNS: this region's traffic claim is set (toward this region) or withdrawn (toward the other);
     Route 53's health checks, which follow the claim's alarm, move the answers. The only call that changes anything
@@ -109,6 +116,14 @@ def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
         result.done = answered
         result.message = f"{region} {'claims' if claim else 'does not claim'} traffic already; " + (
             f"DNS answers with {toward}" if answered else f"waiting for DNS to answer with {toward}"
+        )
+        return result
+    if claim and answered and _primary_answered_unclaimed(req):
+        result.after = {**result.before, "change_id": None}
+        result.done = True
+        result.message = (
+            f"DNS answers with {region}, and no region claims traffic: nobody claiming answers with the primary, so "
+            "no claim is made (one here would outweigh the standby's next failover until released)"
         )
         return result
     if not req.dry_run:

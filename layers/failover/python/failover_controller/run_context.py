@@ -22,6 +22,7 @@ START_FIELDS: dict[str, type] = {
     "force_beyond_rpo": bool,
     "poll_seconds": int,
     "trigger": dict,
+    "expected_writer": str,
 }
 
 
@@ -44,6 +45,8 @@ class RunContext:
     rto_seconds: int
     rpo_seconds: int
     trigger: dict[str, Any] = field(default_factory=dict)
+    # The Aurora writer's region as the requester saw it: the run promotes only while it is still there.
+    expected_writer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +109,12 @@ def new_run(
         raise InputInvalid("failover input", [f"execution name {execution!r} is not a Step Functions name"])
     now = time.time() if now is None else now
     plan.require_region(start["target_region"])
+    writer = start.get("expected_writer")
+    if writer is not None and writer not in plan.regions:
+        raise InputInvalid(
+            "failover input",
+            [f"expected_writer: {writer!r} is not one of the plan's regions ({', '.join(plan.regions)})"],
+        )
     require_approval = start.get("require_approval", False)
     approval = approval_window(plan, require_approval=require_approval)
     return RunContext(
@@ -124,4 +133,5 @@ def new_run(
         rto_seconds=plan.rto_seconds,
         rpo_seconds=plan.rpo_seconds,
         trigger=start.get("trigger") or {"type": "manual"},
+        expected_writer=start.get("expected_writer"),
     )

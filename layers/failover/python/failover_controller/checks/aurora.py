@@ -21,6 +21,7 @@ def checks(req: StepRequest) -> list[Check]:
         _member(req, seen),
         _synchronized(req, seen),
         guarded("aurora.replication_lag_ms", _lag_resource(req), req.plan.rpo_seconds * 1000, partial(_lag, req, seen)),
+        _writer(req, seen),
     ]
 
 
@@ -51,6 +52,19 @@ def _member(req: StepRequest, seen: dict[str, Any] | None) -> Check:
     member = seen["target_is_member"]
     detail = "" if member else "not a member of the global cluster"
     return Check("aurora.global_member", cluster_id, member, gc, "pass" if member else "fail", detail)
+
+
+def _writer(req: StepRequest, seen: dict[str, Any] | None) -> Check:
+    """Where the writer is as the run begins: PromoteAurora acts only while it is still there (another run or a
+    person moving it meanwhile stops the promotion). No writer, or one mid-operation, is reported, not judged."""
+    name, gc = "aurora.writer", req.plan.global_cluster_id
+    if seen is None:
+        return Check(name, gc, None, "a writer region", "unknown", "the global cluster could not be read")
+    writer = aurora.settled_writer_region(seen)
+    if writer is None:
+        detail = "an operation is under way" if seen["in_progress"] else "the global cluster has no writer"
+        return Check(name, gc, None, "a writer region", "unknown", detail)
+    return Check(name, gc, writer, "a writer region", "pass")
 
 
 def _synchronized(req: StepRequest, seen: dict[str, Any] | None) -> Check:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 from failover_controller.aws import call
-from failover_controller.checks import guarded, skipped_ungraceful
+from failover_controller.checks import guarded
 from failover_controller.names import claim_alarm_name
 from failover_controller.plan import DnsRecord
 from failover_controller.reads import cloudwatch, dns, route53
@@ -41,8 +41,33 @@ def data_plane_checks(req: StepRequest) -> list[Check]:
         if req.graceful:
             out.append(guarded("dns.primary_claim", resource, "not claimed", partial(_primary_claim, req)))
         else:
-            out.append(skipped_ungraceful("dns.primary_claim", resource, "not claimed", req.source_region))
+            out.append(guarded("dns.primary_claim", resource, "not claimed", partial(_primary_claim_in_dns, req)))
     return out
+
+
+def _primary_claim_in_dns(req: StepRequest) -> Check:
+    """Ungraceful: the primary's claim as DNS answers it (its probe record), the primary itself not being asked."""
+    resource = f"{claim_alarm_name(req.plan.application)} in {req.source_region}"
+    claimed = dns.primary_claim(req.plan)
+    if claimed is None:
+        detail = (
+            f"ungraceful: {req.source_region} is not consulted, and DNS has no {dns.probe_name(req.plan)} TXT record "
+            "to tell its claim (failoverctl dns setup PLAN --apply adds it)"
+        )
+        return Check("dns.primary_claim", resource, None, "not claimed", "skipped", detail)
+    if not claimed:
+        return Check("dns.primary_claim", resource, dns.PROBE_FREE, "not claimed", "pass", "as DNS answers it")
+    return Check("dns.primary_claim", resource, dns.PROBE_CLAIMED, "not claimed", "fail", primary_claimed(req))
+
+
+def primary_claimed(req: StepRequest) -> str:
+    """Why a claim of the primary stops a failover into the standby, and what to do."""
+    return (
+        f"{req.source_region} claims the traffic ({dns.probe_name(req.plan)} answers {dns.PROBE_CLAIMED}): while it "
+        f"does, DNS answers with it whatever {req.target_region} claims, so a promotion would leave traffic on a "
+        f"read-only database; withdraw it: failoverctl dns release PLAN --region {req.source_region} (a dark "
+        "primary's claim stays as last seen: then only route53.mode control_plane can move the traffic)"
+    )
 
 
 def _primary_claim(req: StepRequest) -> Check:

@@ -32,6 +32,10 @@ def normalized(answers: Any) -> tuple[str, ...]:
 
 
 def ask(plan: RecoveryPlan, record: DnsRecord) -> tuple[str, ...]:
+    return ask_name(plan, record.fqdn, record.type)
+
+
+def ask_name(plan: RecoveryPlan, fqdn: str, rdtype: str) -> tuple[str, ...]:
     """The answers of the first name server that answers (none: the name has no such record). dnspython is
     imported here, not with the module: a function that never asks DNS does not pay for it at cold start."""
     import dns.exception  # noqa: PLC0415
@@ -40,7 +44,7 @@ def ask(plan: RecoveryPlan, record: DnsRecord) -> tuple[str, ...]:
     import dns.rcode  # noqa: PLC0415
     import dns.rdatatype  # noqa: PLC0415
 
-    query = dns.message.make_query(record.fqdn, dns.rdatatype.from_text(record.type))
+    query = dns.message.make_query(fqdn, dns.rdatatype.from_text(rdtype))
     failures = []
     for spec in plan.name_servers:
         try:
@@ -52,9 +56,9 @@ def ask(plan: RecoveryPlan, record: DnsRecord) -> tuple[str, ...]:
         if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             failures.append(f"{spec}: {dns.rcode.to_text(response.rcode())}")
             continue
-        wanted = dns.rdatatype.from_text(record.type)
+        wanted = dns.rdatatype.from_text(rdtype)
         return normalized(rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset)
-    raise TransientAwsError(f"no name server of {record.fqdn} answered: {'; '.join(failures)}")
+    raise TransientAwsError(f"no name server of {fqdn} answered: {'; '.join(failures)}")
 
 
 def region_of(record: DnsRecord, answers: tuple[str, ...]) -> str | None:
@@ -72,3 +76,28 @@ def served_from(plan: RecoveryPlan) -> dict[str, dict[str, Any]]:
         answers = ask(plan, record)
         seen[f"{record.fqdn} {record.type}"] = {"answers": list(answers), "region": region_of(record, answers)}
     return seen
+
+
+# The primary's claim as DNS tells it. `failoverctl dns setup` makes a TXT record of failover routing: PRIMARY answers
+# "free" and carries the health check of the primary's claim (healthy while the primary does not claim), SECONDARY
+# answers "claimed". So the standby learns whether the primary claims without calling the primary (which may be
+# dark): a dark primary's check keeps its last known status, which is what Route 53 answers the plan's names by.
+PROBE_LABEL = "_primary-claim"
+PROBE_FREE, PROBE_CLAIMED = "free", "claimed"
+
+
+def probe_name(plan: RecoveryPlan) -> str:
+    return f"{PROBE_LABEL}.{plan.records[0].fqdn}"
+
+
+def primary_claim(plan: RecoveryPlan) -> bool | None:
+    """Whether the primary claims the plan's traffic, asked of DNS; None when the zone has no probe (a setup made
+    before it). The answer follows a claim as the plan's names do: after the health check's interval."""
+    said = {a.strip('"') for a in ask_name(plan, probe_name(plan), "TXT")}
+    if said == {PROBE_CLAIMED}:
+        return True
+    if said == {PROBE_FREE}:
+        return False
+    if not said:
+        return None
+    raise TransientAwsError(f"{probe_name(plan)} TXT answers {sorted(said)}, neither {PROBE_FREE} nor {PROBE_CLAIMED}")

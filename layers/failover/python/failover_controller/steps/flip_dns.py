@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from failover_controller.aws import call
 from failover_controller.changes import point_dns
-from failover_controller.errors import InputInvalid
+from failover_controller.errors import InputInvalid, StepFailed
 from failover_controller.reads import dns
+from failover_controller.reads.aurora import global_cluster, is_promoted
 from failover_controller.results import StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -35,6 +36,8 @@ def status(req: StepRequest) -> StepResult:
         result.before = result.after = {"dns": seen}
         waiting = sorted(name for name, d in seen.items() if d["region"] != req.target_region)
         result.done = req.dry_run or not waiting
+        if not result.done:
+            _require_writer_stays(req)
         result.message = "DNS answers with " + (
             req.target_region if not waiting else f"another region for {', '.join(waiting)}"
         )
@@ -52,6 +55,20 @@ def status(req: StepRequest) -> StepResult:
     result.done = info["Status"] == "INSYNC"
     result.message = f"change {change_id} is {info['Status']}"
     return result
+
+
+def _require_writer_stays(req: StepRequest) -> None:
+    """While DNS catches up, the writer must stay in the target: if another run or a person moved it, DNS would
+    follow a read-only database, and the wait could last until the deadline (both regions claiming answers with the
+    primary). Fail now; compensation aligns writes and DNS to wherever the writer is."""
+    seen = global_cluster(req)
+    if not is_promoted(seen):
+        under_way = " (an operation is under way)" if seen["in_progress"] else ""
+        raise StepFailed(
+            f"the Aurora writer moved to {seen['writer_region'] or 'no region'}{under_way} while this run waited for "
+            f"DNS to answer with {req.target_region}: another run or a person is acting; not waiting for DNS to "
+            "follow a read-only database"
+        )
 
 
 def run(req: StepRequest) -> StepResult:

@@ -42,7 +42,9 @@ def check(req: StepRequest) -> StepResult:
         if c.verdict == "fail"
     ]
     counts = {v: sum(c.verdict == v for c in result.checks) for v in ("pass", "fail", "unknown", "skipped")}
-    result.before = result.after = {"verdicts": counts}
+    # The writer as this run saw it: PromoteAurora promotes only while it is still there.
+    writer = next((c.observed for c in result.checks if c.name == "aurora.writer"), None)
+    result.before = result.after = {"verdicts": counts, "aurora_writer": writer}
     if failing:
         raise NotReady(failing, [c.__dict__ for c in result.checks])
     result.message = f"{req.target_region} is ready: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)

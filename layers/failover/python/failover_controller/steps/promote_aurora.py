@@ -11,14 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from failover_controller.aws import call
-from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.checks.route53 import primary_claimed
+from failover_controller.errors import PreconditionFailed, StepFailed, TransientAwsError
+from failover_controller.reads import dns
 from failover_controller.reads.aurora import global_cluster, is_promoted, replication_lag
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
 STEP = "promote_aurora"
 ACTIONS = ("promote", "status")
-PARAMS: dict[str, type] = {"force_beyond_rpo": bool, "deadline": int}
+PARAMS: dict[str, type] = {"force_beyond_rpo": bool, "deadline": int, "expected_writer": str, "preflight_writer": str}
 
 
 def _rpo_guard(req: StepRequest, result: StepResult) -> None:
@@ -57,6 +59,8 @@ def promote(req: StepRequest) -> StepResult:
         result.after, result.done = seen, is_promoted(seen)
         result.message = "the target cluster already is the writer; nothing to do"
         return result
+    _require_writer_unmoved(req, seen)
+    _require_primary_unclaimed(req, result)
     if seen["target_cluster_status"] != "available":
         raise PreconditionFailed(
             f"target cluster {seen['target_arn']} is {seen['target_cluster_status']}, not available"
@@ -68,6 +72,39 @@ def promote(req: StepRequest) -> StepResult:
     if not req.graceful:
         _rpo_guard(req, result)
     return _promote(req, seen, result)
+
+
+def _require_writer_unmoved(req: StepRequest, seen: dict[str, Any]) -> None:
+    """Compare and swap on the writer: promote only while the writer is where the run's requester saw it
+    (``expected_writer``), or else where Preflight saw it. Two controllers failing over at once, or a person acting
+    during the approval wait, would otherwise move the database twice, each time with data loss in ungraceful
+    mode, and leave DNS with whoever claimed it last."""
+    given = req.params.get("expected_writer")
+    expected = given or req.params.get("preflight_writer")
+    if expected is None or seen["writer_region"] == expected:
+        return
+    when = "the run was requested" if given else "the run began (preflight)"
+    raise PreconditionFailed(
+        f"the Aurora writer is in {seen['writer_region'] or 'no region'}, no longer in {expected} as when {when}: "
+        "another run or a person has moved it since; not promoting. Start a new run if "
+        f"{req.target_region} should still take over",
+        details={"expected_writer": expected, "writer_region": seen["writer_region"]},
+    )
+
+
+def _require_primary_unclaimed(req: StepRequest, result: StepResult) -> None:
+    """Data-plane DNS cannot leave a primary that claims the traffic: promoting the standby then would leave the
+    traffic on a read-only database. Asked of DNS (the probe record), never of the primary. Read again here, right
+    before the promotion, because another controller may have claimed since Preflight."""
+    if req.plan.dns_mode != "data_plane" or req.target_region == req.plan.primary_region:
+        return
+    try:
+        claimed = dns.primary_claim(req.plan)
+    except TransientAwsError as exc:
+        result.message += f"the primary's claim could not be asked of DNS ({exc.message}). "
+        return
+    if claimed:
+        raise PreconditionFailed(f"not promoting: {primary_claimed(req)}")
 
 
 def _under_way(seen: dict[str, Any], result: StepResult) -> StepResult:

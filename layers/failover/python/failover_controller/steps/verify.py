@@ -7,6 +7,8 @@ mismatch raises VerificationFailed naming each one.
 
 from __future__ import annotations
 
+from typing import Any
+
 from failover_controller.errors import VerificationFailed
 from failover_controller.plan import Endpoint
 from failover_controller.reads import aurora, dns, route53, sagemaker
@@ -31,6 +33,7 @@ def check(req: StepRequest) -> StepResult:
             cluster["writer_arn"],
             cluster["target_arn"],
             "pass" if aurora.is_promoted(cluster) else "fail",
+            _not_settled(cluster),
         ),
         Check(
             "dynamodb.write_region",
@@ -44,6 +47,7 @@ def check(req: StepRequest) -> StepResult:
     ]
     failing = [
         f"{c.name} {c.resource}: observed {c.observed!r}, wanted {c.threshold!r}"
+        + (f" ({c.detail})" if c.detail else "")
         for c in result.checks
         if c.verdict == "fail"
     ]
@@ -58,6 +62,18 @@ def check(req: StepRequest) -> StepResult:
         )
     result.message = f"verified: {req.plan.application} is served from {target}"
     return result
+
+
+def _not_settled(cluster: dict[str, Any]) -> str:
+    """Why a writer in the target is not yet promoted (Verify's message would otherwise read "observed X, wanted X")."""
+    if cluster["in_progress"]:
+        return f"an operation is under way: {cluster['operation_status']}"
+    if cluster["target_is_writer"] and not aurora.is_promoted(cluster):
+        return (
+            f"the global cluster is {cluster['global_cluster_status']}, the target cluster "
+            f"{cluster['target_cluster_status']}"
+        )
+    return ""
 
 
 def _endpoint_check(req: StepRequest, endpoint: Endpoint) -> Check:
