@@ -80,6 +80,8 @@ def default_answer(function: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The happy path: every step done at the first call."""
     if function == "Compensate":
         return step_result(after={"writer_region": "us-east-1", "needs_attention": []})
+    if function == "Preflight":
+        return step_result(changed=False, after={"verdicts": {"pass": 1}, "aurora_writer": "us-east-1"})
     if function == "FlipDns" and payload.get("action") == "flip":
         return step_result(done=False, after={"change_id": "C0SCRIPTED"})
     return step_result(changed=payload.get("action") != "status" and not payload.get("dry_run", False))

@@ -71,6 +71,20 @@ def test_an_ungraceful_run_records_the_replication_lag_as_its_rpo_exposure(sfn: 
     assert "up to 750 ms of writes" in inbox()[0]["Message"]
 
 
+def test_promote_aurora_is_given_the_writer_as_the_requester_and_preflight_saw_it(sfn: Harness) -> None:
+    """The compare and swap's references reach PromoteAurora: the input's expected_writer (null when a run is started
+    without it) and the writer Preflight saw."""
+    sfn.script("Preflight", step_result(after={"verdicts": {"pass": 1}, "aurora_writer": "us-east-1"}))
+    assert sfn.wait(sfn.start({**START, "expected_writer": "us-east-1"}, name="cas-1"))["status"] == "SUCCEEDED"
+    sfn.script("Preflight", step_result(after={"verdicts": {"pass": 1}, "aurora_writer": "us-west-2"}))
+    assert sfn.wait(sfn.start(START, name="cas-2"))["status"] == "SUCCEEDED"
+    promotes = [p for f, p in sfn.calls if f == "PromoteAurora" and p["action"] == "promote"]
+    assert [(p["expected_writer"], p["preflight_writer"]) for p in promotes] == [
+        ("us-east-1", "us-east-1"),
+        (None, "us-west-2"),
+    ]
+
+
 def action_states(entered: list[str]) -> list[str]:
     actions = {
         "PromoteAurora",

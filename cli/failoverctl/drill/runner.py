@@ -10,6 +10,7 @@ emulators, with test credentials.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -20,9 +21,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from failover_controller.clients import ClientFactory
+from failover_controller.errors import FailoverError
 from failover_controller.ledger import Ledger
 from failover_controller.plan import RecoveryPlan
 from failover_controller.prewarm import SK as PREWARM_SK
+from failover_controller.reads import dns
 from failoverctl import dns as dns_setup
 from failoverctl import report as run_report
 from failoverctl.drill import emulators as emu
@@ -449,6 +452,7 @@ def _failback(
         # As the operator does after a failback (docs/dns.md): both regions claim; the standby's goes first.
         released = [dns_setup.release_claim(plan, f, plan.standby_region)]
         released.append(_once_the_alarm_follows(lambda: dns_setup.release_claim(plan, f, primary)))
+        released.append(_once_dns_follows(plan))
         say("".join(f"  {line}\n" for line in released).rstrip())
     return {
         "claims_released": released,
@@ -476,6 +480,19 @@ def _once_the_alarm_follows(release: Any, timeout_s: float = 30.0) -> str:
             time.sleep(0.5)
             continue
         return said
+
+
+def _once_dns_follows(plan: RecoveryPlan, timeout_s: float = 60.0) -> str:
+    """Wait until DNS no longer honours the primary's released claim (its probe answers free), as an operator waits
+    before the next failover into the standby: until then, an ungraceful one is refused (docs/dns.md)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        with contextlib.suppress(FailoverError):
+            if dns.primary_claim(plan) is False:
+                waited = time.monotonic() - started
+                return f"DNS follows: {dns.probe_name(plan)} answers {dns.PROBE_FREE} after {waited:.1f} s"
+        time.sleep(0.25)
+    return f"DNS still answers {dns.probe_name(plan)} with the primary's claim after {timeout_s:.0f} s"
 
 
 def _start_by_hand(f: ClientFactory, plan: RecoveryPlan, region: str, state_machine: str) -> str:

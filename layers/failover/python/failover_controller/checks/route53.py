@@ -65,8 +65,9 @@ def primary_claimed(req: StepRequest) -> str:
     return (
         f"{req.source_region} claims the traffic ({dns.probe_name(req.plan)} answers {dns.PROBE_CLAIMED}): while it "
         f"does, DNS answers with it whatever {req.target_region} claims, so a promotion would leave traffic on a "
-        f"read-only database; withdraw it: failoverctl dns release PLAN --region {req.source_region} (a dark "
-        "primary's claim stays as last seen: then only route53.mode control_plane can move the traffic)"
+        f"read-only database; withdraw it: failoverctl dns release PLAN --region {req.source_region}, and start again "
+        "once DNS follows (about half a minute). A dark primary's claim stays as last seen: then only route53.mode "
+        "control_plane can move the traffic"
     )
 
 

@@ -94,9 +94,10 @@ def _require_writer_unmoved(req: StepRequest, seen: dict[str, Any]) -> None:
 
 def _require_primary_unclaimed(req: StepRequest, result: StepResult) -> None:
     """Data-plane DNS cannot leave a primary that claims the traffic: promoting the standby then would leave the
-    traffic on a read-only database. Asked of DNS (the probe record), never of the primary. Read again here, right
-    before the promotion, because another controller may have claimed since Preflight."""
-    if req.plan.dns_mode != "data_plane" or req.target_region == req.plan.primary_region:
+    traffic on a read-only database. Ungraceful: asked of DNS (the probe record), never of the primary, again right
+    before the promotion (another controller may have claimed since Preflight). Graceful runs read the primary's
+    own claim in Preflight, which is fresher than DNS (a claim just released still shows there for a while)."""
+    if req.graceful or req.plan.dns_mode != "data_plane" or req.target_region == req.plan.primary_region:
         return
     try:
         claimed = dns.primary_claim(req.plan)
