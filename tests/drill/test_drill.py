@@ -231,6 +231,9 @@ def test_a_dark_primary_region_fails_over_on_the_standbys_apis_and_dns_and_fails
     standby, primary = report["failback"]["claims_released"]
     assert standby.startswith("withdrew us-west-2's claim")
     assert primary.startswith("withdrew us-east-1's claim")
+    # And the operator waits for DNS to follow: until then an ungraceful failover into the standby is refused.
+    followed = report["failback"]["dns_followed"]
+    assert followed.startswith("DNS follows: _primary-claim.api.recsys.example.com. answers free"), followed
 
 
 def test_control_plane_dns_still_moves_traffic_with_record_changes(
@@ -324,6 +327,8 @@ def test_step_failure_is_compensated_to_a_consistent_world(emulator_pair: emulat
     assert after["aurora_writer"] == "us-west-2"
     assert after["write_region"]["us-west-2"] == "us-west-2"
     assert all(routes == FAILED_OVER_DNS for routes in after["dns"].values())
+    # Compensation claims without waiting for DNS: the drill read the world once DNS had followed (bounded).
+    assert 0 <= report["timings"]["dns_settled_s"] < 30
 
 
 def test_failback_restores_the_original_state(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
