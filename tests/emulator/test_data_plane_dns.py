@@ -142,8 +142,8 @@ def test_waiting_for_dns_stops_when_the_writer_moves_away(plan: RecoveryPlan, em
     with pytest.raises(StepFailed) as e:
         flip_dns.run(request(plan, emulated, "status"))
     assert str(e.value) == (
-        "the Aurora writer moved to us-east-1 while this run waited for DNS to answer with us-west-2: another run "
-        "or a person is acting; not waiting for DNS to follow a read-only database"
+        "while this run waited for DNS to answer with us-west-2: DNS must follow the database: the Aurora writer is "
+        "in us-east-1, not us-west-2; refusing to send DNS to a region whose database is read-only"
     )
 
 

@@ -90,7 +90,7 @@ def claim_datum(application: str, value: float) -> dict[str, Any]:
     }
 
 
-def _primary_answered_unclaimed(req: StepRequest) -> bool:
+def _unclaimed_answers_with_the_primary(req: StepRequest) -> bool:
     """The primary needs no claim where DNS answers with it while it claims nothing: with failover or weighted
     records, only the standby's claim moves DNS away from the primary, so an answer from the primary shows the
     standby claims nothing either. (Latency records answer with the nearest region until the primary claims.)"""
@@ -118,7 +118,7 @@ def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
             f"DNS answers with {toward}" if answered else f"waiting for DNS to answer with {toward}"
         )
         return result
-    if claim and answered and _primary_answered_unclaimed(req):
+    if claim and answered and _unclaimed_answers_with_the_primary(req):
         result.after = {**result.before, "change_id": None}
         result.done = True
         result.message = (

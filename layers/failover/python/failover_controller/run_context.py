@@ -133,5 +133,5 @@ def new_run(
         rto_seconds=plan.rto_seconds,
         rpo_seconds=plan.rpo_seconds,
         trigger=start.get("trigger") or {"type": "manual"},
-        expected_writer=start.get("expected_writer"),
+        expected_writer=writer,
     )

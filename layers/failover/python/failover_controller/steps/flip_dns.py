@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from failover_controller.aws import call
 from failover_controller.changes import point_dns
-from failover_controller.errors import InputInvalid, StepFailed
+from failover_controller.errors import InputInvalid, PreconditionFailed, StepFailed
+from failover_controller.guards import require_writer
 from failover_controller.reads import dns
-from failover_controller.reads.aurora import global_cluster, is_promoted
 from failover_controller.results import StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -61,14 +61,10 @@ def _require_writer_stays(req: StepRequest) -> None:
     """While DNS catches up, the writer must stay in the target: if another run or a person moved it, DNS would
     follow a read-only database, and the wait could last until the deadline (both regions claiming answers with the
     primary). Fail now; compensation aligns writes and DNS to wherever the writer is."""
-    seen = global_cluster(req)
-    if not is_promoted(seen):
-        under_way = " (an operation is under way)" if seen["in_progress"] else ""
-        raise StepFailed(
-            f"the Aurora writer moved to {seen['writer_region'] or 'no region'}{under_way} while this run waited for "
-            f"DNS to answer with {req.target_region}: another run or a person is acting; not waiting for DNS to "
-            "follow a read-only database"
-        )
+    try:
+        require_writer(req, "DNS")
+    except PreconditionFailed as exc:
+        raise StepFailed(f"while this run waited for DNS to answer with {req.target_region}: {exc.message}") from exc
 
 
 def run(req: StepRequest) -> StepResult:
