@@ -144,10 +144,12 @@ def _add_dns_command(sub: Any) -> None:
     setup.set_defaults(func=_operate(dns_setup.command))
     release = dns.add_parser(
         "release",
-        help="withdraw --region's traffic claim (after a failback into the primary, the standby's claim; the "
-        "standby's readiness fails until it is withdrawn)",
+        help="withdraw --region's traffic claim (refused when DNS would then leave the Aurora writer's region)",
     )
     release.add_argument("plan", help="the plan file")
+    release.add_argument(
+        "--force", action="store_true", help="withdraw even when DNS would then send users to a read-only database"
+    )
     operate.add_target_options(release)
     release.set_defaults(func=_operate(dns_setup.release))
 

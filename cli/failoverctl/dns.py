@@ -27,7 +27,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import DnsRecord, RecoveryPlan, load_plan_file
 from failover_controller.reads import cloudwatch, dns
-from failoverctl.operate import CommandError, factory_for
+from failoverctl.operate import CommandError, factory_for, writer_now
 
 HEALTH_CHECK_VERSION = "v1"  # in the CallerReference: a changed check gets a new reference
 
@@ -162,19 +162,32 @@ def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any
 
 
 def peacetime_state(plan: RecoveryPlan, f: ClientFactory) -> dict[str, Any]:
-    """What the setup depends on, read now: the zone's name servers, and each region's claim alarm."""
+    """What the setup depends on, read now: the zone's name servers, and each region's claim alarm (its state, and
+    why Route 53 could not follow it, if it could not)."""
     zone = call(
         f"Route 53 hosted zone {plan.hosted_zone_id}", f.route53("us-east-1").get_hosted_zone, Id=plan.hosted_zone_id
     )
-    alarms = {}
+    alarms, unsupported = {}, {}
     for region in plan.regions:
-        found = call(
-            f"DescribeAlarms in {region}",
-            f.cloudwatch(region).describe_alarms,
-            AlarmNames=[claim_alarm_name(plan.application)],
-        )["MetricAlarms"]
-        alarms[region] = found[0]["StateValue"] if found else "MISSING"
-    return {"name_servers": zone.get("DelegationSet", {}).get("NameServers", []), "alarms": alarms}
+        seen = cloudwatch.traffic_claim(plan, f, region)
+        alarms[region] = seen["alarm"]
+        if seen["unsupported"]:
+            unsupported[region] = seen["unsupported"]
+    return {
+        "name_servers": zone.get("DelegationSet", {}).get("NameServers", []),
+        "alarms": alarms,
+        "unsupported": unsupported,
+    }
+
+
+def refuse_unfollowable(plan: RecoveryPlan, state: dict[str, Any]) -> None:
+    """A health check on an alarm Route 53 cannot follow would never move DNS: no setup then."""
+    if state["unsupported"]:
+        raise CommandError(
+            f"Route 53's health checks cannot follow the claim alarm {claim_alarm_name(plan.application)}: "
+            + "; ".join(f"in {region}, {', '.join(why)}" for region, why in state["unsupported"].items())
+            + " (Route 53 API reference, AlarmIdentifier). Deploy the template's alarm (60 s period) there first"
+        )
 
 
 def command(args: argparse.Namespace, out: IO[str]) -> int:
@@ -182,6 +195,7 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
     plan = load_plan_file(args.plan)
     f = factory_for(args)
     state = peacetime_state(plan, f)
+    refuse_unfollowable(plan, state)
     done = setup(plan, f, apply=args.apply)
     if args.json:
         out.write(json.dumps(done | {"state": state}, indent=2, default=str) + "\n")
@@ -207,38 +221,46 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def release_claim(plan: RecoveryPlan, f: ClientFactory, region: str) -> str:
-    """Withdraw ``region``'s traffic claim (a datapoint of 0 in its CloudWatch); says what it did. The primary's
-    claim is kept while the standby's stands, or its alarm has not yet followed a withdrawal: withdrawing it then
-    would send the traffic to the standby."""
+def release_claim(plan: RecoveryPlan, f: ClientFactory, region: str, *, force: bool = False) -> str:
+    """Withdraw ``region``'s traffic claim (a datapoint of 0 in its CloudWatch); says what it did. Refused (unless
+    ``force``) when DNS would then send the traffic to a region other than the Aurora writer's: users would reach a
+    read-only database."""
     seen = cloudwatch.traffic_claim(plan, f, region)
     if not seen["claimed"]:
         return f"{region} does not claim {plan.application}'s traffic (alarm {seen['alarm']}): nothing to do"
     other = plan.other_region(region)
-    if region == plan.primary_region:
-        theirs = cloudwatch.traffic_claim(plan, f, other)
-        if theirs["claimed"] or theirs["alarm"] == "ALARM":
-            raise CommandError(
-                f"{other} claims the traffic too (alarm {theirs['alarm']}): withdrawing {region}'s claim now would "
-                f"send the traffic to {other}; release {other}'s claim first, then wait for its alarm to be OK "
-                "(within its 10 s period)"
-            )
+    theirs = cloudwatch.traffic_claim(plan, f, other)
+    after = dns.routed_to(plan, {region: False, other: theirs["claimed"]})
+    writer = writer_now(plan, region, f)
+    risk = ""
+    if after is not None and after != writer:
+        risk = (
+            f"withdrawing {region}'s claim sends {plan.application}'s traffic to {after} ({other} "
+            f"{'claims' if theirs['claimed'] else 'does not claim'}), while the Aurora writer is in "
+            f"{writer or 'no settled region (an operation is under way, or it could not be read)'}: users would "
+            "reach a read-only database"
+        )
+        if not force:
+            raise CommandError(f"{risk}; release {other}'s claim first, or pass --force to accept it")
     call(
         f"the traffic claim of {plan.application} in {region}",
         f.cloudwatch(region).put_metric_data,
         Namespace=CLAIM_NAMESPACE,
         MetricData=[claim_datum(plan.application, 0.0)],
     )
-    return f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK within its 10 s period"
+    return (
+        f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK when the current 60 s period "
+        "ends, and DNS follows once Route 53's checkers read it" + (f" (forced: {risk})" if risk else "")
+    )
 
 
 def release(args: argparse.Namespace, out: IO[str]) -> int:
-    """failoverctl dns release PLAN --region R. After a failback both regions claim: release the standby's, then
-    the primary's."""
+    """failoverctl dns release PLAN --region R [--force]. A graceful failback leaves nobody claiming; an
+    ungraceful one leaves the primary claiming, to release once the standby's region is back and its claim is."""
     plan = load_plan_file(args.plan)
     if args.region not in plan.regions:
         raise CommandError(
             f"--region must be one of the plan's regions ({', '.join(plan.regions)}), got {args.region!r}"
         )
-    out.write(release_claim(plan, factory_for(args), args.region) + "\n")
+    out.write(release_claim(plan, factory_for(args), args.region, force=args.force) + "\n")
     return 0

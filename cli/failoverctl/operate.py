@@ -164,7 +164,7 @@ def failover(args: argparse.Namespace, out: IO[str]) -> int:
     ctl = controller(args, region=args.to)
     plan = ctl.plan(args.plan)
     plan.require_region(args.to)
-    writer = _writer_now(plan, args.to, ctl.factory)
+    writer = writer_now(plan, args.to, ctl.factory)
     if writer:
         start["expected_writer"] = writer
     name = args.name or f"{args.plan}-manual-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
@@ -195,7 +195,7 @@ def failover(args: argparse.Namespace, out: IO[str]) -> int:
     return 0 if outcome in DONE_OUTCOMES else 1
 
 
-def _writer_now(plan: RecoveryPlan, region: str, factory: ClientFactory) -> str | None:
+def writer_now(plan: RecoveryPlan, region: str, factory: ClientFactory) -> str | None:
     """The Aurora writer's region as seen from ``region`` now, for the run's compare and swap (expected_writer):
     two people or controllers starting failovers at once then move the database at most once."""
     scope = StepRequest(plan=plan, target_region=region, mode="graceful", dry_run=True, action="check", clients=factory)

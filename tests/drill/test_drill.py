@@ -228,12 +228,32 @@ def test_a_dark_primary_region_fails_over_on_the_standbys_apis_and_dns_and_fails
     assert states.index("CheckDns") < states.index("Verify"), "Verify ran once DNS answered with the standby"
     assert report["failback"]["outcome"] == "succeeded"
     assert all(region == ORIGINAL_DNS for region in report["failback"]["world_after"]["dns"].values())
-    standby, primary = report["failback"]["claims_released"]
-    assert standby.startswith("withdrew us-west-2's claim")
-    assert primary.startswith("withdrew us-east-1's claim")
-    # And the operator waits for DNS to follow: until then an ungraceful failover into the standby is refused.
-    followed = report["failback"]["dns_followed"]
-    assert followed.startswith("DNS follows: _primary-claim.api.recsys.example.com. answers free"), followed
+    assert after["claims"] == {"us-east-1": False, "us-west-2": True}
+    # The graceful failback withdrew the standby's claim in the standby: nobody claims, nothing to release by hand.
+    assert report["failback"]["world_after"]["claims"] == {"us-east-1": False, "us-west-2": False}
+    claimed = [c for c in report["calls"] if c["function"] == "FlipDns" and c["action"] == "PutMetricData"]
+    assert {c["region"] for c in claimed} == {"us-west-2"}, "the claim is published in the standby's CloudWatch"
+
+
+def test_a_claim_alarm_route53_cannot_follow_fails_the_drill_naming_the_constraint(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    """Route 53 API reference, AlarmIdentifier: standard-resolution metrics only. A 10-second claim alarm (the
+    design before) would never move DNS on AWS: the drill's Route 53 never follows it, and the run stops first."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    period = "      Statistic: Minimum\n      Period: 60\n"
+    assert text.count(period) == 1, "TrafficClaimAlarm, as the template words it"
+    copy = tmp_path / "template.yaml"
+    copy.write_text(text.replace(period, period.replace("60", "10")), "utf-8")
+    out = io.StringIO()
+    options = drill.Options(scenario="region-outage", report=tmp_path / "p10.json", template=copy)
+    report = drill.run(options, emulator_pair, out)
+    assert not report["passed"]
+    assert report["outcome"] == "aborted", "nothing moved"
+    assert report["world_after"]["aurora_writer"] == "us-east-1"
+    said = out.getvalue()
+    assert "Route 53's health checks cannot follow it (its period is 10 s" in said
+    assert "dns.claim_alarm" in report["cause"]
 
 
 def test_control_plane_dns_still_moves_traffic_with_record_changes(

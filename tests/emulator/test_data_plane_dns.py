@@ -25,6 +25,7 @@ from failoverctl import dns as dns_setup
 from failoverctl.drill import emulators, world
 from failoverctl.drill.emulators import free_port
 from failoverctl.drill.route53_dns import DnsServer, World, serve
+from failoverctl.operate import CommandError
 from tests.support.events import data_plane_plan_doc
 from tests.support.requests import request
 
@@ -75,12 +76,30 @@ def until_answered(plan: RecoveryPlan, region: str, f: ClientFactory) -> None:
     raise AssertionError(f"DNS never answered with {region}: {dns.served_from(plan)}")
 
 
+def claims(plan: RecoveryPlan, f: ClientFactory, wanted: dict[str, bool]) -> None:
+    """Wait until the claim alarms read ``wanted``: the drill's CloudWatch evaluates them per period (here, with no
+    time scale, as each datapoint arrives), a moment after the emulator answers PutMetricData."""
+    until(lambda: {r: cloudwatch.traffic_claim(plan, f, r)["claimed"] for r in wanted} == wanted)
+
+
 def claim_as_a_failback_left_it(plan: RecoveryPlan, f: ClientFactory) -> None:
-    """The primary's claim, made the way FlipDns makes it (a failback into the primary claims there)."""
+    """The primary's claim, made the way FlipDns makes it (an ungraceful failback into the primary claims there)."""
     f.client("cloudwatch", "us-east-1").put_metric_data(
         Namespace=CLAIM_NAMESPACE, MetricData=[claim_datum(plan.application, float(int(time.time())))]
     )
-    assert cloudwatch.traffic_claim(plan, f, "us-east-1")["claimed"]
+    claims(plan, f, {"us-east-1": True})
+
+
+def converge(plan: RecoveryPlan, f: ClientFactory, target: str, mode: str = "graceful") -> list[tuple[str, str]]:
+    """FlipDns's act, then its poll until done, as the state machine runs them; the claims each call published."""
+    published = []
+    for action in ["flip"] + ["status"] * 200:
+        result = flip_dns.run(request(plan, f, action, target=target, mode=mode))  # type: ignore[arg-type]
+        published += [(a.region, str(a.params["MetricData"][0]["Value"] != 0)) for a in result.actions if a.performed]
+        if result.done:
+            return published
+        time.sleep(0.05)
+    raise AssertionError(f"FlipDns into {target} never finished: {dns.served_from(plan)}")
 
 
 def test_a_claim_moves_the_answers_and_running_again_claims_nothing(
@@ -91,8 +110,8 @@ def test_a_claim_moves_the_answers_and_running_again_claims_nothing(
     first = flip_dns.run(request(plan, emulated, "flip"))
     assert first.changed
     assert [(a.api, a.region, a.performed) for a in first.actions] == [("cloudwatch:PutMetricData", "us-west-2", True)]
-    assert cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
-    assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"], "the other region is not touched"
+    assert not first.done, "a claim is confirmed by its alarm, and DNS asked only after"
+    claims(plan, emulated, {"us-west-2": True, "us-east-1": False})
     until_answered(plan, "us-west-2", emulated)
     assert answered(plan) == {"us-west-2"}
     again = flip_dns.run(request(plan, emulated, "flip"))
@@ -113,18 +132,38 @@ def test_a_dry_run_claims_nothing(plan: RecoveryPlan, emulated: ClientFactory) -
     assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
 
 
-def test_the_primary_answered_with_nobody_claiming_needs_no_claim(plan: RecoveryPlan, emulated: ClientFactory) -> None:
-    """A run into the primary that finds DNS answering with it, and no claim there, claims nothing: a claim would
-    outweigh the standby's next failover (both claiming answers with the primary) until someone released it."""
+def test_a_graceful_failback_withdraws_the_standbys_claim_and_leaves_nobody_claiming(
+    plan: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    """A graceful run into the primary claims nothing: it withdraws the standby's claim in the standby (reachable
+    then), so that after a failback no region claims, and the standby's next failover moves DNS."""
+    switch_writer(plan, emulated, "us-west-2")
+    assert converge(plan, emulated, "us-west-2")[0] == ("us-west-2", "True")
+    switch_writer(plan, emulated, "us-east-1")
+    published = converge(plan, emulated, "us-east-1")
+    assert set(published) == {("us-west-2", "False")}, "only the standby's claim is withdrawn, in the standby"
+    claims(plan, emulated, {"us-east-1": False, "us-west-2": False})
     assert answered(plan) == {"us-east-1"}
-    result = flip_dns.run(request(plan, emulated, "flip", target="us-east-1"))
-    assert (result.changed, result.actions, result.done) == (False, [], True)
-    assert "no claim is made" in result.message
-    assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"]
+    again = flip_dns.run(request(plan, emulated, "flip", target="us-east-1"))
+    assert (again.changed, again.actions, again.done) == (False, [], True)
     # So the standby's next failover moves DNS.
     switch_writer(plan, emulated, "us-west-2")
-    flip_dns.run(request(plan, emulated, "flip"))
-    until_answered(plan, "us-west-2", emulated)
+    converge(plan, emulated, "us-west-2")
+    assert answered(plan) == {"us-west-2"}
+
+
+def test_an_ungraceful_failback_claims_in_the_primary_without_calling_the_standby(
+    plan: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    """With the standby unreachable, its claim cannot be withdrawn: the primary claims too, and both claiming answers
+    weighted records by weight (Route 53 treats all as healthy when none is), the primary's."""
+    switch_writer(plan, emulated, "us-west-2")
+    converge(plan, emulated, "us-west-2")
+    switch_writer(plan, emulated, "us-east-1")
+    published = converge(plan, emulated, "us-east-1", mode="ungraceful")
+    assert set(published) == {("us-east-1", "True")}
+    claims(plan, emulated, {"us-east-1": True, "us-west-2": True})
+    assert answered(plan) == {"us-east-1"}
 
 
 def test_waiting_for_dns_stops_when_the_writer_moves_away(plan: RecoveryPlan, emulated: ClientFactory) -> None:
@@ -133,11 +172,10 @@ def test_waiting_for_dns_stops_when_the_writer_moves_away(plan: RecoveryPlan, em
     claim_as_a_failback_left_it(plan, emulated)
     switch_writer(plan, emulated, "us-west-2")
     flip_dns.run(request(plan, emulated, "flip"))
+    claims(plan, emulated, {"us-west-2": True})
     waiting = flip_dns.run(request(plan, emulated, "status"))
-    assert (waiting.done, waiting.message) == (
-        False,
-        "DNS answers with another region for " + ", ".join(sorted(dns.served_from(plan))),
-    )
+    assert (waiting.done, waiting.actions) == (False, [])
+    assert "waiting for DNS to answer with us-west-2" in waiting.message
     switch_writer(plan, emulated, "us-east-1")
     with pytest.raises(StepFailed) as e:
         flip_dns.run(request(plan, emulated, "status"))
@@ -154,15 +192,10 @@ def test_compensation_withdraws_the_claim_when_the_writer_went_back(
     flip_dns.run(request(plan, emulated, "flip"))
     until_answered(plan, "us-west-2", emulated)
     switch_writer(plan, emulated, "us-east-1")
-    time.sleep(1.0)  # CloudWatch keeps datapoints by the second: a claim withdrawn in its own second reads as made
     result = compensate.run(request(plan, emulated, "align"))
     assert ("cloudwatch:PutMetricData", "us-west-2") in [(a.api, a.region) for a in result.actions]
-    assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
-    for _ in range(300):  # the claim's datapoint leaves the alarm's 10-second window, then the alarm is OK
-        if answered(plan) == {"us-east-1"}:
-            break
-        time.sleep(0.05)
-    assert answered(plan) == {"us-east-1"}, "DNS follows the writer back"
+    claims(plan, emulated, {"us-west-2": False})  # a withdrawal wins its period (the alarm's Minimum)
+    until(lambda: answered(plan) == {"us-east-1"})
 
 
 def test_without_its_claim_alarm_a_region_cannot_claim_and_preflight_says_why(
@@ -219,13 +252,17 @@ def test_a_claim_the_primary_kept_after_a_failback_blocks_the_standby_until_rele
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan.document), encoding="utf-8")
     args = argparse.Namespace(
-        plan=str(path), region="us-east-1", local=False, endpoint_url=emulator_pair.front, sagemaker_endpoint_url=None
+        plan=str(path),
+        region="us-east-1",
+        local=False,
+        endpoint_url=emulator_pair.front,
+        sagemaker_endpoint_url=None,
+        force=False,
     )
-    time.sleep(1.0)  # a withdrawal in the claim's own second would read as the claim
     out = io.StringIO()
     assert dns_setup.release(args, out) == 0
     assert "withdrew us-east-1's claim" in out.getvalue()
-    assert not cloudwatch.traffic_claim(plan, emulated, "us-east-1")["claimed"]
+    claims(plan, emulated, {"us-east-1": False})
     checks = {c.name: c for c in route53_checks.checks(request(plan, emulated, "check"))}
     assert checks["dns.primary_claim"].verdict == "pass"
     until(lambda: dns.primary_claim(plan) is False)
@@ -234,3 +271,28 @@ def test_a_claim_the_primary_kept_after_a_failback_blocks_the_standby_until_rele
     again = io.StringIO()
     assert dns_setup.release(args, again) == 0
     assert "does not claim" in again.getvalue()
+
+
+def test_a_release_that_would_send_users_to_a_read_only_database_is_refused_unless_forced(
+    plan: RecoveryPlan, emulated: ClientFactory, emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    switch_writer(plan, emulated, "us-west-2")
+    converge(plan, emulated, "us-west-2")
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.document), encoding="utf-8")
+    args = argparse.Namespace(
+        plan=str(path),
+        region="us-west-2",
+        local=False,
+        endpoint_url=emulator_pair.front,
+        sagemaker_endpoint_url=None,
+        force=False,
+    )
+    with pytest.raises(CommandError, match=r"traffic to us-east-1 .* writer is in us-west-2: users would reach a read"):
+        dns_setup.release(args, io.StringIO())
+    claims(plan, emulated, {"us-west-2": True})
+    assert answered(plan) == {"us-west-2"}
+    forced = io.StringIO()
+    assert dns_setup.release(argparse.Namespace(**(vars(args) | {"force": True})), forced) == 0
+    assert "forced: withdrawing us-west-2's claim sends" in forced.getvalue()
+    claims(plan, emulated, {"us-west-2": False})

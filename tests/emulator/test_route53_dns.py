@@ -1,11 +1,13 @@
 """The drill's Route 53 DNS: answers asked over UDP with dnspython, for zones, records and health checks created
-through the emulator's Route 53 API, health judged from alarms set through its CloudWatch API."""
+through the emulator's Route 53 API, health judged as Route 53 judges it: from the data of the alarm's metric,
+published through the emulator's CloudWatch API, with the alarm's settings as the check copied them."""
 
 from __future__ import annotations
 
 import http.server
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +32,7 @@ REGIONS = ("us-east-1", "us-west-2")
 class Dns:
     def __init__(self, f: ClientFactory, server: DnsServer) -> None:
         self.f, self.server, self.world = f, server, server.world
+        self.published: dict[str, int] = {}
         self.r53 = f.route53("us-east-1")
         self.zone = self.r53.create_hosted_zone(Name=ZONE, CallerReference=ZONE)["HostedZone"]["Id"].rsplit("/")[-1]
 
@@ -38,21 +41,34 @@ class Dns:
         reply = dns.query.udp(dns.message.make_query(name, kind), host, port=int(port), timeout=3)
         return dns.rcode.to_text(reply.rcode()), [r.to_text() for rrset in reply.answer for r in rrset]
 
-    def alarm(self, region: str, state: str | None = None) -> str:
-        cw = self.f.cloudwatch(region)
-        cw.put_metric_alarm(
-            AlarmName="claim",
-            Namespace="FailoverController",
-            MetricName="TrafficClaim",
-            Statistic="Maximum",
-            Period=10,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+    def alarm(self, region: str, state: str | None = None, **settings: Any) -> str:
+        """The claim alarm as the template defines it (``settings`` change it); ``state``: data that makes it so."""
+        alarm: Any = {
+            "AlarmName": "claim",
+            "Namespace": "FailoverController",
+            "MetricName": "TrafficClaim",
+            "Statistic": "Minimum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "ignore",
+        } | settings
+        self.f.cloudwatch(region).put_metric_alarm(**alarm)
         if state:
-            cw.set_alarm_state(AlarmName="claim", StateValue=state, StateReason="test")  # type: ignore[arg-type]
+            self.publish(region, 1.0 if state == "ALARM" else 0.0)
         return "claim"
+
+    def publish(self, region: str, value: float) -> None:
+        """A datapoint in a second of its own: with no time scale the world's period is the emulator's one second,
+        and the period's Minimum would otherwise let an earlier withdrawal win over this claim."""
+        second = int(time.time())
+        if self.published.get(region) == second:
+            time.sleep(second + 1.01 - time.time())
+        self.published[region] = int(time.time())
+        self.f.cloudwatch(region).put_metric_data(
+            Namespace="FailoverController", MetricData=[{"MetricName": "TrafficClaim", "Value": value}]
+        )
 
     def check(self, config: dict[str, Any]) -> str:
         created = self.r53.create_health_check(
@@ -119,10 +135,10 @@ def test_failover_records_follow_the_claims_and_both_claims_answer_with_the_prim
     health = claims(zone)
     zone.failover(health["us-east-1"], health["us-west-2"])
     assert zone.ask() == answer("us-east-1")
-    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.publish("us-west-2", 1.0)
     zone.world.tick()
     assert zone.ask() == answer("us-west-2"), "the standby's claim takes the primary out"
-    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.publish("us-east-1", 1.0)
     zone.world.tick()
     assert zone.ask() == answer("us-east-1"), "the secondary unhealthy: the primary, whatever its health"
 
@@ -132,7 +148,7 @@ def test_a_health_change_shows_only_once_it_has_held_for_the_checkers_lag(zone: 
     zone.failover(health["us-east-1"], health["us-west-2"])
     assert zone.ask() == answer("us-east-1")
     zone.world.lag_s = 30.0
-    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.publish("us-west-2", 1.0)
     zone.world.tick(now=1000.0)
     zone.world.tick(now=1029.0)
     assert zone.ask() == answer("us-east-1")
@@ -147,10 +163,10 @@ def test_weighted_records_answer_by_weight_among_the_healthy_and_zero_weights_on
         {"SetIdentifier": "us-west-2", "Weight": 0, "HealthCheckId": health["us-west-2"]} | value("us-west-2"),
     )
     assert {zone.ask()[1][0] for _ in range(8)} == {"api.us-east-1.recsys.internal."}
-    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.publish("us-west-2", 1.0)
     zone.world.tick()
     assert {zone.ask()[1][0] for _ in range(8)} == {"api.us-west-2.recsys.internal."}
-    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.publish("us-east-1", 1.0)
     zone.world.tick()
     assert {zone.ask()[1][0] for _ in range(8)} == {"api.us-east-1.recsys.internal."}, "none healthy: by weight"
 
@@ -170,7 +186,7 @@ def test_latency_records_answer_with_the_nearest_healthy_region(zone: Dns) -> No
     assert zone.ask() == answer("us-east-1")
     zone.world.near = "us-west-2"
     assert zone.ask() == answer("us-west-2")
-    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="claim")
+    zone.publish("us-east-1", 1.0)
     zone.world.tick()
     assert zone.ask() == answer("us-east-1"), "the nearest is out: the next healthy one"
 
@@ -189,7 +205,7 @@ def test_a_dark_region_keeps_its_checks_last_known_status(zone: Dns) -> None:
     zone.failover(check, primary="us-west-2", secondary="us-east-1")
     assert zone.ask() == answer("us-west-2")
     zone.world.down = {"us-east-1"}
-    zone.f.cloudwatch("us-east-1").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="unseen")
+    zone.publish("us-east-1", 1.0)
     zone.world.tick()
     assert zone.ask() == answer("us-west-2"), "the checkers cannot read a dark region: the last status holds"
     zone.world.down = set()
@@ -277,3 +293,90 @@ def test_a_tcp_check_connects_to_the_endpoint(zone: Dns) -> None:
         listening.close()
     zone.world.tick()
     assert zone.ask() == answer("us-west-2"), "nothing listens any more: unhealthy"
+
+
+def test_a_check_on_a_high_resolution_alarm_never_follows_it(zone: Dns, capsys: pytest.CaptureFixture[str]) -> None:
+    """Route 53 API reference, AlarmIdentifier: standard-resolution metrics only; a 10-second alarm needs a
+    high-resolution metric. The check never moves, whatever the claim says."""
+    zone.alarm("us-west-2", Period=10, Statistic="Maximum")
+    zone.failover(zone.claim_check("us-west-2"))
+    assert zone.ask() == answer("us-east-1")
+    zone.publish("us-west-2", 1.0)
+    zone.world.tick()
+    assert zone.ask() == answer("us-east-1"), "the standby's claim is never seen"
+    assert "does not follow alarm claim in us-west-2: a period of 10 s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("settings", [{"ExtendedStatistic": "p99", "Statistic": None}, {"Period": 90}])
+def test_route53_refuses_extended_statistics_and_periods_that_are_not_minutes(
+    zone: Dns, settings: dict[str, Any]
+) -> None:
+    zone.alarm("us-west-2", **{k: v for k, v in settings.items() if v is not None})
+    if "ExtendedStatistic" in settings:  # an alarm has a statistic or an extended one, never both
+        zone.f.cloudwatch("us-west-2").put_metric_alarm(
+            AlarmName="claim",
+            Namespace="FailoverController",
+            MetricName="TrafficClaim",
+            ExtendedStatistic="p99",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+    zone.failover(zone.claim_check("us-west-2"))
+    zone.publish("us-west-2", 1.0)
+    zone.world.tick()
+    assert zone.ask() == answer("us-east-1")
+
+
+def test_set_alarm_state_does_not_move_a_check_that_follows_the_data(zone: Dns) -> None:
+    """Route 53 "monitors the data stream for the corresponding alarm instead of monitoring the alarm state"."""
+    health = claims(zone)
+    zone.failover(health["us-east-1"], health["us-west-2"])
+    zone.f.cloudwatch("us-west-2").set_alarm_state(AlarmName="claim", StateValue="ALARM", StateReason="by hand")
+    zone.world.tick()
+    assert zone.ask() == answer("us-east-1")
+
+
+def test_a_check_keeps_the_alarm_settings_it_copied_until_it_is_updated(zone: Dns) -> None:
+    """A changed alarm reaches the check only through UpdateHealthCheck ("you need to update the health check")."""
+    zone.alarm("us-west-2", "OK")
+    check = zone.claim_check("us-west-2")
+    zone.failover(check)
+    zone.world.tick()
+    zone.alarm("us-west-2", Threshold=0)  # now any datapoint, a withdrawal too, breaches: the alarm is in ALARM
+    zone.publish("us-west-2", 0.0)
+    zone.world.tick()
+    assert zone.f.cloudwatch("us-west-2").describe_alarms(AlarmNames=["claim"])["MetricAlarms"][0]["StateValue"] == (
+        "ALARM"
+    )
+    assert zone.ask() == answer("us-east-1"), "the check judges the data by the threshold it copied"
+    zone.r53.update_health_check(HealthCheckId=check, AlarmIdentifier={"Region": "us-west-2", "Name": "claim"})
+    zone.world.tick()
+    assert zone.ask() == answer("us-west-2")
+
+
+def test_the_drill_cloudwatch_evaluates_alarms_per_period_with_missing_data_ignored(zone: Dns) -> None:
+    """CloudWatch evaluates the periods that have ended; TreatMissingData ignore keeps the state. With Maximum, a
+    withdrawal inside the claim's period is lost (and stays lost: the next periods have no data); with Minimum, the
+    template's statistic, the withdrawal wins its period."""
+    zone.world.scale = 60.0  # a 60-second period lasts one second here
+    health = claims(zone)
+    zone.failover(health["us-east-1"], health["us-west-2"])
+    cw = zone.f.cloudwatch("us-west-2")
+
+    def state_after_a_period(statistic: str) -> str:
+        zone.alarm("us-west-2", Statistic=statistic)
+        start = time.time()
+        time.sleep(1.0 - start % 1.0 + 0.05)  # the start of a period
+        zone.publish("us-west-2", 1.0)
+        zone.publish("us-west-2", 0.0)
+        for _ in range(22):  # the checkers' rounds: that period ends, and the next one, with no data
+            time.sleep(0.1)
+            zone.world.tick()
+        return str(cw.describe_alarms(AlarmNames=["claim"])["MetricAlarms"][0]["StateValue"])
+
+    assert state_after_a_period("Maximum") == "ALARM"
+    cw.set_alarm_state(AlarmName="claim", StateValue="OK", StateReason="reset")
+    time.sleep(3.0)  # the earlier datapoints leave the evaluated periods
+    assert state_after_a_period("Minimum") == "OK"

@@ -17,6 +17,7 @@ from failover_controller.changes import claim_datum
 from failover_controller.clients import ClientFactory
 from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import load_plan_file
+from failover_controller.reads.cloudwatch import route53_cannot_follow
 from failoverctl import permissions
 from failoverctl.stack import stack_parameters
 
@@ -228,7 +229,7 @@ def test_describe_alarms_is_granted_on_every_resource() -> None:
     }
     assert {role: st["Resource"] for role, st in grants if st["Resource"] != "*"} == {
         "ReadinessReadPolicy": [claim, peer],
-        "TrafficClaimPolicy": claim,
+        "TrafficClaimPolicy": [claim, peer],  # a graceful failback confirms the peer's withdrawal by its alarm
     }
 
 
@@ -377,10 +378,48 @@ def test_the_claim_alarm_watches_what_the_controller_publishes() -> None:
     assert alarm["Dimensions"] == [{"Name": "Application", "Value": {"Ref": "PlanName"}}]
     assert datum["Dimensions"] == [{"Name": "Application", "Value": "recsys"}]
     assert alarm["AlarmName"] == {"Fn::Sub": claim_alarm_name("${PlanName}")}
-    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 10, 1)
+    # A withdrawal (0) wins the period it falls in: Minimum of the period against a threshold of 1.
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Minimum", 60, 1)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["TreatMissingData"] == "ignore", "a claim stands until withdrawn"
-    assert datum["StorageResolution"] == 1, "a 10-second alarm needs a high-resolution metric"
+    assert datum.get("StorageResolution", 60) == 60, "Route 53 follows no alarm on a high-resolution metric"
+    assert route53_cannot_follow(alarm) == []
+
+
+def test_no_alarm_of_the_template_is_high_resolution() -> None:
+    """Route 53 API reference, AlarmIdentifier: standard-resolution metrics only; an alarm period under 60 s needs a
+    high-resolution metric (CloudWatch user guide, high-resolution alarms)."""
+    alarms = {
+        name: r["Properties"]
+        for name, r in yaml_parse(template_text())["Resources"].items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms
+    assert {name: a["Period"] for name, a in alarms.items() if a["Period"] < 60 or a["Period"] % 60} == {}
+
+
+def test_no_code_of_the_controller_publishes_a_high_resolution_metric() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("layers", "functions", "cli")
+        for path in (ROOT / folder).rglob("*.py")
+        if "StorageResolution" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"Period": 10}, "period is 10 s"),
+        ({"Period": 90}, "period is 90 s"),
+        ({"Statistic": None, "ExtendedStatistic": "p99"}, "extended"),
+        ({"Statistic": "IQM"}, "statistic is IQM"),
+    ],
+)
+def test_route53_cannot_follow_what_aws_documents_it_cannot(change: dict[str, Any], why: str) -> None:
+    alarm = yaml_parse(template_text())["Resources"]["TrafficClaimAlarm"]["Properties"] | change
+    assert any(why in problem for problem in route53_cannot_follow(alarm))
 
 
 def test_the_functions_endpoint_is_declared_empty_on_aws_and_loopback_only_in_a_drill() -> None:

@@ -2,8 +2,12 @@
 zones the way Route 53 does, so that the controller can be judged by what DNS answers.
 
 - **Health checks** are evaluated as Route 53's checkers do, continuously, not when a query arrives:
-  ``CLOUDWATCH_METRIC`` from the alarm's state in its own region (``INSUFFICIENT_DATA``, or a region that does not
-  answer, takes the check's ``InsufficientDataHealthStatus``: Healthy, Unhealthy or LastKnownStatus);
+  ``CLOUDWATCH_METRIC`` from the metric's data, not the alarm's state (Route 53 "monitors the data stream for the
+  corresponding alarm"), with the alarm's settings as they were copied when the check first saw the alarm (a changed
+  alarm reaches the check only through UpdateHealthCheck, which bumps its version); a check on an alarm Route 53
+  does not support (a period under 60 s, which needs a high-resolution metric; an extended statistic; metric math)
+  never follows it. No data in the evaluated periods, or a region that does not answer, takes the check's
+  ``InsufficientDataHealthStatus``: Healthy, Unhealthy or LastKnownStatus;
   ``CALCULATED`` from its children and ``HealthThreshold``; ``HTTP``/``HTTPS``/``HTTP_STR_MATCH``/``TCP`` by probing
   the endpoint; ``Inverted`` and ``Disabled`` as documented. A changed status is seen only after it has held for
   ``route53_health_s`` (benchmarks/dependency_timings.json), divided by the drill's time scale.
@@ -11,6 +15,11 @@ zones the way Route 53 does, so that the controller can be judged by what DNS an
   while the secondary is unhealthy); ``weighted`` (healthy records by weight, zero weights only when no other is
   healthy, and all of them when none is); ``latency`` (the healthy record of the region nearest the resolver, the
   ``--near`` region first). A CNAME answers every type of its name.
+
+- **CloudWatch's alarms** that the health checks name are evaluated here too, as CloudWatch does and the emulator does
+  not: per period bucket (the period divided by the drill's time scale, never under the emulator's one second), at
+  the end of each period, with ``TreatMissingData`` as documented; the state is written back to the emulator
+  (SetAlarmState), so what the controller reads with DescribeAlarms is what AWS would show.
 
 Records, health checks and alarms are read from the emulator directly: Route 53's data plane and health checkers do
 not go down with a region. A region the outage proxy blacks out does not answer its alarms' states.
@@ -20,6 +29,7 @@ Wire format: dnspython.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import socketserver
@@ -62,6 +72,74 @@ def _client(service: str, url: str, region: str = "us-east-1") -> Any:
         return _CLIENTS[(service, url, region)]
 
 
+# What Route 53 copies of an alarm into a health check (the API's CloudWatchAlarmConfiguration).
+COPIED = (
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "ExtendedStatistic",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "Metrics",
+)
+_STATISTICS = {"Average", "Minimum", "Maximum", "Sum", "SampleCount"}
+
+
+def route53_refuses(alarm: dict[str, Any]) -> list[str]:
+    """What Route 53 does not support in an alarm (API reference, AlarmIdentifier: standard-resolution metrics only,
+    so a period of 60 s or a multiple of it; Average, Minimum, Maximum, Sum or SampleCount; no extended statistics),
+    written here apart from the controller's own check so that a mistake in one is not repeated in the other."""
+    refused = []
+    period = int(alarm.get("Period") or 0)
+    if period < 60 or period % 60:
+        refused.append(f"a period of {period} s (high-resolution; Route 53 supports standard resolution only)")
+    if alarm.get("ExtendedStatistic"):
+        refused.append(f"the extended statistic {alarm['ExtendedStatistic']}")
+    elif alarm.get("Statistic") not in _STATISTICS:
+        refused.append(f"the statistic {alarm.get('Statistic')}")
+    if alarm.get("Metrics"):
+        refused.append("metric math")
+    return refused
+
+
+def _statistic(name: str, seconds: list[dict[str, Any]]) -> float:
+    """A period's statistic from its seconds' statistics."""
+    count = sum(float(p["SampleCount"]) for p in seconds)
+    if name == "Minimum":
+        return min(float(p["Minimum"]) for p in seconds)
+    if name == "Maximum":
+        return max(float(p["Maximum"]) for p in seconds)
+    if name == "Sum":
+        return sum(float(p["Sum"]) for p in seconds)
+    if name == "SampleCount":
+        return count
+    return sum(float(p["Sum"]) for p in seconds) / count if count else 0.0
+
+
+def _breaches(alarm: dict[str, Any], value: float) -> bool:
+    threshold, op = float(alarm.get("Threshold", 0)), alarm.get("ComparisonOperator", "")
+    return {
+        "GreaterThanOrEqualToThreshold": value >= threshold,
+        "GreaterThanThreshold": value > threshold,
+        "LessThanThreshold": value < threshold,
+        "LessThanOrEqualToThreshold": value <= threshold,
+    }.get(op, False)
+
+
+@dataclass(frozen=True)
+class AlarmCopy:
+    """An alarm as a health check copied it."""
+
+    version: int  # the health check's HealthCheckVersion when copied
+    alarm: tuple[str, str]  # region, name
+    settings: dict[str, Any]
+    unsupported: list[str]
+
+
 @dataclass
 class Health:
     """One health check's status as the checkers last judged it, and as DNS sees it (after the lag)."""
@@ -78,8 +156,10 @@ class World:
     emulator: str
     near: str = "us-east-1"
     lag_s: float = 0.0
+    scale: float = 0.0  # the drill's time scale: a period lasts period / scale seconds here (0: every change instant)
     down: set[str] = field(default_factory=set)
     health: dict[str, Health] = field(default_factory=dict)
+    copies: dict[str, AlarmCopy] = field(default_factory=dict)  # by health check id
     lock: threading.Lock = field(default_factory=threading.Lock)
     queries: int = 0
 
@@ -110,27 +190,114 @@ class World:
                 raise ValueError(f"health check {check_id}: a calculated check cannot be a child")
             healthy = sum(self.status(c, depth + 1) for c in children) >= cfg.get("HealthThreshold", len(children))
         elif cfg["Type"] == "CLOUDWATCH_METRIC":
-            healthy = self._alarm_health(check_id, cfg)
+            healthy = self._alarm_health(check_id, cfg, int(config.get("HealthCheckVersion", 1)))
         elif cfg["Type"] in ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"):
             healthy = _probe(cfg)
         else:
             raise ValueError(f"health check {check_id}: type {cfg['Type']} is not emulated")
         return healthy != bool(cfg.get("Inverted"))
 
-    def _alarm_health(self, check_id: str, cfg: dict[str, Any]) -> bool:
+    def _alarm_health(self, check_id: str, cfg: dict[str, Any], version: int) -> bool:
         alarm = cfg.get("AlarmIdentifier", {})
-        region, name = alarm.get("Region", ""), alarm.get("Name", "")
-        state: str = "INSUFFICIENT_DATA"
-        if region not in self.down:
-            found = _client("cloudwatch", self.emulator, region).describe_alarms(AlarmNames=[name])["MetricAlarms"]
-            state = str(found[0]["StateValue"]) if found else "INSUFFICIENT_DATA"
-        if state != "INSUFFICIENT_DATA":
+        region = alarm.get("Region", "")
+        copy = self._copy_of(check_id, region, alarm.get("Name", ""), version)
+        known = self.health.get(check_id)
+        if copy is not None and copy.unsupported:
+            return known.pending != bool(cfg.get("Inverted")) if known else True  # never follows the alarm
+        state = None if copy is None or region in self.down else self.evaluate(region, copy.settings)
+        if state is not None:
             return state == "OK"
         setting = str(cfg.get("InsufficientDataHealthStatus", "LastKnownStatus"))
         if setting == "LastKnownStatus":
-            known = self.health.get(check_id)
             return bool(known.pending != bool(cfg.get("Inverted"))) if known else True
         return setting == "Healthy"
+
+    def _copy_of(self, check_id: str, region: str, name: str, version: int) -> AlarmCopy | None:
+        """The alarm's settings as the health check copied them: when it first saw the alarm, and again only when
+        the check is updated (its version changes). None: the alarm does not exist (yet)."""
+        copy = self.copies.get(check_id)
+        if copy is not None and copy.version == version:
+            return copy
+        if region in self.down:
+            return copy
+        found = _client("cloudwatch", self.emulator, region).describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        if not found:
+            return None
+        settings = {k: found[0][k] for k in COPIED if k in found[0]}
+        copy = AlarmCopy(version, (region, name), settings, route53_refuses(found[0]))
+        if copy.unsupported:
+            print(
+                f"health check {check_id}: Route 53 does not follow alarm {name} in {region}: "
+                + "; ".join(copy.unsupported),
+                flush=True,
+            )
+        self.copies[check_id] = copy
+        return copy
+
+    def bucket_s(self, period: float) -> float:
+        """How long one alarm period lasts here: scaled, never under the emulator's one-second datapoints."""
+        return max(1.0, period / self.scale) if self.scale else 0.0
+
+    def evaluate(self, region: str, alarm: dict[str, Any], now: float | None = None) -> str | None:
+        """The alarm's state from its metric's data, as CloudWatch evaluates it: the last EvaluationPeriods periods
+        that have ended, each breaching or not by the alarm's statistic (DatapointsToAlarm of them make ALARM).
+        None: no data in those periods (insufficient data). At time scale 0 the newest second counts alone."""
+        now = time.time() if now is None else now
+        bucket = self.bucket_s(float(alarm.get("Period", 60)))
+        periods = int(alarm.get("EvaluationPeriods", 1))
+        window = max(5.0, (periods + 2) * bucket)
+        seconds = _client("cloudwatch", self.emulator, region).get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName=alarm["MetricName"],
+            Dimensions=alarm.get("Dimensions", []),
+            StartTime=now - window,
+            EndTime=now + 1,
+            Period=1,
+            Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
+        )["Datapoints"]
+        if not seconds:
+            return None
+        if not bucket:
+            newest = max(seconds, key=lambda p: p["Timestamp"])
+            values = [_statistic(alarm["Statistic"], [newest])]
+        else:
+            by_bucket: dict[int, list[dict[str, Any]]] = {}
+            for point in seconds:
+                by_bucket.setdefault(int(point["Timestamp"].timestamp() // bucket), []).append(point)
+            current = int(now // bucket)
+            values = [
+                _statistic(alarm["Statistic"], by_bucket[b])
+                for b in range(current - periods, current)
+                if b in by_bucket
+            ]
+        if not values:
+            return None
+        breaching = sum(_breaches(alarm, v) for v in values)
+        return "ALARM" if breaching >= int(alarm.get("DatapointsToAlarm") or periods) else "OK"
+
+    def follow_alarms(self, now: float | None = None) -> None:
+        """CloudWatch's own evaluation of the alarms the health checks name, written back to the emulator: the state
+        the controller reads is the one AWS would show (the emulator evaluates a sliding window when data arrives)."""
+        for copy in list(self.copies.values()):
+            region, name = copy.alarm
+            if region in self.down or not name:
+                continue
+            with contextlib.suppress(Exception):
+                cw = _client("cloudwatch", self.emulator, region)
+                found = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+                if not found:
+                    continue
+                live = found[0]
+                state = self.evaluate(region, live, now)
+                if state is None:
+                    treat = live.get("TreatMissingData", "missing")
+                    state = {"breaching": "ALARM", "notBreaching": "OK", "missing": "INSUFFICIENT_DATA"}.get(treat)
+                if state is not None and state != live["StateValue"]:
+                    cw.set_alarm_state(
+                        AlarmName=name,
+                        StateValue=state,
+                        StateReason=f"the drill's CloudWatch: evaluated per {live.get('Period')} s period",
+                    )
 
     def status(self, check_id: str, depth: int = 0) -> bool:
         """The status DNS answers by: a change shows once it has held for the lag."""
@@ -142,9 +309,26 @@ class World:
                 known = self.health.setdefault(check_id, Health(healthy, healthy, time.monotonic()))
         return known.seen
 
+    def discover(self) -> None:
+        """Every health check of the account, judged from the round after its creation (so a CLOUDWATCH_METRIC
+        check copies its alarm then, not when DNS first uses it)."""
+        r53, kwargs = _client("route53", self.emulator), dict[str, str]()
+        while True:
+            page = r53.list_health_checks(**kwargs)
+            for check in page["HealthChecks"]:
+                if check["Id"] not in self.health:
+                    with contextlib.suppress(Exception):
+                        self.status(check["Id"])
+            if not page.get("IsTruncated"):
+                return
+            kwargs = {"Marker": page["NextMarker"]}
+
     def tick(self, now: float | None = None) -> None:
-        """One round of the checkers over every health check DNS has used."""
+        """One round of the checkers over every health check."""
         now = time.monotonic() if now is None else now
+        with contextlib.suppress(Exception):
+            self.discover()
+        self.follow_alarms()
         with self.lock:
             ids = list(self.health)
         for check_id in ids:
@@ -285,6 +469,7 @@ def _follow(world: World, proxy: str, interval_s: float) -> None:
                     state = json.loads(r.read())
                 world.down = set(state["down_regions"])
                 world.lag_s = float(lag) / state["time_scale"] if state["time_scale"] else 0.0
+                world.scale = float(state["time_scale"])
             world.tick()
         except Exception:  # noqa: BLE001, S112 - an emulator restarting: the next round tries again
             continue

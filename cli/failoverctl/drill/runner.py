@@ -10,7 +10,6 @@ emulators, with test credentials.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import sys
@@ -21,12 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import FailoverError
 from failover_controller.ledger import Ledger
 from failover_controller.plan import RecoveryPlan
 from failover_controller.prewarm import SK as PREWARM_SK
-from failover_controller.reads import dns
-from failoverctl import dns as dns_setup
 from failoverctl import report as run_report
 from failoverctl.drill import emulators as emu
 from failoverctl.drill import world
@@ -44,7 +40,7 @@ from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenari
 from failoverctl.drill.toolchain import TEMPLATE, build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
 from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
-from failoverctl.operate import CommandError, stack_resources
+from failoverctl.operate import stack_resources
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE, ROOT
 
 
@@ -451,16 +447,7 @@ def _failback(
         f"{len(checks) - len(bad)}/{len(checks)} checks"
         + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
     )
-    released, followed = [], ""
-    if plan.dns_mode == "data_plane" and not bad:
-        # As the operator does after a failback (docs/dns.md): both regions claim; the standby's goes first.
-        released = [dns_setup.release_claim(plan, f, plan.standby_region)]
-        released.append(_once_the_alarm_follows(lambda: dns_setup.release_claim(plan, f, primary)))
-        followed = _once_dns_follows(plan)
-        say("".join(f"  {line}\n" for line in [*released, followed]).rstrip())
     return {
-        "claims_released": released,
-        "dns_followed": followed,
         "readiness": readiness,
         "ledger": ledger,
         "outcome": run_.outcome,
@@ -470,21 +457,6 @@ def _failback(
         "verification": checks,
         "passed": run_.outcome == "succeeded" and not bad,
     }
-
-
-def _once_the_alarm_follows(release: Any, timeout_s: float = 30.0) -> str:
-    """``release`` of the primary's claim, retried until the standby's alarm has followed its withdrawal (its 10 s
-    period)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            said: str = release()
-        except CommandError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-            continue
-        return said
 
 
 def _once_dns_settles(
@@ -500,19 +472,6 @@ def _once_dns_settles(
         if after.get("dns") == routed or waited >= timeout_s:
             return after, waited
         time.sleep(0.25)
-
-
-def _once_dns_follows(plan: RecoveryPlan, timeout_s: float = 60.0) -> str:
-    """Wait until DNS no longer honours the primary's released claim (its probe answers free), as an operator waits
-    before the next failover into the standby: until then, an ungraceful one is refused (docs/dns.md)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        with contextlib.suppress(FailoverError):
-            if dns.primary_claim(plan) is False:
-                waited = time.monotonic() - started
-                return f"DNS follows: {dns.probe_name(plan)} answers {dns.PROBE_FREE} after {waited:.1f} s"
-        time.sleep(0.25)
-    return f"DNS still answers {dns.probe_name(plan)} with the primary's claim after {timeout_s:.0f} s"
 
 
 def _start_by_hand(f: ClientFactory, plan: RecoveryPlan, region: str, state_machine: str) -> str:

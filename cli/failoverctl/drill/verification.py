@@ -26,6 +26,8 @@ def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any
     )
     active = {k: (v.active_weight, v.active_instance_count) for k, v in world.variants_of(plan, standby).items()}
     expected: dict[str, Any] = {"aurora_writer": standby, "dns": routed}
+    if plan.dns_mode == "data_plane":
+        expected["claims"] = {standby: True}
     if scenario.expected_outcome == "failed":  # compensation: writes and DNS follow the writer
         expected["write_region"] = {primary: None, standby: standby}
         return expected

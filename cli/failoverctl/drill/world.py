@@ -23,6 +23,7 @@ from failover_controller.names import (
 )
 from failover_controller.plan import Endpoint, RecoveryPlan, Variant, parse_plan
 from failover_controller.plan_store import push_plan
+from failover_controller.reads import cloudwatch
 from failover_controller.reads import dns as dns_reads
 from failoverctl import dns as dns_setup
 
@@ -423,7 +424,14 @@ def snapshot(plan: RecoveryPlan, f: ClientFactory) -> dict[str, Any]:
         "write_region": {r: write_region(plan, f, r) for r in plan.regions},
         "endpoints": {r: endpoint_config(plan, f, r) for r in plan.regions},
         "dns": dns_answers(plan) if plan.name_servers else dns_routing(plan, f),
+        "claims": claims(plan, f) if plan.dns_mode == "data_plane" else {},
     }
+
+
+def claims(plan: RecoveryPlan, f: ClientFactory) -> dict[str, bool]:
+    """Which regions claim the plan's traffic, by their claim alarms (what the health checks follow; no alarm: no
+    claim)."""
+    return {region: bool(cloudwatch.traffic_claim(plan, f, region)["claimed"]) for region in plan.regions}
 
 
 def dns_answers(plan: RecoveryPlan) -> dict[str, str | None]:
@@ -442,8 +450,8 @@ def create_claim_alarm(plan: RecoveryPlan, f: ClientFactory, region: str) -> Non
         Namespace=CLAIM_NAMESPACE,
         MetricName=CLAIM_METRIC,
         Dimensions=[{"Name": k, "Value": v} for k, v in claim_dimensions(plan.application).items()],
-        Statistic="Maximum",
-        Period=10,
+        Statistic="Minimum",
+        Period=60,
         EvaluationPeriods=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",

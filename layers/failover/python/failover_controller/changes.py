@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from failover_controller.aws import call
-from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.errors import FailoverError, PreconditionFailed, StepFailed
 from failover_controller.guards import require_writer
 from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
 from failover_controller.reads import cloudwatch, dns, route53
@@ -79,64 +79,104 @@ def point_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
 
 
 def claim_datum(application: str, value: float) -> dict[str, Any]:
-    """A region's traffic claim as the datapoint its alarm watches (a high-resolution metric: the alarm's period
-    is 10 s); 0 withdraws it."""
+    """A region's traffic claim as the datapoint its alarm watches: a standard-resolution metric (Route 53 follows
+    no alarm on a high-resolution one), its value the claim's time; 0 withdraws it. The alarm takes each period's
+    Minimum, so a withdrawal wins the period it falls in, and a claim shows once a period holds claims only."""
     return {
         "MetricName": CLAIM_METRIC,
         "Dimensions": [{"Name": k, "Value": v} for k, v in claim_dimensions(application).items()],
         "Value": value,
         "Unit": "None",
-        "StorageResolution": 1,
     }
 
 
-def _unclaimed_answers_with_the_primary(req: StepRequest) -> bool:
-    """The primary needs no claim where DNS answers with it while it claims nothing: with failover or weighted
-    records, only the standby's claim moves DNS away from the primary, so an answer from the primary shows the
-    standby claims nothing either. (Latency records answer with the nearest region until the primary claims.)"""
-    return req.target_region == req.plan.primary_region and req.plan.routing_policy in ("failover", "weighted")
+def claims_toward(req: StepRequest, toward: str) -> list[tuple[str, bool]]:
+    """The claims that send the plan's names to ``toward``, in the order they are made: (region, claims).
+
+    - Toward this controller's region: it claims; except a graceful run into the primary (a failback), which
+      withdraws the standby's claim in the standby, reachable then, and then any of its own: nobody claiming is the
+      peacetime state, and answers with the primary (latency records: each client's nearest region).
+    - Toward the other region (compensation): this region's claim is withdrawn.
+    """
+    region, plan = req.target_region, req.plan
+    if toward != region:
+        return [(region, False)]
+    if region == plan.primary_region and req.graceful:
+        return [(plan.other_region(region), False), (region, False)]
+    return [(region, True)]
+
+
+def _served_or_why(req: StepRequest) -> tuple[dict[str, Any] | None, str]:
+    """DNS's answers now, or why it could not be asked: a name server that does not answer delays only the
+    confirmation, never the claim."""
+    try:
+        return dns.served_from(req.plan), ""
+    except FailoverError as exc:
+        return None, exc.message
 
 
 def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
-    """Data-plane DNS: this region's traffic claim is set (toward this region) or withdrawn (toward the other);
-    Route 53's health checks, which follow the claim's alarm, move the answers. The only call that changes anything
-    is a PutMetricData in this controller's own region. ``done`` when DNS answers every name with ``toward``."""
-    region = req.target_region
-    claim = toward == region
-    seen = cloudwatch.traffic_claim(req.plan, req.clients, region)
-    result.before = {"claim": seen, "dns": dns.served_from(req.plan)}
-    if seen["alarm"] == "MISSING":
-        raise PreconditionFailed(
-            f"the traffic claim alarm {claim_alarm_name(req.plan.application)} does not exist in {region}: "
-            "deploy the controller's stack there (docs/dns.md)"
-        )
-    answered = all(d["region"] == toward for d in result.before["dns"].values())
-    if seen["claimed"] == claim:
-        result.after = {**result.before, "change_id": None}
+    """Data-plane DNS: make ``claims_toward`` hold, one region at a time, and report when DNS answers every name
+    with ``toward``. The only calls that change anything are PutMetricData of the claim metric.
+
+    Each call converges (FlipDns's act and its poll are the same): the first claim that its alarm does not yet show
+    is published (again: a datapoint is confirmed only by the alarm, at the end of its period); the next region's
+    claim changes only once the earlier ones show and DNS answers with ``toward``, so traffic never passes through
+    the wrong region on the way. DNS is asked after the claim, never before it."""
+    wanted = claims_toward(req, toward)
+    claims = _claims_now(req, [region for region, _ in wanted])
+    result.before = {"claims": claims, "wanted": dict(wanted)}
+    pending = [(region, claim) for region, claim in wanted if claims[region] != claim]
+    served, why = (None, "") if pending and pending[0] == wanted[0] else _served_or_why(req)
+    answered = served is not None and all(d["region"] == toward for d in served.values())
+    if not pending:
+        result.after = {"claims": claims, "dns": served, "change_id": None}
         result.done = answered
-        result.message = f"{region} {'claims' if claim else 'does not claim'} traffic already; " + (
-            f"DNS answers with {toward}" if answered else f"waiting for DNS to answer with {toward}"
+        result.message = f"the claims toward {toward} hold ({_said(claims)}); " + (
+            f"DNS answers with {toward}" if answered else f"waiting for DNS to answer with {toward} {why}".rstrip()
         )
         return result
-    if claim and answered and _unclaimed_answers_with_the_primary(req):
-        result.after = {**result.before, "change_id": None}
-        result.done = True
-        result.message = (
-            f"DNS answers with {region}, and no region claims traffic: nobody claiming answers with the primary, so "
-            "no claim is made (one here would outweigh the standby's next failover until released)"
-        )
+    region, claim = pending[0]
+    result.done = False
+    if pending[0] != wanted[0] and not answered:
+        result.after = {"claims": claims, "dns": served, "change_id": None}
+        result.message = f"waiting for DNS to answer with {toward} before {region}'s claim changes {why}".rstrip()
         return result
     if not req.dry_run:
         require_writer(req, "DNS", toward)
-    value = float(int(time.time())) if claim else 0.0  # a claim is its time: which one is newer can be read
-    data = claim_datum(req.plan.application, value)
+    result.after = {"claims": claims, "dns": served, "change_id": None}
+    return _publish(req, region, claim, claims, result)
+
+
+def _claims_now(req: StepRequest, regions: list[str]) -> dict[str, bool]:
+    """Whether each region claims, by its alarm; refused when this region has no claim alarm, or Route 53 could not
+    follow one (DNS would never move)."""
+    seen = {region: cloudwatch.traffic_claim(req.plan, req.clients, region) for region in regions}
+    own = seen.get(req.target_region)
+    if own is not None and own["alarm"] == "MISSING":
+        raise PreconditionFailed(
+            f"the traffic claim alarm {claim_alarm_name(req.plan.application)} does not exist in {req.target_region}: "
+            "deploy the controller's stack there (docs/dns.md)"
+        )
+    unsupported = [f"{r}: {'; '.join(s['unsupported'])}" for r, s in seen.items() if s["unsupported"]]
+    if unsupported:
+        raise PreconditionFailed(
+            f"Route 53's health checks cannot follow the claim alarm {claim_alarm_name(req.plan.application)} "
+            f"({'; '.join(unsupported)}): DNS would never move (docs/dns.md)"
+        )
+    return {region: bool(s["claimed"]) for region, s in seen.items()}
+
+
+def _publish(req: StepRequest, region: str, claim: bool, claims: dict[str, bool], result: StepResult) -> StepResult:
+    """``region``'s claim (or withdrawal) published, or in a dry run only planned."""
+    data = claim_datum(req.plan.application, float(int(time.time())) if claim else 0.0)
     action = PlannedAction(
         api="cloudwatch:PutMetricData", region=region, params={"Namespace": CLAIM_NAMESPACE, "MetricData": [data]}
     )
     result.actions.append(action)
+    verb = "claim" if claim else "withdraw"
     if req.dry_run:
-        result.after = {**result.before, "change_id": None}
-        result.message = f"dry run: would {'claim' if claim else 'withdraw'} {region}'s traffic claim"
+        result.message = f"dry run: would {verb} {region}'s traffic claim"
         return result
     call(
         f"the traffic claim of {req.plan.application} in {region}",
@@ -146,8 +186,12 @@ def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     )
     action.performed = True
     result.changed = True
-    dns_now = dns.served_from(req.plan)
-    result.after = {"claim": cloudwatch.traffic_claim(req.plan, req.clients, region), "dns": dns_now, "change_id": None}
-    result.done = all(d["region"] == toward for d in dns_now.values())
-    result.message = f"{'claimed' if claim else 'withdrew'} {region}'s traffic: Route 53's health checks follow"
+    result.message = (
+        f"published {region}'s {verb} ({_said(claims)} until its alarm's period ends): Route 53's health checks "
+        "follow the alarm's data"
+    )
     return result
+
+
+def _said(claims: dict[str, bool]) -> str:
+    return ", ".join(f"{r} {'claims' if c else 'does not claim'}" for r, c in claims.items())

@@ -1,6 +1,6 @@
-"""DNS. data_plane: this region's traffic claim alarm exists, and the zone's name servers answer every name with
-one of the regions' answers; no Route 53 API call (its control plane lives in us-east-1). control_plane: the hosted
-zone, and every record's set identifiers, read through Route 53's API."""
+"""DNS. data_plane: this region's traffic claim alarm exists (one Route 53 can follow), and the zone's name servers
+answer every name with one of the regions' answers; no Route 53 API call (its control plane lives in us-east-1).
+control_plane: the hosted zone, and every record's set identifiers, read through Route 53's API."""
 
 from __future__ import annotations
 
@@ -89,6 +89,12 @@ def _claim_alarm(req: StepRequest) -> Check:
     if seen["alarm"] == "MISSING":
         detail = "the stack's traffic claim alarm is missing: deploy the controller's stack in this region"
         return Check("dns.claim_alarm", resource, "MISSING", "exists", "fail", detail)
+    if seen["unsupported"]:
+        detail = (
+            f"Route 53's health checks cannot follow it ({'; '.join(seen['unsupported'])}): a claim would never move "
+            "DNS; deploy the template's alarm (60 s period), then run failoverctl dns setup PLAN --apply again"
+        )
+        return Check("dns.claim_alarm", resource, seen["alarm"], "exists", "fail", detail)
     return Check("dns.claim_alarm", resource, seen["alarm"], "exists", "pass")
 
 

@@ -3,6 +3,7 @@ claim (data-plane DNS)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import FailoverError
-from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
+from failover_controller.names import claim_alarm_name
 from failover_controller.plan import RecoveryPlan
 
 WINDOW = timedelta(minutes=5)
@@ -89,7 +90,7 @@ def newest_maximum(
     what: str,
     period: int = 60,
 ) -> float | None:
-    """The newest Maximum over ``period`` seconds (1: a high-resolution metric's own datapoints) of exactly this
+    """The newest Maximum over ``period`` seconds of exactly this
     series (CloudWatch matches dimension sets exactly) in the last 5 minutes; None without a datapoint."""
     now = datetime.now(UTC)
     points = call(
@@ -106,25 +107,37 @@ def newest_maximum(
     return float(max(points, key=lambda p: p["Timestamp"])["Maximum"]) if points else None
 
 
+# Route 53 follows a CLOUDWATCH_METRIC health check only on an alarm of a standard-resolution metric, with one of
+# these statistics (Route 53 API reference, AlarmIdentifier): a period under 60 s needs a high-resolution metric.
+ROUTE53_STATISTICS = ("Average", "Minimum", "Maximum", "Sum", "SampleCount")
+
+
+def route53_cannot_follow(alarm: Mapping[str, Any]) -> list[str]:
+    """Why Route 53's health checks cannot follow ``alarm`` (a DescribeAlarms MetricAlarm); empty when they can."""
+    problems = []
+    period = int(alarm.get("Period") or 0)
+    if period < 60 or period % 60:
+        problems.append(f"its period is {period} s: Route 53 follows standard-resolution alarms only (60 s or more)")
+    if alarm.get("ExtendedStatistic"):
+        problems.append(f"its statistic {alarm['ExtendedStatistic']} is extended: Route 53 supports none")
+    elif alarm.get("Statistic") not in ROUTE53_STATISTICS:
+        problems.append(f"its statistic is {alarm.get('Statistic')}: Route 53 supports {', '.join(ROUTE53_STATISTICS)}")
+    if alarm.get("Metrics"):
+        problems.append("it watches a metric math expression: Route 53 follows single-metric alarms")
+    return problems
+
+
 def traffic_claim(plan: RecoveryPlan, factory: ClientFactory, region: str) -> dict[str, Any]:
-    """Whether ``region``'s controller claims the plan's traffic: the newest claim datapoint of the last 5 minutes
-    when there is one (it is the latest intent; the alarm follows within its period), else the alarm's state.
-    ``alarm`` is MISSING when the stack's alarm does not exist there. CloudWatch keeps datapoints by the second:
-    a claim withdrawn within the second it was made reads as made (and the alarm, a 10-second Maximum, follows a
-    withdrawal 10 seconds late in any case)."""
+    """Whether ``region``'s controller claims the plan's traffic, as Route 53's health check follows it: the claim
+    alarm in ALARM. The alarm changes at the end of the period a datapoint falls in (60 s, standard resolution), so a
+    claim or withdrawal just published reads as before until then: the runbook republishes until it reads as
+    intended (docs/dns.md). ``alarm`` is MISSING when the stack's alarm does not exist there; ``unsupported`` says why
+    Route 53 could not follow it."""
     name = claim_alarm_name(plan.application)
     found = call(
         f"DescribeAlarms {name} in {region}", factory.cloudwatch(region).describe_alarms, AlarmNames=[name]
     ).get("MetricAlarms", [])
-    alarm = found[0]["StateValue"] if found else "MISSING"
-    newest = newest_maximum(
-        factory,
-        region,
-        CLAIM_NAMESPACE,
-        CLAIM_METRIC,
-        claim_dimensions(plan.application),
-        what=f"{region}'s claim",
-        period=1,  # a withdrawal is a datapoint of 0 after the claim's: the newest datapoint, not the minute's maximum
-    )
-    claimed = newest > 0 if newest is not None else alarm == "ALARM"
-    return {"alarm": alarm, "newest": newest, "claimed": claimed}
+    if not found:
+        return {"alarm": "MISSING", "claimed": False, "unsupported": []}
+    state = str(found[0]["StateValue"])
+    return {"alarm": state, "claimed": state == "ALARM", "unsupported": route53_cannot_follow(found[0])}

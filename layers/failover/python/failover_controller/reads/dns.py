@@ -78,6 +78,17 @@ def served_from(plan: RecoveryPlan) -> dict[str, dict[str, Any]]:
     return seen
 
 
+def routed_to(plan: RecoveryPlan, claims: dict[str, bool]) -> str | None:
+    """Where Route 53 sends the plan's names, given which regions claim (each region's records carry the other's
+    claim check, unhealthy while it claims); None: each client's nearest region. As Route 53 documents it, records
+    that are all unhealthy are all treated as healthy: failover records then answer with the primary, weighted records
+    by weight (the primary's), latency records with the nearest region."""
+    claiming = [region for region in plan.regions if claims.get(region)]
+    if len(claiming) == 1:
+        return claiming[0]
+    return None if plan.routing_policy == "latency" else plan.primary_region
+
+
 # The primary's claim as DNS tells it. `failoverctl dns setup` makes a TXT record of failover routing: PRIMARY answers
 # "free" and carries the health check of the primary's claim (healthy while the primary does not claim), SECONDARY
 # answers "claimed". So the standby learns whether the primary claims without calling the primary (which may be

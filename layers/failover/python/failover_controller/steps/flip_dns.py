@@ -1,8 +1,9 @@
 """Send the plan's DNS names to the target region.
 
 data_plane (docs/dns.md): the target region claims traffic (a metric in its own CloudWatch, which the Route 53
-health check of the other region's records follows); ``status`` reports when DNS answers with the target, asked
-of the zone's name servers. No Route 53 API call.
+health check of the other region's records follows; a graceful failback withdraws the standby's claim instead);
+``status`` publishes again a claim whose alarm does not show it yet, and reports when DNS answers with the target,
+asked of the zone's name servers. While it waits, the Aurora writer must stay in the target. No Route 53 API call.
 
 control_plane: weighted, the target's record set gets the plan's active weight, the source's 0; failover, the
 target's record set becomes PRIMARY, the source's SECONDARY. Every record of the plan changes in one
@@ -13,10 +14,9 @@ sets are kept. ``status`` reports when the change is INSYNC.
 from __future__ import annotations
 
 from failover_controller.aws import call
-from failover_controller.changes import point_dns
+from failover_controller.changes import claim_dns, point_dns
 from failover_controller.errors import InputInvalid, PreconditionFailed, StepFailed
 from failover_controller.guards import require_writer
-from failover_controller.reads import dns
 from failover_controller.results import StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -32,15 +32,16 @@ def flip(req: StepRequest) -> StepResult:
 def status(req: StepRequest) -> StepResult:
     result = req.result(STEP)
     if req.plan.dns_mode == "data_plane":
-        seen = dns.served_from(req.plan)
-        result.before = result.after = {"dns": seen}
-        waiting = sorted(name for name, d in seen.items() if d["region"] != req.target_region)
-        result.done = req.dry_run or not waiting
-        if not result.done:
-            _require_writer_stays(req)
-        result.message = "DNS answers with " + (
-            req.target_region if not waiting else f"another region for {', '.join(waiting)}"
-        )
+        # The poll converges as the act does: a claim the alarm does not show yet is published again.
+        try:
+            claim_dns(req, req.target_region, result)
+            if not result.done and not req.dry_run:
+                require_writer(req, "DNS")
+        except PreconditionFailed as exc:
+            raise StepFailed(
+                f"while this run waited for DNS to answer with {req.target_region}: {exc.message}"
+            ) from exc
+        result.done = result.done or req.dry_run
         return result
     change_id = req.params.get("change_id")
     if req.dry_run or not change_id:
@@ -55,16 +56,6 @@ def status(req: StepRequest) -> StepResult:
     result.done = info["Status"] == "INSYNC"
     result.message = f"change {change_id} is {info['Status']}"
     return result
-
-
-def _require_writer_stays(req: StepRequest) -> None:
-    """While DNS catches up, the writer must stay in the target: if another run or a person moved it, DNS would
-    follow a read-only database, and the wait could last until the deadline (both regions claiming answers with the
-    primary). Fail now; compensation aligns writes and DNS to wherever the writer is."""
-    try:
-        require_writer(req, "DNS")
-    except PreconditionFailed as exc:
-        raise StepFailed(f"while this run waited for DNS to answer with {req.target_region}: {exc.message}") from exc
 
 
 def run(req: StepRequest) -> StepResult:
