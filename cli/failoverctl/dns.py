@@ -75,6 +75,63 @@ def claim_checks(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[s
     return ids
 
 
+def stale_checks(plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str]) -> dict[str, list[str]]:
+    """The existing claim checks that differ from what the plan and the deployed alarm need, with how.
+
+    Route 53 keeps a copy of the alarm's settings taken when the check was created or last updated
+    (CloudWatchAlarmConfiguration): a changed alarm (the 10-second alarm of earlier versions, now 60 s) reaches the
+    check only by UpdateHealthCheck. A check whose copy cannot be read (an API that does not return it) counts as
+    stale: updating re-copies."""
+    r53, stale = f.route53("us-east-1"), {}
+    for region, check_id in ids.items():
+        if check_id.startswith("<"):
+            continue
+        check = call(f"Route 53 GetHealthCheck {check_id}", r53.get_health_check, HealthCheckId=check_id)["HealthCheck"]
+        config, wanted = check["HealthCheckConfig"], claim_check_config(plan, region)
+        why = [
+            f"{key} is {config.get(key)!r}, not {wanted[key]!r}"
+            for key in ("AlarmIdentifier", "InsufficientDataHealthStatus")
+            if config.get(key) != wanted[key]
+        ]
+        copy = check.get("CloudWatchAlarmConfiguration")
+        if copy is None:
+            why.append("its copy of the alarm's settings is not readable")
+        else:
+            alarm = call(
+                f"DescribeAlarms in {region}",
+                f.cloudwatch(region).describe_alarms,
+                AlarmNames=[claim_alarm_name(plan.application)],
+            )["MetricAlarms"]
+            why += [
+                f"it copied {key} {copy.get(key)!r}, the alarm has {alarm[0].get(key)!r}"
+                for key in ("Period", "Statistic", "Threshold", "ComparisonOperator", "EvaluationPeriods")
+                if alarm and copy.get(key) != alarm[0].get(key)
+            ]
+        if why:
+            stale[region] = why
+    return stale
+
+
+def update_checks(plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str], stale: dict[str, list[str]]) -> None:
+    """UpdateHealthCheck of each stale check, in place: it keeps its id (the records need no change) and its status
+    (a standing claim is not forgotten, as a new check, healthy at first, would forget it); Route 53 copies the alarm's
+    settings anew. HealthCheckVersion makes the update refuse a concurrent one."""
+    r53 = f.route53("us-east-1")
+    for region in stale:
+        version = call(f"Route 53 GetHealthCheck {ids[region]}", r53.get_health_check, HealthCheckId=ids[region])[
+            "HealthCheck"
+        ]["HealthCheckVersion"]
+        wanted = claim_check_config(plan, region)
+        call(
+            f"Route 53 UpdateHealthCheck for {region}'s claim",
+            r53.update_health_check,
+            HealthCheckId=ids[region],
+            HealthCheckVersion=version,
+            AlarmIdentifier=wanted["AlarmIdentifier"],
+            InsufficientDataHealthStatus=wanted["InsufficientDataHealthStatus"],
+        )
+
+
 def _checks_by_reference(f: ClientFactory) -> dict[str, str]:
     """The account's health checks by CallerReference: setup finds its own before it creates any."""
     r53 = f.route53("us-east-1")
@@ -147,8 +204,11 @@ def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any
     if plan.dns_mode != "data_plane":
         raise ValueError(f"plan {plan.application}: route53.mode is {plan.dns_mode}; dns setup is for data_plane")
     checks = claim_checks(plan, f, apply=apply)
+    stale = stale_checks(plan, f, checks)
+    if apply:
+        update_checks(plan, f, checks, stale)
     changes = record_changes(plan, checks)
-    done: dict[str, Any] = {"health_checks": checks, "changes": changes, "applied": apply}
+    done: dict[str, Any] = {"health_checks": checks, "updated": stale, "changes": changes, "applied": apply}
     if apply:
         info = call(
             f"Route 53 change in zone {plan.hosted_zone_id}",
@@ -205,6 +265,12 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
             f"health check {check}: healthy while {region} does not claim traffic (alarm "
             f"{claim_alarm_name(plan.application)} in {region}: {state['alarms'][region]})\n"
         )
+        if region in done["updated"]:
+            out.write(
+                f"  {'updated' if args.apply else 'to update'} in place (it keeps its id and status): "
+                + "; ".join(done["updated"][region])
+                + "\n"
+            )
     for change in done["changes"]:
         rrs = change["ResourceRecordSet"]
         routing = {k: rrs[k] for k in ("Weight", "Failover", "Region") if k in rrs}

@@ -24,7 +24,7 @@ from failover_controller.steps import compensate, flip_dns, promote_aurora, veri
 from failoverctl import dns as dns_setup
 from failoverctl.drill import emulators, world
 from failoverctl.drill.emulators import free_port
-from failoverctl.drill.route53_dns import DnsServer, World, serve
+from failoverctl.drill.route53_dns import GEOGRAPHY, DnsServer, World, serve
 from failoverctl.operate import CommandError
 from tests.support.events import data_plane_plan_doc
 from tests.support.requests import request
@@ -99,7 +99,7 @@ def converge(plan: RecoveryPlan, f: ClientFactory, target: str, mode: str = "gra
         if result.done:
             return published
         time.sleep(0.05)
-    raise AssertionError(f"FlipDns into {target} never finished: {dns.served_from(plan)}")
+    raise AssertionError(f"FlipDns into {target} never finished: {result.message}; {dns.served_from(plan)}")
 
 
 def test_a_claim_moves_the_answers_and_running_again_claims_nothing(
@@ -296,3 +296,79 @@ def test_a_release_that_would_send_users_to_a_read_only_database_is_refused_unle
     assert dns_setup.release(argparse.Namespace(**(vars(args) | {"force": True})), forced) == 0
     assert "forced: withdrawing us-west-2's claim sends" in forced.getvalue()
     claims(plan, emulated, {"us-west-2": False})
+
+
+def test_dns_setup_updates_a_check_that_copied_an_old_alarm_in_place_keeping_a_standing_claim(
+    plan: RecoveryPlan, emulated: ClientFactory
+) -> None:
+    """Route 53 keeps the alarm's settings copied when the check was made ("you need to update the health check"
+    after changing the alarm). A check made against the 10-second alarm of earlier versions never follows the claim,
+    even after the stack's alarm is 60 s; `dns setup --apply` updates it in place: same id, status kept."""
+    r53 = emulated.route53("us-east-1")
+    checks = dns_setup.claim_checks(plan, emulated, apply=False)
+    emulated.cloudwatch("us-west-2").put_metric_alarm(
+        AlarmName=claim_alarm_name(plan.application),
+        Namespace=CLAIM_NAMESPACE,
+        MetricName="TrafficClaim",
+        Dimensions=[{"Name": "Application", "Value": plan.application}],
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    version = r53.get_health_check(HealthCheckId=checks["us-west-2"])["HealthCheck"]["HealthCheckVersion"]
+    r53.update_health_check(
+        HealthCheckId=checks["us-west-2"],
+        HealthCheckVersion=version,
+        AlarmIdentifier={"Region": "us-west-2", "Name": claim_alarm_name(plan.application)},
+    )
+    time.sleep(0.3)  # the checkers copy the 10-second alarm
+    world.create_claim_alarm(plan, emulated, "us-west-2")  # the stack's alarm now: 60 s
+    switch_writer(plan, emulated, "us-west-2")
+    flip_dns.run(request(plan, emulated, "flip"))
+    claims(plan, emulated, {"us-west-2": True})
+    time.sleep(0.5)
+    assert answered(plan) == {"us-east-1"}, "the check judges by its 10-second copy, which Route 53 cannot follow"
+    done = dns_setup.setup(plan, emulated, apply=True)
+    assert done["health_checks"] == checks, "updated in place: the records keep their checks"
+    assert "us-west-2" in done["updated"]
+    until(lambda: answered(plan) == {"us-west-2"})
+    again = dns_setup.setup(plan, emulated, apply=True)
+    assert again["health_checks"] == checks
+    time.sleep(0.5)
+    assert answered(plan) == {"us-west-2"}, "the standing claim is not forgotten"
+
+
+@pytest.fixture
+def latency_plan(emulated: ClientFactory, dns_server: DnsServer) -> RecoveryPlan:
+    doc = data_plane_plan_doc()
+    doc["route53"]["routing_policy"] = "latency"
+    doc["route53"]["client_subnets"] = {r: GEOGRAPHY[r] for r in ("us-east-1", "us-west-2")}
+    app = world.build(doc, emulated, name_servers=[dns_server.address])
+    for region in app.regions:
+        world.create_claim_alarm(app, emulated, region)
+    return app
+
+
+def test_latency_records_are_read_for_each_regions_clients_so_asking_from_the_target_cannot_fool_the_wait(
+    latency_plan: RecoveryPlan, emulated: ClientFactory, dns_server: DnsServer
+) -> None:
+    """Nobody claiming answers each client with its nearest region. A controller in us-west-2 asking for itself would
+    read us-west-2 at once, claim or no claim; asked for each region's clients, DNS is done only when all of them are
+    answered with the target."""
+    plan = latency_plan
+    dns_server.world.near = "us-west-2"  # the name server sees the controller's queries coming from us-west-2
+    seen = dns.served_from(plan)
+    assert {d["region"] for d in seen.values()} == {None}
+    assert all(d["by_client"] == {"us-east-1": "us-east-1", "us-west-2": "us-west-2"} for d in seen.values())
+    switch_writer(plan, emulated, "us-west-2")
+    first = flip_dns.run(request(plan, emulated, "flip"))
+    assert not first.done
+    converge(plan, emulated, "us-west-2")
+    assert {d["region"] for d in dns.served_from(plan).values()} == {"us-west-2"}
+    assert verify._dns_check(request(plan, emulated, "check")).verdict == "pass"
+    # A graceful failback leaves nobody claiming: each client its nearest region again.
+    switch_writer(plan, emulated, "us-east-1")
+    assert set(converge(plan, emulated, "us-east-1")) == {("us-west-2", "False")}
+    until(lambda: {d["region"] for d in dns.served_from(plan).values()} == {None})

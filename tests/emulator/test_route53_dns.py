@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import dns.edns
 import dns.message
 import dns.query
 import dns.rcode
@@ -20,7 +21,7 @@ import pytest
 from failover_controller.clients import ClientFactory
 from failoverctl.drill import emulators
 from failoverctl.drill.emulators import free_port
-from failoverctl.drill.route53_dns import DnsServer, World, serve
+from failoverctl.drill.route53_dns import GEOGRAPHY, DnsServer, World, serve
 
 pytestmark = pytest.mark.emulator
 
@@ -356,27 +357,45 @@ def test_a_check_keeps_the_alarm_settings_it_copied_until_it_is_updated(zone: Dn
     assert zone.ask() == answer("us-west-2")
 
 
-def test_the_drill_cloudwatch_evaluates_alarms_per_period_with_missing_data_ignored(zone: Dns) -> None:
-    """CloudWatch evaluates the periods that have ended; TreatMissingData ignore keeps the state. With Maximum, a
-    withdrawal inside the claim's period is lost (and stays lost: the next periods have no data); with Minimum, the
-    template's statistic, the withdrawal wins its period."""
-    zone.world.scale = 60.0  # a 60-second period lasts one second here
-    health = claims(zone)
-    zone.failover(health["us-east-1"], health["us-west-2"])
+def test_the_drill_cloudwatch_evaluates_alarms_per_period_with_missing_data_ignored(
+    zone: Dns, emulator_pair: emulators.Emulators
+) -> None:
+    """CloudWatch evaluates the periods that have ended; TreatMissingData ignore keeps the state (the emulator's own
+    evaluation is a sliding window at each datapoint). With Maximum, a withdrawal inside the claim's period is lost,
+    and stays lost: the next periods have no data. With Minimum, the template's statistic, the withdrawal wins."""
+    emulators.outage_time(emulator_pair.proxy_url, 60.0)  # a 60-second period lasts one second
+    time.sleep(1.2)  # the drill's CloudWatch reads the time scale every second
     cw = zone.f.cloudwatch("us-west-2")
 
     def state_after_a_period(statistic: str) -> str:
         zone.alarm("us-west-2", Statistic=statistic)
-        start = time.time()
-        time.sleep(1.0 - start % 1.0 + 0.05)  # the start of a period
-        zone.publish("us-west-2", 1.0)
-        zone.publish("us-west-2", 0.0)
-        for _ in range(22):  # the checkers' rounds: that period ends, and the next one, with no data
-            time.sleep(0.1)
-            zone.world.tick()
+        time.sleep(3.0)  # earlier datapoints leave the evaluated period
+        time.sleep(1.0 - time.time() % 1.0 + 0.05)  # the start of a period
+        cw.put_metric_data(  # a claim and its withdrawal in one period
+            Namespace="FailoverController",
+            MetricData=[{"MetricName": "TrafficClaim", "Value": 1.0}, {"MetricName": "TrafficClaim", "Value": 0.0}],
+        )
+        time.sleep(2.5)  # that period ended, and the next one, with no data
         return str(cw.describe_alarms(AlarmNames=["claim"])["MetricAlarms"][0]["StateValue"])
 
     assert state_after_a_period("Maximum") == "ALARM"
     cw.set_alarm_state(AlarmName="claim", StateValue="OK", StateReason="reset")
-    time.sleep(3.0)  # the earlier datapoints leave the evaluated periods
     assert state_after_a_period("Minimum") == "OK"
+
+
+def test_latency_records_answer_each_client_by_its_subnet_whoever_asks(zone: Dns) -> None:
+    """Route 53 answers latency records by where the client is: the EDNS Client Subnet when the query has one, else
+    the resolver's address (developer guide, how Route 53 uses EDNS0 to estimate the location of a user)."""
+    zone.records(*[{"SetIdentifier": r, "Region": r} | value(r) for r in REGIONS])
+    host, port = zone.server.address.split(":")
+
+    def ask_for(client: str) -> list[str]:
+        query = dns.message.make_query(NAME, "CNAME", use_edns=0, options=[dns.edns.ECSOption(client, 24)])
+        reply = dns.query.udp(query, host, port=int(port), timeout=3)
+        return [r.to_text() for rrset in reply.answer for r in rrset]
+
+    zone.world.near = "us-west-2"  # the resolver asking is near us-west-2
+    assert zone.ask() == answer("us-west-2")
+    assert ask_for(GEOGRAPHY["us-east-1"].split("/")[0]) == answer("us-east-1")[1]
+    assert ask_for(GEOGRAPHY["us-west-2"].split("/")[0]) == answer("us-west-2")[1]
+    assert ask_for("100.64.0.1") == answer("us-west-2")[1], "a client outside the geography: the resolver's region"

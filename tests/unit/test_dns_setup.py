@@ -15,6 +15,7 @@ from failover_controller.errors import PlanInvalid
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failoverctl import dns
 from failoverctl.drill import world
+from failoverctl.operate import CommandError
 from tests.support.events import data_plane_plan_doc
 
 
@@ -96,7 +97,8 @@ def test_without_apply_setup_creates_nothing_and_says_what_it_would_do(moto: Cli
 def test_failover_and_latency_records_take_their_routing(
     moto: ClientFactory, policy: str, key: str, use1: str, usw2: str
 ) -> None:
-    plan = zone_plan(moto, routing_policy=policy)
+    subnets = {"client_subnets": {"us-east-1": "192.0.2.0/24", "us-west-2": "198.51.100.0/24"}}
+    plan = zone_plan(moto, routing_policy=policy, **(subnets if policy == "latency" else {}))
     dns.setup(plan, moto, apply=True)
     sets = record_sets(moto, plan)
     assert sets["api.recsys.example.com. recsys-api-use1"][key] == use1
@@ -141,6 +143,22 @@ def test_the_command_warns_of_a_missing_claim_alarm_and_name_servers_that_are_no
         ),
         (lambda r: r["records"][0]["values"].pop("us-west-2"), "route53.records[0].values: must have at least 2"),
         (
+            lambda r: r.update(routing_policy="latency"),
+            "route53.client_subnets: latency records are answered by where the client is",
+        ),
+        (
+            lambda r: r.update(client_subnets={"us-east-1": "192.0.2.0/24", "us-west-2": "near Oregon"}),
+            "route53.client_subnets.us-west-2: 'near Oregon' does not match",
+        ),
+        (
+            lambda r: r.update(client_subnets={"us-east-1": "192.0.2.0/24", "us-west-2": "198.51.100.0/33"}),
+            "route53.client_subnets.us-west-2: '198.51.100.0/33' is not a subnet",
+        ),
+        (
+            lambda r: r.update(client_subnets={"us-east-1": "192.0.2.0/24"}),
+            "route53.client_subnets: must have at least 2",
+        ),
+        (
             lambda r: r["records"][0]["values"]["us-west-2"].append("b.us-west-2.recsys.internal"),
             "route53.records[0].values: a CNAME record has exactly one value in each region",
         ),
@@ -164,3 +182,23 @@ def test_the_sample_plan_is_data_plane_and_a_plan_without_a_mode_is_control_plan
     }
     del doc["route53"]["mode"]
     assert parse_plan(doc).dns_mode == "control_plane"
+
+
+def test_setup_refuses_a_claim_alarm_route53_cannot_follow(moto: ClientFactory) -> None:
+    plan = zone_plan(moto)
+    for region in plan.regions:
+        world.create_claim_alarm(plan, moto, region)
+    moto.cloudwatch("us-west-2").put_metric_alarm(
+        AlarmName="failover-controller-recsys-traffic-claim",
+        Namespace="FailoverController",
+        MetricName="TrafficClaim",
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    state = dns.peacetime_state(plan, moto)
+    with pytest.raises(CommandError, match=r"in us-west-2, its period is 10 s: Route 53 follows standard-resolution"):
+        dns.refuse_unfollowable(plan, state)
+    assert "us-east-1" not in state["unsupported"]

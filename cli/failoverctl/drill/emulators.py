@@ -249,6 +249,7 @@ def _ministack_env(base_env: dict[str, str], emulators: Emulators, port: int) ->
         "TMPDIR": str(workdir),
         "LOG_LEVEL": "WARNING",
         "AWS_ENDPOINT_URL": emulators.proxy_url,  # the functions' calls, through the outage proxy
+        "FAILOVER_OUTAGE_PROXY": emulators.proxy_url,  # the time scale, for CloudWatch's alarm periods
         **moto_served(emulators.proxy_url),
         "AWS_ACCESS_KEY_ID": base_env.get("AWS_ACCESS_KEY_ID", "test"),
         "AWS_SECRET_ACCESS_KEY": base_env.get("AWS_SECRET_ACCESS_KEY", "test"),

@@ -5,16 +5,25 @@ interpreter (``.venv-ministack/bin/python this_file.py``), so it imports nothing
   1.5.33 reads each child's id from a nested element that does not exist and stores empty ids).
 - Route 53 health checks answer their booleans (``Inverted``, ``Disabled``, ...) as ``true``/``false``, as AWS does;
   ministack writes Python's ``True``, which botocore reads as false.
-- CloudWatch alarms are evaluated every second, as AWS evaluates them every period; ministack evaluates an alarm only
-  when a datapoint arrives, so a datapoint that leaves the alarm's window never changes its state.
+- CloudWatch alarms are evaluated as CloudWatch evaluates them (user guide, "Evaluating an alarm"): per period bucket
+  of their own series (dimensions matched exactly), when each period ends, DatapointsToAlarm of the last
+  EvaluationPeriods, with TreatMissingData; continuously, not only when a datapoint arrives. ministack evaluates a
+  sliding window over every series of the metric at each PutMetricData. A period lasts its seconds divided by the
+  drill's time scale (read from the outage proxy, ``FAILOVER_OUTAGE_PROXY``), never under one second; at time scale 0
+  the current second counts as a period. Metric-math and extended-statistic alarms keep ministack's evaluation.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
+import os
 import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 
@@ -49,8 +58,104 @@ def patch() -> None:
     route53._build_health_check_el = built
 
 
-def evaluate_alarms_periodically(interval_s: float = 1.0) -> None:
-    """Every alarm of every account and region, re-evaluated against the datapoints in its window now."""
+_SCALE = {"value": 0.0}
+
+
+def period_s(period: float, scale: float) -> float:
+    """How long an alarm period lasts in the drill's time: scaled, in whole seconds, at least one."""
+    return float(max(1, round(period / scale))) if scale else 1.0
+
+
+def period_state(alarm: dict[str, Any], points: list[dict[str, Any]], now: float, scale: float) -> str | None:
+    """The alarm's state from its series' datapoints; None: keep the state it has (TreatMissingData ignore)."""
+    bucket = period_s(float(alarm.get("Period") or 60), scale)
+    periods = int(alarm.get("EvaluationPeriods") or 1)
+    current = math.floor(now / bucket)
+    last = current if not scale else current - 1  # scale 0: every change instant, the current second counts
+    values: dict[int, list[float]] = {}
+    for point in points:
+        index = math.floor(float(point["Timestamp"]) / bucket)
+        if last - periods < index <= last:
+            values.setdefault(index, []).append(float(point["Value"]))
+    if not values:
+        return {"breaching": "ALARM", "notBreaching": "OK", "missing": "INSUFFICIENT_DATA"}.get(
+            str(alarm.get("TreatMissingData") or "missing")
+        )
+    statistic = str(alarm.get("Statistic") or "Average")
+    reduce: dict[str, Callable[[list[float]], float]] = {
+        "Minimum": min,
+        "Maximum": max,
+        "Sum": sum,
+        "SampleCount": lambda v: float(len(v)),
+        "Average": lambda v: sum(v) / len(v),
+    }
+    threshold, op = float(alarm.get("Threshold") or 0), str(alarm.get("ComparisonOperator") or "")
+    compare: dict[str, Callable[[float], bool]] = {
+        "GreaterThanOrEqualToThreshold": lambda v: v >= threshold,
+        "GreaterThanThreshold": lambda v: v > threshold,
+        "LessThanThreshold": lambda v: v < threshold,
+        "LessThanOrEqualToThreshold": lambda v: v <= threshold,
+    }
+    breaching = sum(compare[op](reduce[statistic](v)) for v in values.values())
+    return "ALARM" if breaching >= int(alarm.get("DatapointsToAlarm") or periods) else "OK"
+
+
+def evaluate_per_period() -> None:
+    """ministack's alarm evaluation replaced, for metric alarms on one series with a standard statistic."""
+    from ministack.services import cloudwatch  # noqa: PLC0415
+
+    original = cloudwatch._evaluate_alarm
+    if getattr(original, "per_period", False):
+        return
+
+    @functools.wraps(original)
+    def evaluate(alarm: dict[str, Any]) -> None:
+        simple = alarm.get("Namespace") and not alarm.get("ExtendedStatistic") and not alarm.get("Metrics")
+        if not simple or alarm.get("ComparisonOperator") not in _SIMPLE_OPERATORS:
+            original(alarm)
+            return
+        dims = alarm.get("Dimensions") or []
+        dims = cloudwatch._dims_from_list(dims) if isinstance(dims, list) else dict(dims)
+        points = list(
+            cloudwatch._metrics.get((alarm["Namespace"], alarm["MetricName"], cloudwatch._dims_key(dims))) or []
+        )
+        state = period_state(alarm, points, time.time(), _SCALE["value"])
+        old = alarm["StateValue"]
+        if state is None or state == old:
+            return
+        reason = f"Threshold Crossed: {alarm.get('Statistic')} of the last {alarm.get('EvaluationPeriods')} period(s)"
+        alarm["StateValue"], alarm["StateReason"] = state, reason
+        alarm["StateUpdatedTimestamp"] = int(time.time())
+        cloudwatch._record_history(alarm["AlarmName"], old, state, reason)
+        cloudwatch._dispatch_alarm_actions(alarm, old, state, reason)
+        cloudwatch._evaluate_parent_alarms(alarm)
+
+    evaluate.per_period = True  # type: ignore[attr-defined]
+    cloudwatch._evaluate_alarm = evaluate
+
+
+_SIMPLE_OPERATORS = {
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+}
+
+
+def _follow_the_time_scale() -> None:
+    proxy = os.environ.get("FAILOVER_OUTAGE_PROXY", "")
+    if not proxy:
+        return
+    try:
+        with urllib.request.urlopen(f"{proxy}/_outage/state", timeout=2) as r:  # noqa: S310 - loopback
+            _SCALE["value"] = float(json.loads(r.read())["time_scale"])
+    except (OSError, ValueError, KeyError):
+        return
+
+
+def evaluate_alarms_periodically(interval_s: float = 0.25) -> None:
+    """Every alarm of every account and region, re-evaluated now: CloudWatch evaluates alarms as periods end, not
+    only when a datapoint arrives."""
     from ministack.core import responses  # noqa: PLC0415
     from ministack.services import cloudwatch  # noqa: PLC0415
 
@@ -58,8 +163,12 @@ def evaluate_alarms_periodically(interval_s: float = 1.0) -> None:
         return
 
     def run() -> None:
+        rounds = 0
         while True:
             time.sleep(interval_s)
+            if rounds % 4 == 0:
+                _follow_the_time_scale()
+            rounds += 1
             scopes = {(account, region) for account, region, _ in list(cloudwatch._alarms._data)}
             for account, region in scopes:
                 responses._request_account_id.set(account)
@@ -71,6 +180,7 @@ def evaluate_alarms_periodically(interval_s: float = 1.0) -> None:
 
 def main() -> int:
     patch()
+    evaluate_per_period()
     evaluate_alarms_periodically()
     from ministack.app import main as ministack_main  # noqa: PLC0415
 

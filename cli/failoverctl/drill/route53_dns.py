@@ -16,10 +16,8 @@ zones the way Route 53 does, so that the controller can be judged by what DNS an
   healthy, and all of them when none is); ``latency`` (the healthy record of the region nearest the resolver, the
   ``--near`` region first). A CNAME answers every type of its name.
 
-- **CloudWatch's alarms** that the health checks name are evaluated here too, as CloudWatch does and the emulator does
-  not: per period bucket (the period divided by the drill's time scale, never under the emulator's one second), at
-  the end of each period, with ``TreatMissingData`` as documented; the state is written back to the emulator
-  (SetAlarmState), so what the controller reads with DescribeAlarms is what AWS would show.
+- A check's periods are the drill's: its seconds divided by the time scale, in whole seconds, at least one (the
+  emulator keeps datapoints by the second), as the drill's CloudWatch (``ministack_as_aws``) evaluates the alarms.
 
 Records, health checks and alarms are read from the emulator directly: Route 53's data plane and health checkers do
 not go down with a region. A region the outage proxy blacks out does not answer its alarms' states.
@@ -30,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import socket
 import socketserver
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import dns.edns
 import dns.flags
 import dns.message
 import dns.name
@@ -52,6 +52,24 @@ from botocore.exceptions import ClientError
 from failoverctl.drill.outage import dependency_timings
 
 _GOLDEN = (5**0.5 - 1) / 2
+
+# The drill's geography: clients of these subnets (documentation ranges, RFC 5737) are nearest to the region.
+GEOGRAPHY = {
+    "us-east-1": "192.0.2.0/24",
+    "us-west-2": "198.51.100.0/24",
+    "eu-west-1": "203.0.113.0/24",
+}
+
+
+def region_near(client: str | None, default: str) -> str:
+    """The region nearest a client address (EDNS Client Subnet), in the drill's geography; else ``default``."""
+    if client:
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(client)
+            for region, subnet in GEOGRAPHY.items():
+                if address in ipaddress.ip_network(subnet):
+                    return region
+    return default
 
 
 _CLIENTS: dict[tuple[str, str, str], Any] = {}
@@ -235,69 +253,37 @@ class World:
         return copy
 
     def bucket_s(self, period: float) -> float:
-        """How long one alarm period lasts here: scaled, never under the emulator's one-second datapoints."""
-        return max(1.0, period / self.scale) if self.scale else 0.0
+        """How long one alarm period lasts here: scaled, in whole seconds (the emulator keeps datapoints by the
+        second), at least one; the same rule as the drill's CloudWatch (``ministack_as_aws.period_s``)."""
+        return float(max(1, round(period / self.scale))) if self.scale else 1.0
 
     def evaluate(self, region: str, alarm: dict[str, Any], now: float | None = None) -> str | None:
         """The alarm's state from its metric's data, as CloudWatch evaluates it: the last EvaluationPeriods periods
-        that have ended, each breaching or not by the alarm's statistic (DatapointsToAlarm of them make ALARM).
-        None: no data in those periods (insufficient data). At time scale 0 the newest second counts alone."""
+        that have ended (at time scale 0, up to the current second), each breaching or not by the alarm's statistic,
+        DatapointsToAlarm of them making ALARM. None: no data in those periods (insufficient data)."""
         now = time.time() if now is None else now
         bucket = self.bucket_s(float(alarm.get("Period", 60)))
         periods = int(alarm.get("EvaluationPeriods", 1))
-        window = max(5.0, (periods + 2) * bucket)
+        current = int(now // bucket)
+        last = current - 1 if self.scale else current
         seconds = _client("cloudwatch", self.emulator, region).get_metric_statistics(
             Namespace=alarm["Namespace"],
             MetricName=alarm["MetricName"],
             Dimensions=alarm.get("Dimensions", []),
-            StartTime=now - window,
+            StartTime=now - (periods + 2) * bucket,
             EndTime=now + 1,
             Period=1,
             Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
         )["Datapoints"]
-        if not seconds:
+        by_bucket: dict[int, list[dict[str, Any]]] = {}
+        for point in seconds:
+            index = int(point["Timestamp"].timestamp() // bucket)
+            if last - periods < index <= last:
+                by_bucket.setdefault(index, []).append(point)
+        if not by_bucket:
             return None
-        if not bucket:
-            newest = max(seconds, key=lambda p: p["Timestamp"])
-            values = [_statistic(alarm["Statistic"], [newest])]
-        else:
-            by_bucket: dict[int, list[dict[str, Any]]] = {}
-            for point in seconds:
-                by_bucket.setdefault(int(point["Timestamp"].timestamp() // bucket), []).append(point)
-            current = int(now // bucket)
-            values = [
-                _statistic(alarm["Statistic"], by_bucket[b])
-                for b in range(current - periods, current)
-                if b in by_bucket
-            ]
-        if not values:
-            return None
-        breaching = sum(_breaches(alarm, v) for v in values)
+        breaching = sum(_breaches(alarm, _statistic(alarm["Statistic"], p)) for p in by_bucket.values())
         return "ALARM" if breaching >= int(alarm.get("DatapointsToAlarm") or periods) else "OK"
-
-    def follow_alarms(self, now: float | None = None) -> None:
-        """CloudWatch's own evaluation of the alarms the health checks name, written back to the emulator: the state
-        the controller reads is the one AWS would show (the emulator evaluates a sliding window when data arrives)."""
-        for copy in list(self.copies.values()):
-            region, name = copy.alarm
-            if region in self.down or not name:
-                continue
-            with contextlib.suppress(Exception):
-                cw = _client("cloudwatch", self.emulator, region)
-                found = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
-                if not found:
-                    continue
-                live = found[0]
-                state = self.evaluate(region, live, now)
-                if state is None:
-                    treat = live.get("TreatMissingData", "missing")
-                    state = {"breaching": "ALARM", "notBreaching": "OK", "missing": "INSUFFICIENT_DATA"}.get(treat)
-                if state is not None and state != live["StateValue"]:
-                    cw.set_alarm_state(
-                        AlarmName=name,
-                        StateValue=state,
-                        StateReason=f"the drill's CloudWatch: evaluated per {live.get('Period')} s period",
-                    )
 
     def status(self, check_id: str, depth: int = 0) -> bool:
         """The status DNS answers by: a change shows once it has held for the lag."""
@@ -328,7 +314,6 @@ class World:
         now = time.monotonic() if now is None else now
         with contextlib.suppress(Exception):
             self.discover()
-        self.follow_alarms()
         with self.lock:
             ids = list(self.health)
         for check_id in ids:
@@ -338,6 +323,7 @@ class World:
                 if exc.response.get("Error", {}).get("Code") == "NoSuchHealthCheck":
                     with self.lock:  # deleted (or the emulator was reset): no longer judged
                         self.health.pop(check_id, None)
+                        self.copies.pop(check_id, None)
                 continue
             except Exception:  # noqa: BLE001, S112 - one check the checkers cannot judge now; the others still are
                 continue
@@ -353,8 +339,8 @@ class World:
     def healthy(self, rrs: dict[str, Any]) -> bool:
         return "HealthCheckId" not in rrs or self.status(rrs["HealthCheckId"])
 
-    def choose(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The record(s) Route 53 answers a group of one name and type with."""
+    def choose(self, group: list[dict[str, Any]], near: str | None = None) -> list[dict[str, Any]]:
+        """The record(s) Route 53 answers a group of one name and type with, for a client nearest ``near``."""
         if all("SetIdentifier" not in r for r in group):
             return group
         if any("Failover" in r for r in group):
@@ -365,7 +351,8 @@ class World:
             return secondary[:1]
         healthy = [r for r in group if self.healthy(r)] or group  # none healthy: all count as healthy
         if any("Region" in r for r in group):
-            return sorted(healthy, key=lambda r: (r["Region"] != self.near, r["Region"]))[:1]
+            nearest = near or self.near
+            return sorted(healthy, key=lambda r: (r["Region"] != nearest, r["Region"]))[:1]
         weighted = [r for r in healthy if int(r.get("Weight", 0)) > 0] or healthy
         total = sum(int(r.get("Weight", 0)) for r in weighted)
         if total == 0:
@@ -383,6 +370,8 @@ class World:
         response.flags |= dns.flags.AA
         with self.lock:
             self.queries += 1
+        client = next((o.address for o in query.options if isinstance(o, dns.edns.ECSOption)), None)
+        near = region_near(client, self.near)
         question = query.question[0]
         qname, qtype = question.name.to_text().lower(), question.rdtype
         zone = max((z for z in self.zones() if qname.endswith(z[0])), default=None, key=lambda z: len(z[0]))
@@ -396,7 +385,7 @@ class World:
             group = [r for r in named if r["Type"] == kind]
             if not group:
                 continue
-            for rrs in self.choose(group):
+            for rrs in self.choose(group, near):
                 values = [v["Value"] for v in rrs.get("ResourceRecords", [])]
                 rrset = dns.rrset.from_text_list(
                     qname, int(rrs.get("TTL", 60)), "IN", kind, values, origin=dns.name.root, relativize=False
@@ -452,17 +441,22 @@ class DnsServer(socketserver.ThreadingUDPServer):
     def __init__(self, port: int, world: World) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.world = world
+        self.stopped = threading.Event()
+
+    def shutdown(self) -> None:
+        """Stop answering, and stop the checkers' rounds too."""
+        self.stopped.set()
+        super().shutdown()
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.server_address[1]}"
 
 
-def _follow(world: World, proxy: str, interval_s: float) -> None:
+def _follow(world: World, proxy: str, interval_s: float, stopped: threading.Event) -> None:
     """The checkers' rounds, and what the outage proxy says: which regions are dark, how fast time runs."""
     lag = dependency_timings()["route53_health_s"]
-    while True:
-        time.sleep(interval_s)
+    while not stopped.wait(interval_s):
         try:
             if proxy:
                 with urllib.request.urlopen(f"{proxy}/_outage/state", timeout=5) as r:  # noqa: S310 - loopback
@@ -481,7 +475,7 @@ def serve(port: int, world: World, proxy: str = "", interval_s: float | None = 0
     server = DnsServer(port, world)
     threading.Thread(target=server.serve_forever, name="route53-dns", daemon=True).start()
     if interval_s is not None:
-        args = (world, proxy, interval_s)
+        args = (world, proxy, interval_s, server.stopped)
         threading.Thread(target=_follow, args=args, name="route53-checkers", daemon=True).start()
     return server
 

@@ -128,24 +128,32 @@ def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
     result.before = {"claims": claims, "wanted": dict(wanted)}
     pending = [(region, claim) for region, claim in wanted if claims[region] != claim]
     served, why = (None, "") if pending and pending[0] == wanted[0] else _served_or_why(req)
-    answered = served is not None and all(d["region"] == toward for d in served.values())
+    routed = dns.routed_to(req.plan, claims)  # where DNS answers once it follows the claims as they show now
+    answered = served is not None and all(dns.answers_as(d, routed) for d in served.values())
+    result.after = {"claims": claims, "dns": served, "change_id": None}
     if not pending:
-        result.after = {"claims": claims, "dns": served, "change_id": None}
         result.done = answered
         result.message = f"the claims toward {toward} hold ({_said(claims)}); " + (
-            f"DNS answers with {toward}" if answered else f"waiting for DNS to answer with {toward} {why}".rstrip()
+            f"DNS answers with {dns.described(routed)}"
+            if answered
+            else f"waiting for DNS to answer with {dns.described(routed)} {why}".rstrip()
         )
         return result
     region, claim = pending[0]
     result.done = False
     if pending[0] != wanted[0] and not answered:
-        result.after = {"claims": claims, "dns": served, "change_id": None}
-        result.message = f"waiting for DNS to answer with {toward} before {region}'s claim changes {why}".rstrip()
+        result.message = (
+            f"waiting for DNS to answer with {dns.described(routed)} before {region}'s claim changes {why}".rstrip()
+        )
         return result
     if not req.dry_run:
         require_writer(req, "DNS", toward)
-    result.after = {"claims": claims, "dns": served, "change_id": None}
     return _publish(req, region, claim, claims, result)
+
+
+def expected_answers(req: StepRequest, toward: str) -> str | None:
+    """Where DNS answers once the claims toward ``toward`` hold (None: each client's nearest region)."""
+    return dns.routed_to(req.plan, dict(claims_toward(req, toward)))
 
 
 def _claims_now(req: StepRequest, regions: list[str]) -> dict[str, bool]:

@@ -7,6 +7,7 @@ with every problem named, as ``PlanInvalid``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -87,6 +88,7 @@ class RecoveryPlan:
     hosted_zone_id: str
     dns_mode: DnsMode
     name_servers: tuple[str, ...]
+    client_subnets: dict[str, str]  # latency records: clients near each region (EDNS Client Subnet)
     routing_policy: RoutingPolicy
     active_weight: int
     records: tuple[DnsRecord, ...]
@@ -221,6 +223,8 @@ def _per_region_problems(doc: dict[str, Any], pair: set[str]) -> list[str]:
         "sagemaker.endpoints": doc["sagemaker"]["endpoints"],
         "sagemaker.artifact_buckets": doc["sagemaker"]["artifact_buckets"],
     }
+    if "client_subnets" in doc["route53"]:
+        per_region["route53.client_subnets"] = doc["route53"]["client_subnets"]
     for i, record in enumerate(doc["route53"]["records"]):
         per_region[f"route53.records[{i}].set_identifiers"] = record["set_identifiers"]
         if "values" in record:
@@ -276,6 +280,7 @@ def _dns_mode_problems(route53: dict[str, Any]) -> list[str]:
         problems.append(
             "route53.name_servers: data_plane mode asks the zone's name servers where traffic goes: list them"
         )
+    problems += _client_subnet_problems(route53)
     for i, record in enumerate(route53["records"]):
         values = record.get("values")
         if values is None:
@@ -286,6 +291,22 @@ def _dns_mode_problems(route53: dict[str, Any]) -> list[str]:
             problems.append(
                 f"route53.records[{i}].values: each region needs its own answers, or DNS cannot tell them apart"
             )
+    return problems
+
+
+def _client_subnet_problems(route53: dict[str, Any]) -> list[str]:
+    """Latency records are answered by where the client is: DNS must be asked for each region's clients."""
+    problems = []
+    if route53["routing_policy"] == "latency" and "client_subnets" not in route53:
+        problems.append(
+            "route53.client_subnets: latency records are answered by where the client is; name a subnet of clients "
+            "near each region, so that DNS is asked for each region's clients, wherever the controller runs"
+        )
+    for region, subnet in route53.get("client_subnets", {}).items():
+        try:
+            ipaddress.ip_network(subnet)
+        except ValueError as exc:
+            problems.append(f"route53.client_subnets.{region}: {subnet!r} is not a subnet ({exc})")
     return problems
 
 
@@ -368,6 +389,7 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         hosted_zone_id=route53["hosted_zone_id"].removeprefix("/hostedzone/"),
         dns_mode=route53.get("mode", "control_plane"),
         name_servers=tuple(route53.get("name_servers", ())),
+        client_subnets=dict(route53.get("client_subnets", {})),
         routing_policy=route53["routing_policy"],
         active_weight=route53.get("active_weight", 100),
         records=tuple(_record(r) for r in route53["records"]),

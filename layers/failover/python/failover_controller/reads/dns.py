@@ -31,20 +31,28 @@ def normalized(answers: Any) -> tuple[str, ...]:
     return tuple(sorted(str(a).lower().rstrip(".") for a in answers))
 
 
-def ask(plan: RecoveryPlan, record: DnsRecord) -> tuple[str, ...]:
-    return ask_name(plan, record.fqdn, record.type)
+def ask(plan: RecoveryPlan, record: DnsRecord, client_subnet: str | None = None) -> tuple[str, ...]:
+    return ask_name(plan, record.fqdn, record.type, client_subnet)
 
 
-def ask_name(plan: RecoveryPlan, fqdn: str, rdtype: str) -> tuple[str, ...]:
-    """The answers of the first name server that answers (none: the name has no such record). dnspython is
+def ask_name(plan: RecoveryPlan, fqdn: str, rdtype: str, client_subnet: str | None = None) -> tuple[str, ...]:
+    """The answers of the first name server that answers (none: the name has no such record), asked for clients of
+    ``client_subnet`` (EDNS Client Subnet, which Route 53 answers latency records by) when given. dnspython is
     imported here, not with the module: a function that never asks DNS does not pay for it at cold start."""
+    import dns.edns  # noqa: PLC0415
     import dns.exception  # noqa: PLC0415
     import dns.message  # noqa: PLC0415
     import dns.query  # noqa: PLC0415
     import dns.rcode  # noqa: PLC0415
     import dns.rdatatype  # noqa: PLC0415
 
-    query = dns.message.make_query(fqdn, dns.rdatatype.from_text(rdtype))
+    options: list[dns.edns.Option] = []
+    if client_subnet:
+        address, _, bits = client_subnet.partition("/")
+        options.append(dns.edns.ECSOption(address, int(bits)))
+    query = dns.message.make_query(
+        fqdn, dns.rdatatype.from_text(rdtype), use_edns=0 if options else None, options=options or None
+    )
     failures = []
     for spec in plan.name_servers:
         try:
@@ -70,11 +78,25 @@ def region_of(record: DnsRecord, answers: tuple[str, ...]) -> str | None:
 
 
 def served_from(plan: RecoveryPlan) -> dict[str, dict[str, Any]]:
-    """Per record of the plan (``name type``): the answers now and the region they mean."""
-    seen = {}
+    """Per record of the plan (``name type``): the answers now and the region they mean. Latency records are
+    answered by where the client is: they are asked once for each region's clients (``route53.client_subnets``),
+    and ``region`` is a region only when every region's clients are answered with it (``by_client`` says who gets
+    what), so a controller asking from its own region is not fooled by being near it."""
+    seen: dict[str, dict[str, Any]] = {}
     for record in plan.records:
-        answers = ask(plan, record)
-        seen[f"{record.fqdn} {record.type}"] = {"answers": list(answers), "region": region_of(record, answers)}
+        key = f"{record.fqdn} {record.type}"
+        if plan.routing_policy != "latency" or not plan.client_subnets:
+            answers = ask(plan, record)
+            seen[key] = {"answers": list(answers), "region": region_of(record, answers)}
+            continue
+        asked = {region: ask(plan, record, subnet) for region, subnet in plan.client_subnets.items()}
+        by_client = {region: region_of(record, answers) for region, answers in asked.items()}
+        regions = set(by_client.values())
+        seen[key] = {
+            "answers": sorted({a for answers in asked.values() for a in answers}),
+            "region": regions.pop() if len(regions) == 1 else None,
+            "by_client": by_client,
+        }
     return seen
 
 
@@ -87,6 +109,18 @@ def routed_to(plan: RecoveryPlan, claims: dict[str, bool]) -> str | None:
     if len(claiming) == 1:
         return claiming[0]
     return None if plan.routing_policy == "latency" else plan.primary_region
+
+
+def answers_as(seen: dict[str, Any], expected: str | None) -> bool:
+    """A record's answers (``served_from``) as ``routed_to`` expects them: with the region, or (None) each region's
+    clients with their own region."""
+    if expected is not None:
+        return bool(seen["region"] == expected)
+    return bool(seen.get("by_client")) and all(got == region for region, got in seen["by_client"].items())
+
+
+def described(expected: str | None) -> str:
+    return expected or "each client's nearest region"
 
 
 # The primary's claim as DNS tells it. `failoverctl dns setup` makes a TXT record of failover routing: PRIMARY answers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from failover_controller.changes import expected_answers
 from failover_controller.errors import VerificationFailed
 from failover_controller.plan import Endpoint
 from failover_controller.reads import aurora, dns, route53, sagemaker
@@ -93,14 +94,18 @@ def _dns_check(req: StepRequest) -> Check:
     answers are (always in data_plane mode); otherwise the records read back through Route 53's API."""
     if req.plan.name_servers and all(r.values for r in req.plan.records):
         seen = dns.served_from(req.plan)
+        # data_plane: a graceful failback leaves nobody claiming, which latency records answer by the client's region.
+        expected = expected_answers(req, req.target_region) if req.plan.dns_mode == "data_plane" else req.target_region
         elsewhere = sorted(
-            f"{name} answers {d['answers']}" for name, d in seen.items() if d["region"] != req.target_region
+            f"{name} answers {d.get('by_client') or d['answers']}"
+            for name, d in seen.items()
+            if not dns.answers_as(d, expected)
         )
         return Check(
             "dns.answers",
             ", ".join(seen),
-            {name: d["region"] for name, d in seen.items()},
-            req.target_region,
+            {name: d.get("by_client") or d["region"] for name, d in seen.items()},
+            dns.described(expected),
             "fail" if elsewhere else "pass",
             "; ".join(elsewhere),
         )
