@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import IO, Any
 
 from failover_controller.aws import call
@@ -145,6 +146,23 @@ def _checks_by_reference(f: ClientFactory) -> dict[str, str]:
         kwargs = {"Marker": page["NextMarker"]}
 
 
+def reassert_claims(plan: RecoveryPlan, f: ClientFactory, regions: list[str]) -> list[str]:
+    """A standing claim published again in each of ``regions`` whose check was just updated: a check follows the
+    alarm's data, and with no data since its update it keeps the status it had (insufficient data: last known
+    status), which may not be the claim's. The regions re-asserted."""
+    done = []
+    for region in regions:
+        if cloudwatch.traffic_claim(plan, f, region)["claimed"]:
+            call(
+                f"the traffic claim of {plan.application} in {region}",
+                f.cloudwatch(region).put_metric_data,
+                Namespace=CLAIM_NAMESPACE,
+                MetricData=[claim_datum(plan.application, float(int(time.time())))],
+            )
+            done.append(region)
+    return done
+
+
 def record_set(plan: RecoveryPlan, record: DnsRecord, region: str, checks: dict[str, str]) -> dict[str, Any]:
     other = plan.other_region(region)
     values = (record.values or {}).get(region)
@@ -205,10 +223,18 @@ def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any
         raise ValueError(f"plan {plan.application}: route53.mode is {plan.dns_mode}; dns setup is for data_plane")
     checks = claim_checks(plan, f, apply=apply)
     stale = stale_checks(plan, f, checks)
+    reasserted = []
     if apply:
         update_checks(plan, f, checks, stale)
+        reasserted = reassert_claims(plan, f, list(stale))
     changes = record_changes(plan, checks)
-    done: dict[str, Any] = {"health_checks": checks, "updated": stale, "changes": changes, "applied": apply}
+    done: dict[str, Any] = {
+        "health_checks": checks,
+        "updated": stale,
+        "reasserted": reasserted,
+        "changes": changes,
+        "applied": apply,
+    }
     if apply:
         info = call(
             f"Route 53 change in zone {plan.hosted_zone_id}",
@@ -271,6 +297,8 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
                 + "; ".join(done["updated"][region])
                 + "\n"
             )
+        if region in done["reasserted"]:
+            out.write(f"  {region}'s standing claim published again, so that the updated check reads it\n")
     for change in done["changes"]:
         rrs = change["ResourceRecordSet"]
         routing = {k: rrs[k] for k in ("Weight", "Failover", "Region") if k in rrs}

@@ -333,6 +333,7 @@ def test_dns_setup_updates_a_check_that_copied_an_old_alarm_in_place_keeping_a_s
     done = dns_setup.setup(plan, emulated, apply=True)
     assert done["health_checks"] == checks, "updated in place: the records keep their checks"
     assert "us-west-2" in done["updated"]
+    assert done["reasserted"] == ["us-west-2"], "the standing claim, published again for the updated check"
     until(lambda: answered(plan) == {"us-west-2"})
     again = dns_setup.setup(plan, emulated, apply=True)
     assert again["health_checks"] == checks
