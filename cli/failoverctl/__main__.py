@@ -31,6 +31,7 @@ from failover_controller.names import DEFAULT_PLAN_PREFIX
 from failover_controller.plan import load_plan_file
 from failoverctl import dns as dns_setup
 from failoverctl import drill, operate
+from failoverctl import report as run_report
 from failoverctl.follow import FollowError
 from failoverctl.paths import ROOT
 from failoverctl.stack import stack_parameters
@@ -265,7 +266,7 @@ def _add_record_commands(sub: Any) -> None:
     page.add_argument("run", help="the execution name or ARN")
     page.add_argument("--out", help="where to write it (default: RUN.html)")
     operate.add_target_options(page)
-    page.set_defaults(func=_operate(operate.report))
+    page.set_defaults(func=_operate(run_report.command))
 
     runs = sub.add_parser("status", help="recent runs from the ledger: outcome, achieved RTO, RPO exposure")
     runs.add_argument("--plan", help="the plan (default: the stack's)")

