@@ -126,10 +126,29 @@ def test_no_claim_while_the_writer_is_elsewhere(plan: RecoveryPlan, emulated: Cl
     assert answered(plan) == {"us-east-1"}
 
 
-def test_a_dry_run_claims_nothing(plan: RecoveryPlan, emulated: ClientFactory) -> None:
-    result = flip_dns.run(request(plan, emulated, "flip", dry_run=True))
-    assert [(a.api, a.performed) for a in result.actions] == [("cloudwatch:PutMetricData", False)]
-    assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_a_dry_run_claims_nothing(plan: RecoveryPlan, emulated: ClientFactory, mode: str) -> None:
+    result = flip_dns.run(request(plan, emulated, "flip", dry_run=True, mode=mode))  # type: ignore[arg-type]
+    assert [(a.api, a.region, a.performed) for a in result.actions] == [
+        ("cloudwatch:PutMetricData", "us-west-2", False)
+    ]
+    assert result.done, "nothing changed, nothing to wait for"
+    claims(plan, emulated, {"us-west-2": False})
+
+
+@pytest.mark.parametrize(("mode", "planned"), [("graceful", "us-west-2"), ("ungraceful", "us-east-1")])
+def test_a_dry_run_failback_withdraws_nothing(
+    plan: RecoveryPlan, emulated: ClientFactory, mode: str, planned: str
+) -> None:
+    """Graceful: it would withdraw the standby's claim; ungraceful: it would claim in the primary. Neither happens."""
+    switch_writer(plan, emulated, "us-west-2")
+    converge(plan, emulated, "us-west-2")
+    switch_writer(plan, emulated, "us-east-1")
+    result = flip_dns.run(request(plan, emulated, "flip", target="us-east-1", dry_run=True, mode=mode))  # type: ignore[arg-type]
+    assert [(a.region, a.performed) for a in result.actions] == [(planned, False)]
+    time.sleep(0.5)
+    claims(plan, emulated, {"us-west-2": True, "us-east-1": False})
+    assert answered(plan) == {"us-west-2"}
 
 
 def test_a_graceful_failback_withdraws_the_standbys_claim_and_leaves_nobody_claiming(

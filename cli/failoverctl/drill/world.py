@@ -424,8 +424,7 @@ def snapshot(plan: RecoveryPlan, f: ClientFactory) -> dict[str, Any]:
         "write_region": {r: write_region(plan, f, r) for r in plan.regions},
         "endpoints": {r: endpoint_config(plan, f, r) for r in plan.regions},
         "dns": dns_answers(plan) if plan.name_servers else dns_routing(plan, f),
-        "claims": claims(plan, f) if plan.dns_mode == "data_plane" else {},
-    }
+    } | ({"claims": claims(plan, f)} if plan.dns_mode == "data_plane" else {})
 
 
 def claims(plan: RecoveryPlan, f: ClientFactory) -> dict[str, bool]:

@@ -140,7 +140,7 @@ def claim_dns(req: StepRequest, toward: str, result: StepResult) -> StepResult:
         )
         return result
     region, claim = pending[0]
-    result.done = False
+    result.done = req.dry_run  # a dry run changes nothing, so there is nothing to wait for
     if pending[0] != wanted[0] and not answered:
         result.message = (
             f"waiting for DNS to answer with {dns.described(routed)} before {region}'s claim changes {why}".rstrip()

@@ -125,6 +125,14 @@ class ClientFactory:
         with self._lock:
             self._clients.clear()
 
+    def end(self) -> None:
+        """The invocation is over: no home region and no peer budget any more (its clients carry the budget's hook,
+        so they go too). For a factory that outlives one invocation, as the tests' shared one does."""
+        with self._lock:
+            self._clients.clear()
+            self.home_region = None
+            self._peer_deadline = None
+
     def rds(self, region: str) -> RDSClient:
         return self.client("rds", region)  # type: ignore[no-any-return]
 
