@@ -90,6 +90,15 @@ def claim_as_a_failback_left_it(plan: RecoveryPlan, f: ClientFactory) -> None:
     claims(plan, f, {"us-east-1": True})
 
 
+def release_args(plan: RecoveryPlan, pair: emulators.Emulators, tmp_path: Path, region: str) -> argparse.Namespace:
+    """`failoverctl dns release PLAN --region REGION` against the emulators, as its parser makes it."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.document), encoding="utf-8")
+    return argparse.Namespace(
+        plan=str(path), region=region, local=False, endpoint_url=pair.front, sagemaker_endpoint_url=None, force=False
+    )
+
+
 def converge(plan: RecoveryPlan, f: ClientFactory, target: str, mode: str = "graceful") -> list[tuple[str, str]]:
     """FlipDns's act, then its poll until done, as the state machine runs them; the claims each call published."""
     published = []
@@ -268,16 +277,7 @@ def test_a_claim_the_primary_kept_after_a_failback_blocks_the_standby_until_rele
     with pytest.raises(PreconditionFailed, match="not promoting: us-east-1 claims the traffic"):
         promote_aurora.run(request(plan, emulated, "promote", mode="ungraceful"))
     assert world.snapshot(plan, emulated)["aurora_writer"] == writer == "us-east-1"
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan.document), encoding="utf-8")
-    args = argparse.Namespace(
-        plan=str(path),
-        region="us-east-1",
-        local=False,
-        endpoint_url=emulator_pair.front,
-        sagemaker_endpoint_url=None,
-        force=False,
-    )
+    args = release_args(plan, emulator_pair, tmp_path, "us-east-1")
     out = io.StringIO()
     assert dns_setup.release(args, out) == 0
     assert "withdrew us-east-1's claim" in out.getvalue()
@@ -297,16 +297,7 @@ def test_a_release_that_would_send_users_to_a_read_only_database_is_refused_unle
 ) -> None:
     switch_writer(plan, emulated, "us-west-2")
     converge(plan, emulated, "us-west-2")
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan.document), encoding="utf-8")
-    args = argparse.Namespace(
-        plan=str(path),
-        region="us-west-2",
-        local=False,
-        endpoint_url=emulator_pair.front,
-        sagemaker_endpoint_url=None,
-        force=False,
-    )
+    args = release_args(plan, emulator_pair, tmp_path, "us-west-2")
     with pytest.raises(CommandError, match=r"traffic to us-east-1 .* writer is in us-west-2: users would reach a read"):
         dns_setup.release(args, io.StringIO())
     claims(plan, emulated, {"us-west-2": True})
