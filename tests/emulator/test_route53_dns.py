@@ -379,7 +379,20 @@ def test_the_drill_cloudwatch_evaluates_alarms_per_period_with_missing_data_igno
         return str(cw.describe_alarms(AlarmNames=["claim"])["MetricAlarms"][0]["StateValue"])
 
     assert state_after_a_period("Maximum") == "ALARM"
-    cw.set_alarm_state(AlarmName="claim", StateValue="OK", StateReason="reset")
+    # A withdrawal in a period of its own is seen when that period ends (the emulator's 60-second window kept the
+    # claim for a minute of real time).
+    cw.put_metric_data(Namespace="FailoverController", MetricData=[{"MetricName": "TrafficClaim", "Value": 0.0}])
+    time.sleep(2.5)
+    assert cw.describe_alarms(AlarmNames=["claim"])["MetricAlarms"][0]["StateValue"] == "OK"
+    # Another series of the metric (another dimension set) is not the alarm's (the emulator matched by name only).
+    cw.put_metric_data(
+        Namespace="FailoverController",
+        MetricData=[
+            {"MetricName": "TrafficClaim", "Value": 1.0, "Dimensions": [{"Name": "Application", "Value": "x"}]}
+        ],
+    )
+    time.sleep(2.5)
+    assert cw.describe_alarms(AlarmNames=["claim"])["MetricAlarms"][0]["StateValue"] == "OK"
     assert state_after_a_period("Minimum") == "OK"
 
 
