@@ -342,6 +342,10 @@ def test_step_failure_is_compensated_to_a_consistent_world(emulator_pair: emulat
     after = report["world_after"]
     assert report["outcome"] == "failed"
     assert report["cause"].startswith("SwitchDynamoDBWrites failed; compensated:")
+    # The step's exception reaches Step Functions by its class name, as AWS's Python runtime reports it (the emulator
+    # said Runtime.HandlerError for every one, so a Retry on TransientAwsError never ran in a drill).
+    assert report["error"] == "PreconditionFailed"
+    assert '"errorType": "PreconditionFailed"' in report["cause"]
     assert "Compensate" in [t["state"] for t in report["timeline"]]
     # Writes and DNS follow the Aurora writer, wherever it is now.
     assert after["aurora_writer"] == "us-west-2"

@@ -5,6 +5,9 @@ interpreter (``.venv-ministack/bin/python this_file.py``), so it imports nothing
   1.5.33 reads each child's id from a nested element that does not exist and stores empty ids).
 - Route 53 health checks answer their booleans (``Inverted``, ``Disabled``, ...) as ``true``/``false``, as AWS does;
   ministack writes Python's ``True``, which botocore reads as false.
+- A Python handler's exception reaches its caller with ``errorType`` its class name, as AWS's Python runtime reports
+  it (ministack 1.5.33 says ``Runtime.HandlerError`` for every one): Step Functions' Retry and Catch on error names
+  (``TransientAwsError``) then run in the drill as on AWS.
 - CloudWatch alarms are evaluated as CloudWatch evaluates them (user guide, "Evaluating an alarm"): per period bucket
   of their own series (dimensions matched exactly), when each period ends, DatapointsToAlarm of the last
   EvaluationPeriods, with TreatMissingData (except that an alarm with no data keeps its state, where AWS would go to
@@ -58,6 +61,46 @@ def patch() -> None:
                 el.text = el.text.lower()
 
     route53._build_health_check_el = built
+
+
+_WORKER_ERROR = 'json.dumps({"status": "error", "error": str(e), "trace": traceback.format_exc()})'
+_WORKER_ERROR_NAMED = (
+    'json.dumps({"status": "error", "error": str(e), "error_type": type(e).__name__, "trace": traceback.format_exc()})'
+)
+
+
+def keep_error_names() -> None:
+    """errorType: the exception's class name, carried from the Python worker to the invocation's error payload."""
+    from ministack.core import lambda_runtime  # noqa: PLC0415
+    from ministack.services import lambda_svc  # noqa: PLC0415
+
+    script = lambda_runtime._PYTHON_WORKER_SCRIPT
+    if _WORKER_ERROR not in script:
+        return  # already patched, or a ministack whose worker says something else: its errors stay as they are
+    lambda_runtime._PYTHON_WORKER_SCRIPT = script.replace(_WORKER_ERROR, _WORKER_ERROR_NAMED)
+    seen = threading.local()
+    invoke = lambda_runtime.Worker.invoke
+
+    @functools.wraps(invoke)
+    def invoke_keeping_the_name(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = invoke(self, *args, **kwargs)
+        seen.error_type = result.get("error_type") if isinstance(result, dict) else None
+        return result
+
+    execute = lambda_svc._execute_function_warm
+
+    @functools.wraps(execute)
+    def execute_naming_the_error(func: Any, event: Any, request_id: str) -> Any:
+        seen.error_type = None
+        out = execute(func, event, request_id)
+        body = out.get("body") if isinstance(out, dict) else None
+        named = getattr(seen, "error_type", None)
+        if out.get("error") and isinstance(body, dict) and body.get("errorType") == "Runtime.HandlerError" and named:
+            body["errorType"] = named
+        return out
+
+    lambda_runtime.Worker.invoke = invoke_keeping_the_name
+    lambda_svc._execute_function_warm = execute_naming_the_error
 
 
 _SCALE = {"value": 0.0}
@@ -182,6 +225,7 @@ def evaluate_alarms_periodically(interval_s: float = 0.25) -> None:
 
 def main() -> int:
     patch()
+    keep_error_names()
     evaluate_per_period()
     evaluate_alarms_periodically()
     from ministack.app import main as ministack_main  # noqa: PLC0415
