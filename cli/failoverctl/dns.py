@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import IO, Any
 
 from failover_controller.aws import call
-from failover_controller.changes import claim_datum
+from failover_controller.changes import claim_data, publish_claim
 from failover_controller.clients import ClientFactory
-from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
+from failover_controller.names import claim_alarm_name
 from failover_controller.plan import DnsRecord, RecoveryPlan, load_plan_file
 from failover_controller.reads import cloudwatch, dns
 from failoverctl.operate import CommandError, factory_for, writer_now
@@ -76,8 +75,9 @@ def claim_checks(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[s
     return ids
 
 
-def stale_checks(plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str]) -> dict[str, list[str]]:
-    """The existing claim checks that differ from what the plan and the deployed alarm need, with how.
+def stale_checks(plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str]) -> dict[str, tuple[int, list[str]]]:
+    """The existing claim checks that differ from what the plan and the deployed alarm need: the HealthCheckVersion
+    judged, and how they differ.
 
     Route 53 keeps a copy of the alarm's settings taken when the check was created or last updated
     (CloudWatchAlarmConfiguration): a changed alarm (the 10-second alarm of earlier versions, now 60 s) reaches the
@@ -109,19 +109,18 @@ def stale_checks(plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str]) -> d
                 if alarm and copy.get(key) != alarm[0].get(key)
             ]
         if why:
-            stale[region] = why
+            stale[region] = (int(check["HealthCheckVersion"]), why)
     return stale
 
 
-def update_checks(plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str], stale: dict[str, list[str]]) -> None:
+def update_checks(
+    plan: RecoveryPlan, f: ClientFactory, ids: dict[str, str], stale: dict[str, tuple[int, list[str]]]
+) -> None:
     """UpdateHealthCheck of each stale check, in place: it keeps its id (the records need no change) and its status
     (a standing claim is not forgotten, as a new check, healthy at first, would forget it); Route 53 copies the alarm's
-    settings anew. HealthCheckVersion makes the update refuse a concurrent one."""
+    settings anew. The version judged stale makes Route 53 refuse the update if the check changed since."""
     r53 = f.route53("us-east-1")
-    for region in stale:
-        version = call(f"Route 53 GetHealthCheck {ids[region]}", r53.get_health_check, HealthCheckId=ids[region])[
-            "HealthCheck"
-        ]["HealthCheckVersion"]
+    for region, (version, _) in stale.items():
         wanted = claim_check_config(plan, region)
         call(
             f"Route 53 UpdateHealthCheck for {region}'s claim",
@@ -153,12 +152,7 @@ def reassert_claims(plan: RecoveryPlan, f: ClientFactory, regions: list[str]) ->
     done = []
     for region in regions:
         if cloudwatch.traffic_claim(plan, f, region)["claimed"]:
-            call(
-                f"the traffic claim of {plan.application} in {region}",
-                f.cloudwatch(region).put_metric_data,
-                Namespace=CLAIM_NAMESPACE,
-                MetricData=[claim_datum(plan.application, float(int(time.time())))],
-            )
+            publish_claim(plan, f, region, claim_data(plan.application, claim=True))
             done.append(region)
     return done
 
@@ -230,7 +224,7 @@ def setup(plan: RecoveryPlan, f: ClientFactory, *, apply: bool) -> dict[str, Any
     changes = record_changes(plan, checks)
     done: dict[str, Any] = {
         "health_checks": checks,
-        "updated": stale,
+        "updated": {region: why for region, (_, why) in stale.items()},
         "reasserted": reasserted,
         "changes": changes,
         "applied": apply,
@@ -336,12 +330,7 @@ def release_claim(plan: RecoveryPlan, f: ClientFactory, region: str, *, force: b
         )
         if not force:
             raise CommandError(f"{risk}; release {other}'s claim first, or pass --force to accept it")
-    call(
-        f"the traffic claim of {plan.application} in {region}",
-        f.cloudwatch(region).put_metric_data,
-        Namespace=CLAIM_NAMESPACE,
-        MetricData=[claim_datum(plan.application, 0.0)],
-    )
+    publish_claim(plan, f, region, claim_data(plan.application, claim=False))
     return (
         f"withdrew {region}'s claim on {plan.application}'s traffic: its alarm is OK when the current 60 s period "
         "ends, and DNS follows once Route 53's checkers read it" + (f" (forced: {risk})" if risk else "")

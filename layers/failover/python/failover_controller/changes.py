@@ -10,9 +10,11 @@ import time
 from typing import Any
 
 from failover_controller.aws import call
+from failover_controller.clients import ClientFactory
 from failover_controller.errors import FailoverError, PreconditionFailed, StepFailed
 from failover_controller.guards import require_writer
 from failover_controller.names import CLAIM_METRIC, CLAIM_NAMESPACE, claim_alarm_name, claim_dimensions
+from failover_controller.plan import RecoveryPlan
 from failover_controller.reads import cloudwatch, dns, route53
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
@@ -175,23 +177,33 @@ def _claims_now(req: StepRequest, regions: list[str]) -> dict[str, bool]:
     return {region: bool(s["claimed"]) for region, s in seen.items()}
 
 
+def claim_data(application: str, claim: bool) -> list[dict[str, Any]]:
+    """The MetricData of a claim (its time) or a withdrawal (0)."""
+    return [claim_datum(application, float(int(time.time())) if claim else 0.0)]
+
+
+def publish_claim(plan: RecoveryPlan, factory: ClientFactory, region: str, data: list[dict[str, Any]]) -> None:
+    """PutMetricData of a claim or withdrawal in ``region``'s CloudWatch: the runbook's, and an operator's."""
+    call(
+        f"the traffic claim of {plan.application} in {region}",
+        factory.cloudwatch(region).put_metric_data,
+        Namespace=CLAIM_NAMESPACE,
+        MetricData=data,
+    )
+
+
 def _publish(req: StepRequest, region: str, claim: bool, claims: dict[str, bool], result: StepResult) -> StepResult:
     """``region``'s claim (or withdrawal) published, or in a dry run only planned."""
-    data = claim_datum(req.plan.application, float(int(time.time())) if claim else 0.0)
+    data = claim_data(req.plan.application, claim)
     action = PlannedAction(
-        api="cloudwatch:PutMetricData", region=region, params={"Namespace": CLAIM_NAMESPACE, "MetricData": [data]}
+        api="cloudwatch:PutMetricData", region=region, params={"Namespace": CLAIM_NAMESPACE, "MetricData": data}
     )
     result.actions.append(action)
     verb = "claim" if claim else "withdraw"
     if req.dry_run:
         result.message = f"dry run: would {verb} {region}'s traffic claim"
         return result
-    call(
-        f"the traffic claim of {req.plan.application} in {region}",
-        req.clients.cloudwatch(region).put_metric_data,
-        Namespace=CLAIM_NAMESPACE,
-        MetricData=[data],
-    )
+    publish_claim(req.plan, req.clients, region, data)
     action.performed = True
     result.changed = True
     result.message = (
