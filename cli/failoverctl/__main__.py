@@ -81,6 +81,7 @@ def _drill(args: argparse.Namespace) -> int:
         template=Path(args.template),
         setup_only=args.setup_only,
         for_containers=args.for_containers,
+        burst=args.burst,
     )
     try:
         report = drill.run(options)
@@ -155,6 +156,12 @@ def _add_dns_command(sub: Any) -> None:
     release.set_defaults(func=_operate(dns_setup.release))
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, got {text!r}")
+    return int(text)
+
+
 def _add_drill_command(sub: Any) -> None:
     run = sub.add_parser(
         "drill",
@@ -167,7 +174,13 @@ def _add_drill_command(sub: Any) -> None:
         "--scenario",
         choices=sorted(drill.SCENARIOS),
         default="graceful",
-        help="graceful (default), ungraceful, brownout, not-ready or step-failure",
+        help=", ".join(sorted(drill.SCENARIOS)) + " (default: graceful)",
+    )
+    run.add_argument(
+        "--burst",
+        type=_positive_int,
+        help="a brown-out's failures come in runs of this many consecutive calls (default: the scenario's; "
+        "brownout: 6, one more than the SDK's attempts)",
     )
     run.add_argument("--failback", action="store_true", help="then fail back from the primary region and verify")
     run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")

@@ -56,14 +56,37 @@ def wait_for_execution(f: ClientFactory, region: str, state_machine: str, timeou
     raise FollowError(f"no execution started within {timeout:.0f}s: Detect did not start a run (see its logs)")
 
 
+def _state_of(event: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
+    """The state an event happened in, by its ``previousEventId`` chain (AWS's history; parallel branches
+    interleave, so the last state entered is not always it). None when the history has no chain."""
+    by_id = {e["id"]: e for e in events if "id" in e}
+    seen = event
+    for _ in range(len(events)):  # a chain no longer than the history: a malformed one cannot loop
+        previous = by_id.get(seen.get("previousEventId"))
+        if previous is None:
+            return None
+        if "stateEnteredEventDetails" in previous:
+            return str(previous["stateEnteredEventDetails"]["name"])
+        seen = previous
+    return None
+
+
 def timeline_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each state's entry and exit from an execution's history, in the order the states exited, then the states
-    entered and never exited (a Fail state)."""
+    entered and never exited (a Fail state). A state whose task failed and was retried (or caught) lists the
+    errors of its failed attempts under ``errors``."""
     entered: dict[str, datetime] = {}
+    errors: dict[str, list[str]] = {}
+    current: str | None = None
     timeline: list[dict[str, Any]] = []
     for event in events:
         if "stateEnteredEventDetails" in event:
-            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+            current = event["stateEnteredEventDetails"]["name"]
+            entered[current] = event["timestamp"]
+        elif "taskFailedEventDetails" in event:
+            state = _state_of(event, events) or current
+            if state is not None:
+                errors.setdefault(state, []).append(str(event["taskFailedEventDetails"].get("error", "")))
         elif "stateExitedEventDetails" in event:
             name = event["stateExitedEventDetails"]["name"]
             begin = entered.pop(name, event["timestamp"])
@@ -74,6 +97,7 @@ def timeline_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "exited": event["timestamp"].isoformat(),
                     "duration_s": round((event["timestamp"] - begin).total_seconds(), 3),
                 }
+                | ({"errors": errors.pop(name)} if name in errors else {})
             )
     timeline += [{"state": n, "entered": b.isoformat(), "exited": None, "duration_s": 0.0} for n, b in entered.items()]
     return timeline

@@ -180,6 +180,13 @@ def test_a_browned_out_primary_slows_the_run_but_retries_carry_it_through(
         "us-east-1",
         sum(c["count"] for c in report["calls"] if c["region"] == "us-east-1"),
     )
+    # Bursts longer than the SDK's 5 attempts: a step met one past its retries, and the state machine's Retry on
+    # TransientAwsError (Lambda's errorType, as AWS reports it) ran it again.
+    assert fault["burst"] == 6 <= fault["longest_failure_run"]
+    retried = {t["state"]: t["errors"] for t in report["timeline"] if t.get("errors")}
+    assert retried, "no step met a burst past the SDK's retries"
+    assert all(set(e) == {"TransientAwsError"} for e in retried.values()), retried
+    assert report["ledger"]["achieved_rto_s"] <= report["ledger"]["rto_target_s"]
 
 
 def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:

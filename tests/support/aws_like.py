@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto.cloudwatch.models import cloudwatch_backends
 
 
@@ -251,13 +251,15 @@ def route53_changes_exist(session: boto3.Session) -> None:
 
 
 class Outage:
-    """Regions that stop answering mid-test: every call to a region in ``down`` fails to connect.
+    """Regions that stop answering mid-test: every call to a region in ``down`` fails to connect, and every call to
+    one in ``throttled`` is throttled past the SDK's retries (a region browned out).
 
     Installed when the world is built (clients copy their session's hooks), switched on by the test.
     """
 
     def __init__(self) -> None:
         self.down: set[str] = set()
+        self.throttled: set[str] = set()
 
     def install(self, session: boto3.Session) -> None:
         def refuse(model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -266,6 +268,9 @@ class Outage:
                 raise EndpointConnectionError(
                     endpoint_url=f"https://{model.service_model.service_name}.{region}.amazonaws.com"
                 )
+            if region in self.throttled:
+                error = {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+                raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
 
         session.events.register("before-call", refuse)
 

@@ -288,10 +288,26 @@ def test_a_brownout_delays_every_call_and_fails_its_shares_evenly_and_the_same_e
     assert plan.verdict(WEST).action == "forward"
 
 
+def test_a_bursty_brownout_fails_runs_of_consecutive_calls_longer_than_the_sdks_attempts() -> None:
+    fault = Fault("brownout", region="us-east-1", error_rate=0.15, throttle_rate=0.15, burst=6)
+    plan = FaultPlan([fault], clock=Clock())
+    actions = [plan.verdict(EAST).action for _ in range(1200)]
+    assert abs(actions.count("error") - 180) <= 6
+    assert abs(actions.count("throttle") - 180) <= 6
+    bursts = [actions[i : i + 6] for i in range(0, 1200, 6)]
+    assert all(len(set(b)) == 1 for b in bursts), "each burst of 6 consecutive calls fails or passes whole"
+    assert fault.describe()["longest_failure_run"] >= 6, "longer than the controller's 5 attempts"
+    smooth = Fault("brownout", region="us-east-1", error_rate=0.15, throttle_rate=0.15)
+    plan = FaultPlan([smooth], clock=Clock())
+    [plan.verdict(EAST) for _ in range(1200)]
+    assert smooth.describe()["longest_failure_run"] <= 2
+
+
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
         ({"kind": "meltdown"}, "kind: must be blackout or brownout, got 'meltdown'"),
+        ({"kind": "brownout", "burst": 0}, "burst: must be a whole number of calls, 1 or more, got 0"),
         ({"kind": "blackout", "style": "sulk"}, "style: must be hang or refuse, got 'sulk'"),
         ({"kind": "brownout", "throttle_rate": -0.5}, "throttle_rate: must be between 0 and 1, got -0.5"),
         (
@@ -389,6 +405,7 @@ def test_a_blacked_out_region_does_not_answer_and_the_other_does(proxy: OutagePr
             "latency_s": 0.0,
             "error_rate": 0.0,
             "throttle_rate": 0.0,
+            "burst": 1,
             "affected": 1,
         }
     ]
@@ -441,6 +458,9 @@ def test_the_one_line_summary_counts_outcomes_regions_and_what_each_fault_touche
             {"kind": "brownout", "service": "route53", "start_s": 5, "end_s": 30, "latency_s": 1.0, "error_rate": 0.1}
         )
         == "brownout of route53 from 5 s to 30 s: +1.0 s per call, 10% 5xx"
+    )
+    assert describe_fault({"kind": "brownout", "region": "us-east-1", "error_rate": 0.3, "burst": 6}) == (
+        "brownout of us-east-1 from 0 s: +0 s per call, 30% 5xx, in bursts of 6 calls"
     )
 
 

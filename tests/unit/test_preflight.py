@@ -9,7 +9,7 @@ import pytest
 
 from failover_controller.checks import NO_ANSWER
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import NotReady
+from failover_controller.errors import NotReady, TransientAwsError
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import preflight
 from failoverctl.drill import world
@@ -181,6 +181,18 @@ def test_a_source_region_that_does_not_answer_fails_graceful_and_is_unknown_for_
     suffix = "; a graceful switchover needs both regions to answer (ungraceful if us-east-1 is down)"
     assert all(x.endswith(suffix) for x in graceful), graceful
     assert all(x.split(": ", 1)[1].startswith(f"{NO_ANSWER}: ") for x in graceful), graceful
+    result = preflight.run(request(app, f, "check", mode="ungraceful"))
+    assert result.before["verdicts"]["fail"] == 0
+
+
+def test_a_browned_out_source_region_is_asked_again_in_graceful_and_unknown_for_ungraceful(
+    app: RecoveryPlan, f: ClientFactory, outage: aws_like.Outage
+) -> None:
+    outage.throttled.add("us-east-1")
+    with pytest.raises(TransientAwsError, match="answered with throttling or 5xx past the SDK's retries") as e:
+        preflight.run(request(app, f, "check"))
+    assert e.value.answered, "a browned-out region answered: the state machine's Retry runs Preflight again"
+    assert "s3.artifacts_replicate_to_target recsys-models-us-east-1" in e.value.message
     result = preflight.run(request(app, f, "check", mode="ungraceful"))
     assert result.before["verdicts"]["fail"] == 0
 

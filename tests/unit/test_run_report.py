@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from benchmarks.rto import sequential_definition
 from failoverctl import report
@@ -108,3 +109,30 @@ def test_a_real_runs_history_draws_the_branches_from_their_own_states() -> None:
     assert spans["SageMaker scale-up"] == (4.0, 496.0)
     assert spans["FlipDns"] == (502.0, 541.0)
     assert names(report.critical_path(run))[3:5] == ["PromoteAndScale (SageMaker scale-up)", "SageMaker scale-up"]
+
+
+def test_a_retried_task_lists_the_errors_of_its_failed_attempts_in_its_own_state() -> None:
+    """AWS chains each event to the one before it in its branch: a failure is put in its own state even when another
+    branch entered a state since."""
+
+    def at(s: float) -> datetime:
+        return T0 + timedelta(seconds=s)
+
+    history: list[dict[str, Any]] = [
+        {"id": 1, "stateEnteredEventDetails": {"name": "PromoteAurora"}, "timestamp": at(0)},
+        {"id": 2, "previousEventId": 1, "type": "TaskScheduled", "timestamp": at(0)},
+        {"id": 3, "stateEnteredEventDetails": {"name": "ScaleUpStandby"}, "timestamp": at(0)},
+        {"id": 4, "previousEventId": 2, "taskFailedEventDetails": {"error": "TransientAwsError"}, "timestamp": at(1)},
+        {"id": 5, "previousEventId": 3, "stateExitedEventDetails": {"name": "ScaleUpStandby"}, "timestamp": at(2)},
+        {"id": 6, "previousEventId": 4, "type": "TaskScheduled", "timestamp": at(3)},
+        {"id": 7, "previousEventId": 6, "stateExitedEventDetails": {"name": "PromoteAurora"}, "timestamp": at(4)},
+    ]
+    timeline = {t["state"]: t for t in timeline_of(history)}
+    assert timeline["PromoteAurora"]["errors"] == ["TransientAwsError"]
+    assert "errors" not in timeline["ScaleUpStandby"]
+    # ministack's history has no chain: the failure belongs to the state entered last.
+    flat = [{k: v for k, v in e.items() if k not in ("id", "previousEventId")} for e in history]
+    assert {t["state"]: t.get("errors") for t in timeline_of(flat)} == {
+        "ScaleUpStandby": ["TransientAwsError"],
+        "PromoteAurora": None,
+    }

@@ -10,9 +10,11 @@ botocore's model of the operation's method and URI. A fault answers as an outage
 - a **blackout** gives no answer: the connection hangs for ``hang_s`` and is then closed (``style="hang"``), or is
   closed at once (``style="refuse"``);
 - a **brownout** adds ``latency_s`` to every call and fails a share of them (``error_rate`` with a 5xx,
-  ``throttle_rate`` with the service's throttling error), in AWS's error shape for the request's protocol.
+  ``throttle_rate`` with the service's throttling error), in AWS's error shape for the request's protocol. The
+  failures come in bursts of ``burst`` consecutive calls (1: never two in a row), as a real brown-out's do: a burst
+  longer than the SDK's attempts outlasts its retries and drains its retry quota.
 
-The shares are deterministic (spread evenly over consecutive calls), so a drill fails the same calls every time.
+The shares are deterministic (bursts spread evenly over the calls), so a drill fails the same calls every time.
 It also makes AWS's slow changes take their (scaled) time (``SlowWorld``), and holds each deployed function to
 its role's policies (``failoverctl.drill.iam``). Control requests (unsigned, under
 ``/_outage/``) set the faults, the time scale and the functions' policies, start the timeline and read the
@@ -151,7 +153,10 @@ class Fault:
     latency_s: float = 0.0
     error_rate: float = 0.0
     throttle_rate: float = 0.0
+    burst: int = 1
     seen: int = field(default=0, compare=False)
+    failed_in_a_row: int = field(default=0, compare=False)
+    longest_failure_run: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -164,6 +169,8 @@ class Fault:
                 problems.append(f"{name}: must be between 0 and 1, got {getattr(self, name)!r}")
         if self.error_rate + self.throttle_rate > 1:
             problems.append("error_rate + throttle_rate: must be at most 1")
+        if not isinstance(self.burst, int) or self.burst < 1:
+            problems.append(f"burst: must be a whole number of calls, 1 or more, got {self.burst!r}")
         if problems:
             raise ValueError("fault: " + "; ".join(problems))
 
@@ -176,8 +183,21 @@ class Fault:
         )
 
     def describe(self) -> dict[str, Any]:
-        fields = {k: v for k, v in asdict(self).items() if v is not None and k != "seen"}
+        hidden = ("seen", "failed_in_a_row", "longest_failure_run")
+        fields = {k: v for k, v in asdict(self).items() if v is not None and k not in hidden}
+        if self.kind == "brownout":
+            fields["longest_failure_run"] = self.longest_failure_run
         return fields | {"affected": self.seen}
+
+    def fate(self) -> str:
+        """The next call's fate under a brownout (forward, error or throttle): the n-th call belongs to burst
+        n // burst, and each burst fails or passes whole, placed by ``_position``."""
+        n, self.seen = self.seen, self.seen + 1
+        x = _position(n // self.burst)
+        fate = "error" if x < self.error_rate else "throttle" if x < self.error_rate + self.throttle_rate else "forward"
+        self.failed_in_a_row = 0 if fate == "forward" else self.failed_in_a_row + 1
+        self.longest_failure_run = max(self.longest_failure_run, self.failed_in_a_row)
+        return fate
 
 
 _GOLDEN = (5**0.5 - 1) / 2
@@ -236,15 +256,10 @@ class FaultPlan:
             for i, fault in enumerate(self.faults):
                 if not fault.applies(call, t):
                     continue
-                n, fault.seen = fault.seen, fault.seen + 1
                 if fault.kind == "blackout":
+                    fault.seen += 1
                     return Verdict(fault.style, fault.hang_s if fault.style == "hang" else 0.0, i)
-                x = _position(n)
-                if x < fault.error_rate:
-                    return Verdict("error", fault.latency_s, i)
-                if x < fault.error_rate + fault.throttle_rate:
-                    return Verdict("throttle", fault.latency_s, i)
-                return Verdict("forward", fault.latency_s, i)
+                return Verdict(fault.fate(), fault.latency_s, i)
         return Verdict("forward")
 
 

@@ -55,6 +55,7 @@ class Options:
     template: Path = TEMPLATE  # a copy: the drill of a changed controller (a role without an action, say)
     setup_only: bool = False  # the world, the controller and the scenario's outage; no alarm, no run
     for_containers: bool = False  # relay the outage proxy to docker0, for `sam local invoke`
+    burst: int | None = None  # brown-outs fail this many calls in a row (None: the scenario's own)
 
 
 def _jsonable(value: Any) -> Any:
@@ -156,7 +157,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     f = ClientFactory()
     ready = _build_and_deploy(options, scenario, pair, say, log=log, f=f)
     plan, outputs = ready.plan, ready.outputs
-    faults = scenario.faults(plan)
+    faults = scenario.faults(plan, options.burst)
     emu.outage_faults(pair.proxy_url, faults, ready.functions)
     emu.outage_time(pair.proxy_url, pair.time_scale)
     if pair.time_scale:
@@ -358,7 +359,10 @@ def describe_fault(fault: dict[str, Any]) -> str:
     shares = ", ".join(
         f"{fault[k]:.0%} {name}" for k, name in (("error_rate", "5xx"), ("throttle_rate", "throttled")) if fault.get(k)
     )
-    return f"brownout of {where} {window}: +{fault.get('latency_s', 0)} s per call" + (f", {shares}" if shares else "")
+    bursts = f", in bursts of {fault['burst']} calls" if shares and fault.get("burst", 1) > 1 else ""
+    return (
+        f"brownout of {where} {window}: +{fault.get('latency_s', 0)} s per call" + (f", {shares}" if shares else "")
+    ) + bursts
 
 
 def calls_summary(calls: list[dict[str, Any]], faults: list[dict[str, Any]]) -> str:

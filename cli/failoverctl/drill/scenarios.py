@@ -29,18 +29,32 @@ class Scenario:
     after_build: Callable[[RecoveryPlan, ClientFactory], None] | None = None
     outage: Callable[[RecoveryPlan], list[dict[str, Any]]] | None = None
 
-    def faults(self, plan: RecoveryPlan) -> list[dict[str, Any]]:
-        """What the outage proxy does from the moment the alarms fire (``failoverctl.drill.outage.Fault``)."""
-        return self.outage(plan) if self.outage else []
+    def faults(self, plan: RecoveryPlan, burst: int | None = None) -> list[dict[str, Any]]:
+        """What the outage proxy does from the moment the alarms fire (``failoverctl.drill.outage.Fault``);
+        ``burst``: the brown-outs' failures in runs of that many calls instead of the scenario's own."""
+        faults = self.outage(plan) if self.outage else []
+        return [f | {"burst": burst} if burst and f["kind"] == "brownout" else f for f in faults]
 
 
 def _delete_primary_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
     f.ssm(plan.primary_region).delete_parameter(Name=plan.write_region_parameter)
 
 
+# A burst one call longer than the controller's SDK attempts (clients.DEFAULT_CONFIG): a call caught whole in one
+# fails past botocore's retries, and the state machine's Retry on TransientAwsError carries the step on.
+BROWNOUT_BURST = 6
+
+
 def _primary_browned_out(plan: RecoveryPlan) -> list[dict[str, Any]]:
     return [
-        {"kind": "brownout", "region": plan.primary_region, "latency_s": 0.3, "error_rate": 0.15, "throttle_rate": 0.15}
+        {
+            "kind": "brownout",
+            "region": plan.primary_region,
+            "latency_s": 0.3,
+            "error_rate": 0.15,
+            "throttle_rate": 0.15,
+            "burst": BROWNOUT_BURST,
+        }
     ]
 
 
@@ -78,8 +92,9 @@ SCENARIOS = {
             "brownout",
             "graceful",
             "succeeded",
-            "the primary answers slowly (+0.3 s a call) and fails 30% of calls (5xx and throttling, AWS's error "
-            "shapes): retries carry Detect and the switchover through",
+            f"the primary answers slowly (+0.3 s a call) and fails 30% of calls in bursts of {BROWNOUT_BURST} in a row "
+            "(5xx and throttling, AWS's error shapes): a burst outlasts the SDK's retries, and the state machine's "
+            "Retry carries the switchover through",
             outage=_primary_browned_out,
         ),
         Scenario(

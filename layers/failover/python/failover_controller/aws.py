@@ -60,7 +60,7 @@ def mapped(what: str, exc: ClientError) -> FailoverError:
     if is_not_found(exc):
         return PreconditionFailed(f"{what}: not found ({code}: {message})")
     if code in TRANSIENT_CODES:
-        return TransientAwsError(f"{what}: {code}: {message}")
+        return TransientAwsError(f"{what}: {code}: {message}", answered=True)
     return StepFailed(f"{what}: {code}: {message}")
 
 

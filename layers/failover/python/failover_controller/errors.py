@@ -54,7 +54,12 @@ class StepFailed(FailoverError):
 
 
 class TransientAwsError(FailoverError):
-    """Throttling or a service-side fault that outlasted the SDK's retries: safe to retry the step."""
+    """Throttling or a service-side fault that outlasted the SDK's retries, or no answer at all: safe to retry the
+    step. ``answered``: the service answered (throttling, a 5xx), so it is up but browned out; not: no answer."""
+
+    def __init__(self, message: str, *, answered: bool = False, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.answered = answered
 
 
 class PollTimeout(FailoverError):

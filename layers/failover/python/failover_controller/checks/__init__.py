@@ -12,17 +12,19 @@ from failover_controller.errors import PreconditionFailed, StepFailed, Transient
 from failover_controller.results import Check
 
 NO_ANSWER = "no answer"
+BROWNED_OUT = "answered with errors past the SDK's retries"
 _UNANSWERED = ("NotImplemented", "not implemented", "InvalidAction", "UnknownOperation", "UnsupportedOperation")
 
 
 def guarded(name: str, resource: str, threshold: Any, fn: Callable[[], Check]) -> Check:
     """A check whose resource is missing or whose call fails is a failing check, not a crash; one whose
-    service cannot answer the call at all (an emulator, a partition without the API), or did not answer in time
-    (a region browned out), is unknown, never passed."""
+    service cannot answer the call at all (an emulator, a partition without the API), did not answer in time (a
+    region dark), or answered with throttling or 5xx past the SDK's retries (browned out), is unknown, never passed."""
     try:
         return fn()
     except TransientAwsError as exc:
-        return Check(name, resource, None, threshold, "unknown", f"{NO_ANSWER}: {exc.message}")
+        why = BROWNED_OUT if exc.answered else NO_ANSWER
+        return Check(name, resource, None, threshold, "unknown", f"{why}: {exc.message}")
     except (PreconditionFailed, StepFailed) as exc:
         if any(marker in exc.message for marker in _UNANSWERED):
             return Check(name, resource, None, threshold, "unknown", f"the service cannot answer: {exc.message}")

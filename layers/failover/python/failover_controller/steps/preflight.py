@@ -2,14 +2,16 @@
 
 A failing check raises NotReady naming every failing check. ``unknown`` (no data to judge by) is reported
 and does not block, except where the mode needs the data (graceful mode needs the replication lag, and both
-regions to answer). In ungraceful mode the source region is assumed unreachable and is not consulted. The checks
-themselves are in ``failover_controller.checks``, one module per service.
+regions to answer). In graceful mode a region that answered with throttling or 5xx past the SDK's retries is
+browned out, not gone: the step raises TransientAwsError, and the state machine's Retry runs it again. In
+ungraceful mode the source region is assumed unreachable and is not consulted. The checks themselves are in
+``failover_controller.checks``, one module per service.
 """
 
 from __future__ import annotations
 
-from failover_controller.checks import NO_ANSWER, artifacts, aurora, dynamodb, route53, sagemaker
-from failover_controller.errors import NotReady
+from failover_controller.checks import BROWNED_OUT, NO_ANSWER, artifacts, aurora, dynamodb, route53, sagemaker
+from failover_controller.errors import NotReady, TransientAwsError
 from failover_controller.results import StepResult
 from failover_controller.steps.base import StepRequest
 
@@ -29,7 +31,19 @@ def check(req: StepRequest) -> StepResult:
         + route53.checks(req)
     )
     if req.graceful:
-        # A switchover needs both regions: one that does not answer makes graceful impossible, not merely unknown.
+        # A switchover needs both regions: a browned-out one is asked again (the step's Retry), and one that does not
+        # answer makes graceful impossible, not merely unknown.
+        busy = [
+            f"{c.name} {c.resource}"
+            for c in result.checks
+            if c.verdict == "unknown" and c.detail.startswith(BROWNED_OUT)
+        ]
+        if busy:
+            raise TransientAwsError(
+                f"preflight: a graceful switchover needs every check answered; {len(busy)} answered with throttling "
+                f"or 5xx past the SDK's retries ({'; '.join(busy)}): the checks are run again",
+                answered=True,
+            )
         for c in result.checks:
             if c.verdict == "unknown" and c.detail.startswith(NO_ANSWER):
                 c.verdict = "fail"
