@@ -269,8 +269,11 @@ class Outage:
                     endpoint_url=f"https://{model.service_model.service_name}.{region}.amazonaws.com"
                 )
             if region in self.throttled:
-                error = {"Code": "ThrottlingException", "Message": "Rate exceeded"}
-                raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
+                response: Any = {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                }
+                raise ClientError(response, model.name)
 
         session.events.register("before-call", refuse)
 
