@@ -99,6 +99,7 @@ PLAN ?= plans/recsys.json
 
 deploy: build ## store PLAN in REGION, then deploy the stack of REGION (a samconfig.toml profile) with its parameters
 	$(VENV)/bin/failoverctl plan push $(PLAN) --region $(REGION)
+	$(VENV)/bin/failoverctl plan check-account $(PLAN) --region $(REGION)
 	$(VENV)/bin/failoverctl plan params $(PLAN) --region $(REGION) --output .aws-sam/params-$(REGION).yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(REGION) --parameter-overrides file://.aws-sam/params-$(REGION).yaml
 

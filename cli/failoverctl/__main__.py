@@ -3,6 +3,8 @@
   plan validate FILE          every problem of a plan, named
   plan params FILE --region   the stack parameters of a plan
   plan push FILE --region     store a plan where the stack of --region reads it (before each deploy)
+  plan check-account FILE --region
+                              can the account take the stack's reserved concurrency? (before each deploy)
   readiness PLAN              would a failover into --region work now?
   failover PLAN --to REGION   start the runbook there and follow it live
   approve RUN / reject RUN    answer a run's approval gate
@@ -82,6 +84,7 @@ def _drill(args: argparse.Namespace) -> int:
         setup_only=args.setup_only,
         for_containers=args.for_containers,
         burst=args.burst,
+        account_concurrency=args.account_concurrency,
     )
     try:
         report = drill.run(options)
@@ -126,6 +129,13 @@ def parser() -> argparse.ArgumentParser:
     )
     operate.add_target_options(push)
     push.set_defaults(func=_operate(operate.push))
+    account = plan.add_parser(
+        "check-account",
+        help="can the account in --region take the stack's reserved concurrency? (Lambda keeps 100 unreserved)",
+    )
+    account.add_argument("file")
+    operate.add_target_options(account)
+    account.set_defaults(func=_operate(operate.check_account))
     _add_drill_command(sub)
     _add_operator_commands(sub)
     _add_dns_command(sub)
@@ -181,6 +191,13 @@ def _add_drill_command(sub: Any) -> None:
         type=_positive_int,
         help="a brown-out's failures come in runs of this many consecutive calls (default: the scenario's; "
         "brownout: 6, one more than the SDK's attempts)",
+    )
+    run.add_argument(
+        "--account-concurrency",
+        type=_positive_int,
+        default=1000,
+        help="the emulated account's Lambda concurrency quota (default 1000, AWS's default; a new account may have "
+        "10): the deploy fails, naming it, when the stack's reservations would leave fewer than 100 unreserved",
     )
     run.add_argument("--failback", action="store_true", help="then fail back from the primary region and verify")
     run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")

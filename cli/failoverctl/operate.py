@@ -33,6 +33,7 @@ from failover_controller.run_context import parse_start
 from failover_controller.steps.base import StepRequest
 from failoverctl.follow import FollowError, Printer, follow, ledger_outcome, why
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE
+from failoverctl.stack import account_concurrency, stack_reservation, stack_resources
 
 
 class CommandError(RuntimeError):
@@ -279,12 +280,6 @@ def status(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def stack_resources(factory: ClientFactory, region: str, stack: str) -> list[dict[str, Any]]:
-    """Every resource of the stack (DescribeStackResources stops at 100; the stack's own count is near that)."""
-    pages = factory.client("cloudformation", region).get_paginator("list_stack_resources").paginate(StackName=stack)
-    return [dict(r) for page in pages for r in page["StackResourceSummaries"]]
-
-
 def sam_env(args: argparse.Namespace, out: IO[str]) -> int:
     """`failoverctl sam-env`: the deployed functions' environment, by logical id, as `sam local invoke --env-vars`
     reads it. Locally, the template's ``!Ref`` values resolve to logical ids (``LEDGER_TABLE`` to ``LedgerTable``);
@@ -347,6 +342,27 @@ def push(args: argparse.Namespace, out: IO[str]) -> int:
         raise CommandError("no region: pass --region")
     stored = push_plan(plan, prefix=args.prefix, region=region, factory=factory_for(args))
     out.write(f"{stored['name']} in {stored['region']}: {stored['bytes']} bytes ({stored['tier']} tier)\n")
+    return 0
+
+
+def check_account(args: argparse.Namespace, out: IO[str]) -> int:
+    """`failoverctl plan check-account`: can the account in --region take the stack's reserved concurrency?"""
+    plan = load_plan_file(args.file)
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise CommandError("no region: pass --region")
+    try:
+        seen = account_concurrency(plan, region, factory_for(args), args.stack)
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(f"cannot read Lambda's account settings in {region}: {exc}") from exc
+    steps, detect = plan.reserved_concurrency
+    out.write(
+        f"{region}: quota {seen['limit']} concurrent executions, {seen['free']} free to reserve "
+        f"({seen['unreserved']} unreserved + {seen['held_now']} the stack holds now); the stack reserves "
+        f"{stack_reservation(plan)} (11 functions x {steps} + Detect {detect}), {seen['left']} would stay unreserved\n"
+    )
+    if seen["problem"]:
+        raise CommandError(f"{region}: {seen['problem']}")
     return 0
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan
 
 
@@ -58,6 +61,74 @@ def stack_parameters(
         "RpoTargetMilliseconds": str(plan.rpo_seconds * 1000),
         "ArtifactBucketNames": ",".join(plan.artifact_buckets[r] for r in plan.regions),
         "ImageRepositoryArn": arn("ecr", region, f"repository/{plan.image_repository}"),
+        "ReservedConcurrency": str(plan.reserved_concurrency[0]),
+        "DetectReservedConcurrency": str(plan.reserved_concurrency[1]),
+    }
+
+
+# The template's functions that take the Globals' ReservedConcurrency (every function but Detect); a unit test
+# holds this to the template.
+RUNBOOK_FUNCTIONS = 11
+# Lambda keeps this many concurrent executions unreserved, or the whole quota when it is smaller (a new account's
+# 10 or 50): PutFunctionConcurrency refuses a reservation that would leave fewer (docs/aws-behaviour.md).
+UNRESERVED_MINIMUM = 100
+
+
+def stack_reservation(plan: RecoveryPlan) -> int:
+    """The concurrent executions the stack reserves, all its functions together."""
+    steps, detect = plan.reserved_concurrency
+    return RUNBOOK_FUNCTIONS * steps + detect
+
+
+def concurrency_problem(limit: int, unreserved: int, held_now: int, wanted: int) -> str | None:
+    """Why Lambda would refuse the stack's reservations, or None. ``limit`` and ``unreserved``: the account's
+    (GetAccountSettings); ``held_now``: what the stack's functions reserve today (an update gives it back first)."""
+    floor = min(UNRESERVED_MINIMUM, limit)
+    left = unreserved + held_now - wanted
+    if left >= floor:
+        return None
+    return (
+        f"the stack reserves {wanted} concurrent executions and Lambda keeps at least {floor} of the account's "
+        f"{limit} unreserved: {unreserved + held_now} are free to reserve here, {left} would be left. Ask for a higher "
+        f"'Concurrent executions' quota (Service Quotas, AWS Lambda; {wanted + floor} or more), or lower the plan's "
+        "controller.reserved_concurrency (0: none reserved)"
+    )
+
+
+def stack_resources(factory: ClientFactory, region: str, stack: str) -> list[dict[str, Any]]:
+    """Every resource of the stack (DescribeStackResources stops at 100; the stack's own count is near that)."""
+    pages = factory.client("cloudformation", region).get_paginator("list_stack_resources").paginate(StackName=stack)
+    return [dict(r) for page in pages for r in page["StackResourceSummaries"]]
+
+
+def account_concurrency(plan: RecoveryPlan, region: str, factory: ClientFactory, stack: str) -> dict[str, Any]:
+    """The account's Lambda concurrency in ``region`` against what the stack would reserve there: ``limit``,
+    ``unreserved``, ``held_now`` (the stack's functions today), ``free``, ``left`` and ``problem`` (None: fits)."""
+    lam = factory.client("lambda", region)
+    limits = lam.get_account_settings()["AccountLimit"]
+    limit, unreserved = int(limits.get("ConcurrentExecutions", 0)), int(limits.get("UnreservedConcurrentExecutions", 0))
+    try:
+        functions = [
+            r["PhysicalResourceId"]
+            for r in stack_resources(factory, region, stack)
+            if r["ResourceType"] == "AWS::Lambda::Function"
+        ]
+    except ClientError as exc:
+        if "does not exist" not in str(exc):
+            raise
+        functions = []  # a first deploy
+    held = sum(
+        int(lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions", 0))
+        for name in functions
+    )
+    wanted = stack_reservation(plan)
+    return {
+        "limit": limit,
+        "unreserved": unreserved,
+        "held_now": held,
+        "free": unreserved + held,
+        "left": unreserved + held - wanted,
+        "problem": concurrency_problem(limit, unreserved, held, wanted),
     }
 
 

@@ -23,6 +23,7 @@ from failoverctl import drill, operate
 from failoverctl.__main__ import parser
 from failoverctl.drill import emulators, world
 from failoverctl.paths import DEFAULT_STACK, ROOT
+from failoverctl.stack import stack_resources
 
 pytestmark = pytest.mark.emulator
 
@@ -45,6 +46,19 @@ def stack_outputs(pair: emulators.Emulators) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
 
 
+def reservations(pair: emulators.Emulators) -> dict[str, int | None]:
+    """Each deployed function's reserved concurrency, by logical id, as the world holds it."""
+    with drill.emulated_env(pair):
+        f = ClientFactory()
+        return {
+            r["LogicalResourceId"]: f.client("lambda", "us-west-2")
+            .get_function_concurrency(FunctionName=r["PhysicalResourceId"])
+            .get("ReservedConcurrentExecutions")
+            for r in stack_resources(f, "us-west-2", DEFAULT_STACK)
+            if r["ResourceType"] == "AWS::Lambda::Function"
+        }
+
+
 def world_plan() -> RecoveryPlan:
     return load_plan_file(ROOT / "plans" / "recsys.json")
 
@@ -65,6 +79,9 @@ def run_drill(
     assert report["iam"]["functions"] >= 12, "every deployed function is held to its role"
     assert report["iam"]["evaluated"] > 0
     assert report["iam"]["denials"] == [], "the template grants each function all it calls"
+    reserved = reservations(pair)
+    assert reserved.pop("DetectFunction") == 5, "the template's reservations hold in the world, as on AWS"
+    assert set(reserved.values()) == {2}
     return report
 
 
@@ -368,6 +385,18 @@ def test_failback_restores_the_original_state(emulator_pair: emulators.Emulators
     assert back["outcome"] == "succeeded"
     assert back["world_after"] == report["world_before"]
     assert all(routes == ORIGINAL_DNS for routes in back["world_after"]["dns"].values())
+
+
+def test_an_account_whose_quota_leaves_fewer_than_100_unreserved_refuses_the_deploy_naming_the_quota(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    options = drill.Options(scenario="graceful", report=tmp_path / "quota.json", account_concurrency=120)
+    with pytest.raises(drill.DrillError) as info:
+        drill.run(options, emulator_pair, io.StringIO())
+    assert "the stack reserves 27 concurrent executions and Lambda keeps at least 100 of the account's 120" in str(
+        info.value
+    )
+    assert "controller.reserved_concurrency" in str(info.value)
 
 
 def test_an_unknown_scenario_is_refused(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:

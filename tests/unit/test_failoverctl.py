@@ -13,7 +13,7 @@ from samtranslator.yaml_helper import yaml_parse
 from failover_controller.plan import parse_plan
 from failoverctl import operate
 from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main, parser
-from failoverctl.stack import stack_parameters
+from failoverctl.stack import RUNBOOK_FUNCTIONS, concurrency_problem, stack_parameters, stack_reservation
 from tests.support.events import ROOT, SAMPLE_PLAN
 
 
@@ -107,3 +107,48 @@ def test_operator_commands_read_the_plan_where_the_stack_says(plan_doc: dict[str
         ctl = operate.controller(args)
         assert ctl.plan_prefix == "/team-a/plans"
         assert ctl.plan().application == "recsys"
+
+
+def test_the_plan_chooses_the_stacks_reserved_concurrency_and_the_count_is_the_templates(
+    plan_doc: dict[str, Any],
+) -> None:
+    doc = yaml_parse((ROOT / "template.yaml").read_text())
+    functions = {k: v for k, v in doc["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    own = {k for k, v in functions.items() if "ReservedConcurrentExecutions" in v["Properties"]}
+    assert own == {"DetectFunction"}
+    assert len(functions) - len(own) == RUNBOOK_FUNCTIONS, "the Globals' reservation applies to the rest"
+    assert doc["Globals"]["Function"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }, "0 means none reserved: Lambda's own 0 would stop every function"
+    assert doc["Parameters"]["ReservedConcurrency"]["Default"] == 2
+    assert doc["Parameters"]["DetectReservedConcurrency"]["Default"] == 5
+    sample = parse_plan(plan_doc)
+    assert stack_reservation(sample) == 27
+    params = stack_parameters(sample, "us-west-2", "123456789012")
+    assert (params["ReservedConcurrency"], params["DetectReservedConcurrency"]) == ("2", "5")
+    plan_doc["controller"] = {"reserved_concurrency": {"steps": 0, "detect": 3}}
+    assert stack_reservation(parse_plan(plan_doc)) == 3
+
+
+@pytest.mark.parametrize(
+    ("limit", "unreserved", "held_now", "problem"),
+    [
+        (1000, 1000, 0, None),
+        (127, 127, 0, None),  # 100 left: just fits
+        (120, 120, 0, "Lambda keeps at least 100 of the account's 120 unreserved: 120 are free to reserve here, 93"),
+        (10, 10, 0, "Lambda keeps at least 10 of the account's 10 unreserved"),  # a new account: nothing fits
+        (120, 93, 27, "93 would be left"),  # an update gives back what the stack holds, and still does not fit
+        (1000, 900, 27, None),  # the same stack again, in an account that had room for it
+    ],
+)
+def test_a_deploy_that_would_leave_fewer_than_100_unreserved_is_refused_naming_the_quota(
+    limit: int, unreserved: int, held_now: int, problem: str | None
+) -> None:
+    found = concurrency_problem(limit, unreserved, held_now, 27)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+        assert "'Concurrent executions' quota" in found
+        assert "controller.reserved_concurrency" in found

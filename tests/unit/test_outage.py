@@ -21,6 +21,7 @@ from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 from moto.server import ThreadedMotoServer
 
 from failover_controller.clients import user_agent
+from failoverctl.__main__ import main
 from failoverctl.drill.emulators import free_port
 from failoverctl.drill.front_door import Call, classify
 from failoverctl.drill.outage import (
@@ -39,6 +40,7 @@ from failoverctl.drill.outage import (
     throttling_code,
 )
 from failoverctl.drill.runner import calls_summary, describe_fault
+from tests.support.events import SAMPLE_PLAN
 from tests.support.wire import NOWHERE, Raw, classified, prepared
 
 
@@ -708,3 +710,36 @@ def test_a_function_its_role_does_not_allow_is_denied_and_nothing_reaches_the_em
         ("Detect", "CreateTable", "denied"),
         ("drill", "ListTables", "ok"),
     }
+
+
+# The account's Lambda concurrency: Lambda keeps 100 unreserved (or the whole quota when it is smaller).
+
+
+def test_a_reservation_that_would_leave_fewer_than_100_unreserved_is_refused_as_lambda_refuses_it(
+    proxy: OutageProxy,
+) -> None:
+    control(proxy, "account", {"concurrent_executions": 120})
+    lam = through(proxy, "lambda", "us-west-2")
+    limit = lam.get_account_settings()["AccountLimit"]
+    assert (limit["ConcurrentExecutions"], limit["UnreservedConcurrentExecutions"]) == (120, 120)
+    with pytest.raises(ClientError) as info:
+        lam.put_function_concurrency(FunctionName="failover-detect", ReservedConcurrentExecutions=21)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "below its minimum value of [100]" in str(info.value)
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 120, "nothing reserved"
+    control(proxy, "account", {"concurrent_executions": 10})  # a new account's quota: nothing can be reserved
+    with pytest.raises(ClientError, match=r"minimum value of \[10\]"):
+        lam.put_function_concurrency(FunctionName="failover-detect", ReservedConcurrentExecutions=1)
+
+
+def test_check_account_names_the_quota_before_a_deploy_would_be_refused(
+    proxy: OutageProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["plan", "check-account", str(SAMPLE_PLAN), "--region", "us-west-2", "--endpoint-url", proxy.url]
+    control(proxy, "account", {"concurrent_executions": 1000})
+    assert main(argv) == 0
+    assert "the stack reserves 27 (11 functions x 2 + Detect 5), 973 would stay unreserved" in capsys.readouterr().out
+    control(proxy, "account", {"concurrent_executions": 120})
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "the stack reserves 27 concurrent executions and Lambda keeps at least 100 of the account's 120" in err

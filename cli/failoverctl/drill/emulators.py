@@ -225,6 +225,11 @@ def outage_iam(proxy_url: str, functions: dict[str, dict[str, Any]], *, merge: b
     _control(proxy_url, "iam", {"functions": functions, "merge": merge})
 
 
+def outage_account(proxy_url: str, concurrent_executions: int) -> None:
+    """The account's Lambda concurrency quota from now on, with no function reserving any."""
+    _control(proxy_url, "account", {"concurrent_executions": concurrent_executions})
+
+
 def outage_time(proxy_url: str, scale: float) -> None:
     """AWS's slow changes take their time divided by ``scale`` from now on (0: instant)."""
     _control(proxy_url, "time", {"scale": scale})

@@ -499,6 +499,66 @@ class SlowWorld:
         return json.dumps(doc).encode()
 
 
+# --- the account's Lambda concurrency ------------------------------------------------------------------------------
+
+UNRESERVED_MINIMUM = 100
+_CONCURRENCY_PATH = re.compile(r"/functions/([^/?]+)/concurrency")
+
+
+class LambdaAccount:
+    """The account's concurrency quota, which the emulator does not keep: ``GetAccountSettings`` answers with it, and
+    ``PutFunctionConcurrency`` is refused, as Lambda refuses it, when fewer than 100 (or the whole quota, when it is
+    smaller) would stay unreserved. The reservations are kept here and sent on to the emulator too."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self.reserved: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def configure(self, limit: int) -> None:
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"account concurrency: must be a whole number, 1 or more, got {limit!r}")
+        with self.lock:
+            self.limit = limit
+            self.reserved.clear()
+
+    def unreserved(self) -> int:
+        return self.limit - sum(self.reserved.values())
+
+    def intercept(self, call: Call, path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        """An answer of its own (settings, a refusal); None: forward the request (recorded here when it reserves)."""
+        if call.service != "lambda":
+            return None
+        if call.action == "GetAccountSettings":
+            with self.lock:
+                limit, unreserved = self.limit, self.unreserved()
+            doc = {
+                "AccountLimit": {"ConcurrentExecutions": limit, "UnreservedConcurrentExecutions": unreserved},
+                "AccountUsage": {"FunctionCount": 0, "TotalCodeSize": 0},
+            }
+            return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
+        found = _CONCURRENCY_PATH.search(path)
+        if not found or call.action not in ("PutFunctionConcurrency", "DeleteFunctionConcurrency"):
+            return None
+        name = found.group(1).rsplit(":", 1)[-1]
+        with self.lock:
+            if call.action == "DeleteFunctionConcurrency":
+                self.reserved.pop(name, None)
+                return None
+            wanted = int(json.loads(body or b"{}").get("ReservedConcurrentExecutions", 0))
+            floor = min(UNRESERVED_MINIMUM, self.limit)
+            if self.unreserved() + self.reserved.get(name, 0) - wanted < floor:
+                return error_response(
+                    call,
+                    400,
+                    "InvalidParameterValueException",
+                    "Specified ReservedConcurrentExecutions for function decreases account's "
+                    f"UnreservedConcurrentExecution below its minimum value of [{floor}].",
+                )
+            self.reserved[name] = wanted
+        return None
+
+
 # --- the proxy ----------------------------------------------------------------------------------------------------
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
@@ -528,6 +588,7 @@ class OutageProxy(ThreadingHTTPServer):
         self.slow = SlowWorld()
         self.slow.current_counts = self._endpoint_counts
         self.iam = Enforcer()
+        self.account = LambdaAccount()
         self.local = threading.local()
         self.completing = threading.Lock()
         threading.Thread(target=self._tick, name="outage-slow-world", daemon=True).start()
@@ -648,7 +709,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.add(call, "denied")
             self._send(*error_response(call, *access_denied_code(call), denial.message()))
             return
-        own = self.server.slow.intercept(call, sent, body, self.path)
+        own = self.server.account.intercept(call, self.path, body) or self.server.slow.intercept(
+            call, sent, body, self.path
+        )
         if own is not None:
             self.server.log.add(call, outcome_of(own[0], error_code_of(*own)))
             self._send(*own)
@@ -685,6 +748,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif verb == "iam" and self.command == "POST":
                 doc = json.loads(body or b"{}")
                 self.server.iam.configure(doc.get("functions", {}), merge=bool(doc.get("merge")))
+            elif verb == "account" and self.command == "POST":
+                self.server.account.configure(json.loads(body or b"{}").get("concurrent_executions", 1000))
             elif verb == "time" and self.command == "POST":
                 doc = json.loads(body or b"{}")
                 self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"))

@@ -40,8 +40,8 @@ from failoverctl.drill.scenarios import SCENARIOS, DrillError, Scenario, scenari
 from failoverctl.drill.toolchain import TEMPLATE, build, deploy
 from failoverctl.drill.verification import expected_world, table, verify_world
 from failoverctl.follow import FollowedRun, Printer, follow, ledger_outcome, ledger_run, wait_for_execution, why
-from failoverctl.operate import stack_resources
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE, ROOT
+from failoverctl.stack import stack_resources
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Options:
     setup_only: bool = False  # the world, the controller and the scenario's outage; no alarm, no run
     for_containers: bool = False  # relay the outage proxy to docker0, for `sam local invoke`
     burst: int | None = None  # brown-outs fail this many calls in a row (None: the scenario's own)
+    account_concurrency: int = 1000  # the account's Lambda concurrency quota (AWS's default)
 
 
 def _jsonable(value: Any) -> Any:
@@ -248,6 +249,7 @@ def _build_and_deploy(
     if scenario.after_build is not None:
         scenario.after_build(plan, f)
     before = world.snapshot(plan, f)
+    emu.outage_account(pair.proxy_url, options.account_concurrency)
     say.step("sam build ...")
     build(log, options.template, pair.workdir)
     t = time.monotonic()

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan
 from failover_controller.plan_store import push_plan
@@ -15,7 +17,7 @@ from failoverctl.drill import world
 from failoverctl.drill.emulators import Emulators
 from failoverctl.drill.scenarios import DrillError
 from failoverctl.paths import DEFAULT_STACK, ROOT
-from failoverctl.stack import stack_parameters
+from failoverctl.stack import account_concurrency, stack_parameters, stack_resources
 
 EVENT_SOURCE = "failoverctl.drill"
 ACCOUNT = "000000000000"  # ministack's account
@@ -99,6 +101,9 @@ def deploy(
     """As `make deploy`: the plan pushed to ``region``, then `sam deploy` of the built template there; returns the
     stack's outputs. The functions' declared ``AWS_ENDPOINT_URL`` is the outage proxy, as the emulator's own."""
     push_plan(plan, prefix=world.PLAN_PREFIX, region=region, factory=f)
+    account = account_concurrency(plan, region, f, DEFAULT_STACK)
+    if account["problem"]:
+        raise DrillError(f"failoverctl plan check-account refuses the deploy to {region}: {account['problem']}")
     params = pair.workdir / f"params-{region}.yaml"
     values = stack_parameters(plan, region, ACCOUNT, alarm_event_source=EVENT_SOURCE, endpoint_url=pair.proxy_url)
     params.write_text(json.dumps(values))
@@ -125,5 +130,22 @@ def deploy(
         f"sam deploy to {region}",
         dict(os.environ),
     )
+    reserve_concurrency(plan, region, f)
     stack = f.client("cloudformation", region).describe_stacks(StackName=DEFAULT_STACK)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def reserve_concurrency(plan: RecoveryPlan, region: str, f: ClientFactory) -> None:
+    """What CloudFormation does on AWS with each function's ``ReservedConcurrentExecutions`` and the emulator's
+    CloudFormation skips: ``PutFunctionConcurrency``, which the drill's world refuses beyond the account's quota."""
+    steps, detect = plan.reserved_concurrency
+    lam = f.client("lambda", region)
+    for r in stack_resources(f, region, DEFAULT_STACK):
+        if r["ResourceType"] != "AWS::Lambda::Function":
+            continue
+        wanted = detect if r["LogicalResourceId"] == "DetectFunction" else steps
+        if wanted:
+            try:
+                lam.put_function_concurrency(FunctionName=r["PhysicalResourceId"], ReservedConcurrentExecutions=wanted)
+            except ClientError as exc:
+                raise DrillError(f"sam deploy to {region}: {r['LogicalResourceId']}: {exc}") from exc

@@ -93,6 +93,8 @@ class RecoveryPlan:
     active_weight: int
     records: tuple[DnsRecord, ...]
     document: dict[str, Any]
+    # Concurrent executions the stack reserves for each runbook function and for Detect (0: none).
+    reserved_concurrency: tuple[int, int] = (2, 5)
 
     @property
     def alarm_names(self) -> tuple[str, ...]:
@@ -394,6 +396,10 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         active_weight=route53.get("active_weight", 100),
         records=tuple(_record(r) for r in route53["records"]),
         document=doc,
+        reserved_concurrency=(
+            doc.get("controller", {}).get("reserved_concurrency", {}).get("steps", 2),
+            doc.get("controller", {}).get("reserved_concurrency", {}).get("detect", 5),
+        ),
     )
 
 
