@@ -206,6 +206,22 @@ def test_a_browned_out_primary_slows_the_run_but_retries_carry_it_through(
     assert report["ledger"]["achieved_rto_s"] <= report["ledger"]["rto_target_s"]
 
 
+def test_the_primarys_alarm_completes_the_quorum_through_its_stacks_forwarding_and_a_duplicate_starts_nothing(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    report = run_drill(emulator_pair, tmp_path, "primary-alarm")
+    assert report["outcome"] == "succeeded"
+    assert [a["alarm"] for a in report["timings"]["alarms"]] == ["recsys-api-canary-use1", "recsys-health-check-use1"]
+    (crossed,) = report["events"]["relayed"]
+    assert (crossed["from"], crossed["to"]) == ("us-east-1", "arn:aws:events:us-west-2:000000000000:event-bus/default")
+    assert "SignalForwardRole" in crossed["role"], "the primary stack's rule and role carried it"
+    assert report["events"]["refused"] == []
+    duplicate = report["duplicate_delivery"]
+    assert duplicate["executions"] == 1, "the redelivered event found its own run"
+    assert duplicate["decision"]["execution_arn"] == report["execution_arn"]
+    assert report["iam"]["functions"] == 24, "both regions' functions held to their roles"
+
+
 def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
     report = run_drill(emulator_pair, tmp_path, "ungraceful")
     after = report["world_after"]

@@ -62,25 +62,64 @@ class Fired:
 
 
 def fire_alarms(
-    plan: RecoveryPlan, f: ClientFactory, gap_s: float = 0.0, handled: Callable[[], bool] | None = None
+    plan: RecoveryPlan,
+    f: ClientFactory,
+    gap_s: float = 0.0,
+    handled: Callable[[], bool] | None = None,
+    *,
+    bus: ClientFactory | None = None,
+    primary_last: bool = False,
 ) -> Fired:
     """Put the plan's alarms in place and bring a quorum of them to ALARM one after another, ``gap_s`` apart (the
-    quorum's alarms do not fire together), delivering each one's "CloudWatch Alarm State Change" event, as AWS
+    quorum's alarms do not fire together), delivering each one's "CloudWatch Alarm State Change" event to its
+    region's default bus (through ``bus``: the outage proxy, whose EventBridge delivers across regions), as AWS
     does: the first is a suspicion (Detect pre-warms), the last completes the quorum.
 
-    The standby's own observers go first (they are what still answers when the primary region is down).
+    The standby's own observers go first (they are what still answers when the primary region is down), unless
+    ``primary_last``: then one of the primary region's alarms completes the quorum.
     """
     world.create_alarms(plan, f, world.health_check_of(plan, f, plan.primary_region))
     ordered = sorted(plan.signals, key=lambda s: s.region != plan.standby_region)
+    quorum = ordered[: plan.quorum]
+    if primary_last:
+        primary = [s for s in plan.signals if s.region == plan.primary_region]
+        if not primary:
+            raise DrillError(f"the plan has no alarm in {plan.primary_region} to complete the quorum with")
+        quorum = [s for s in ordered if s.region == plan.standby_region][: plan.quorum - 1] + primary[:1]
     fired: list[tuple[str, float]] = []
-    for i, signal in enumerate(ordered[: plan.quorum]):
+    for i, signal in enumerate(quorum):
         if i:
             _next_alarm_due(fired[-1][1] + gap_s, handled)
         at = time.time()
         f.cloudwatch(signal.region).set_alarm_state(AlarmName=signal.name, StateValue="ALARM", StateReason="drill")
-        _deliver(signal.name, signal.region, f)
+        _deliver(signal.name, signal.region, bus or f)
         fired.append((signal.name, at))
     return Fired(fired)
+
+
+def deliver_again(f: ClientFactory, region: str, detect_function: str, start_input: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge's at-least-once delivery: the event that started the run (its id, time and alarm, from the run's
+    input) delivered to Detect once more, as EventBridge redelivers it; Detect's decision."""
+    trigger = start_input["trigger"]
+    event = {
+        "version": "0",
+        "id": trigger["event_id"],
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": EVENT_SOURCE,
+        "account": ACCOUNT,
+        "time": trigger["time"],
+        "region": trigger["alarm_region"],
+        "resources": [f"arn:aws:cloudwatch:{trigger['alarm_region']}:{ACCOUNT}:alarm:{trigger['alarm']}"],
+        "detail": {
+            "alarmName": trigger["alarm"],
+            "state": {"value": "ALARM", "reason": "failoverctl drill", "timestamp": trigger["time"]},
+            "previousState": {"value": "OK", "reason": "", "timestamp": trigger["time"]},
+            "configuration": {"description": "failoverctl drill"},
+        },
+    }
+    answer = f.client("lambda", region).invoke(FunctionName=detect_function, Payload=json.dumps(event).encode())
+    decision: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
+    return decision
 
 
 def _next_alarm_due(at: float, handled: Callable[[], bool] | None, timeout_s: float = 20.0) -> None:

@@ -272,6 +272,23 @@ class Enforcer:
                 return denial
         return None
 
+    @staticmethod
+    def allows(principal_arn: str, documents: list[dict[str, Any]], action: str, resource: str, region: str) -> bool:
+        """Whether a principal with these identity policies may do ``action`` on ``resource`` (a service acting with
+        a role it assumes: EventBridge's delivery to a target)."""
+        account = principal_arn.split(":")[4]
+        context = iam_evaluator.EvalContext(
+            principal_arn=principal_arn,
+            principal_type="AssumedRole",
+            principal_account=account,
+            action=action,
+            resource_arn=resource,
+            region=region,
+            service_context={},
+        )
+        policies = [iam_evaluator.parse_policy_document(d) for d in documents]
+        return bool(iam_evaluator.evaluate(context, policies).decision == "Allow")
+
     def report(self) -> dict[str, Any]:
         """How many functions are enforced and calls evaluated, and each distinct denial."""
         with self.lock:

@@ -506,13 +506,14 @@ _CONCURRENCY_PATH = re.compile(r"/functions/([^/?]+)/concurrency")
 
 
 class LambdaAccount:
-    """The account's concurrency quota, which the emulator does not keep: ``GetAccountSettings`` answers with it, and
-    ``PutFunctionConcurrency`` is refused, as Lambda refuses it, when fewer than 100 (or the whole quota, when it is
-    smaller) would stay unreserved. The reservations are kept here and sent on to the emulator too."""
+    """The account's concurrency quota in each region, which the emulator does not keep: ``GetAccountSettings``
+    answers with it, and ``PutFunctionConcurrency`` is refused, as Lambda refuses it, when fewer than 100 (or the
+    whole quota, when it is smaller) would stay unreserved. The reservations are kept here and sent on to the
+    emulator too."""
 
     def __init__(self, limit: int = 1000) -> None:
-        self.limit = limit
-        self.reserved: dict[str, int] = {}
+        self.limit = limit  # the same quota in every region (Lambda's quotas are per region)
+        self.reserved: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
 
     def configure(self, limit: int) -> None:
@@ -522,8 +523,8 @@ class LambdaAccount:
             self.limit = limit
             self.reserved.clear()
 
-    def unreserved(self) -> int:
-        return self.limit - sum(self.reserved.values())
+    def unreserved(self, region: str) -> int:
+        return self.limit - sum(n for (r, _), n in self.reserved.items() if r == region)
 
     def intercept(self, call: Call, path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
         """An answer of its own (settings, a refusal); None: forward the request (recorded here when it reserves)."""
@@ -531,7 +532,7 @@ class LambdaAccount:
             return None
         if call.action == "GetAccountSettings":
             with self.lock:
-                limit, unreserved = self.limit, self.unreserved()
+                limit, unreserved = self.limit, self.unreserved(call.region)
             doc = {
                 "AccountLimit": {"ConcurrentExecutions": limit, "UnreservedConcurrentExecutions": unreserved},
                 "AccountUsage": {"FunctionCount": 0, "TotalCodeSize": 0},
@@ -540,14 +541,14 @@ class LambdaAccount:
         found = _CONCURRENCY_PATH.search(path)
         if not found or call.action not in ("PutFunctionConcurrency", "DeleteFunctionConcurrency"):
             return None
-        name = found.group(1).rsplit(":", 1)[-1]
+        name = (call.region, found.group(1).rsplit(":", 1)[-1])
         with self.lock:
             if call.action == "DeleteFunctionConcurrency":
                 self.reserved.pop(name, None)
                 return None
             wanted = int(json.loads(body or b"{}").get("ReservedConcurrentExecutions", 0))
             floor = min(UNRESERVED_MINIMUM, self.limit)
-            if self.unreserved() + self.reserved.get(name, 0) - wanted < floor:
+            if self.unreserved(call.region) + self.reserved.get(name, 0) - wanted < floor:
                 return error_response(
                     call,
                     400,
@@ -557,6 +558,99 @@ class LambdaAccount:
                 )
             self.reserved[name] = wanted
         return None
+
+
+# --- EventBridge across regions ------------------------------------------------------------------------------------
+
+_BUS_ARN = re.compile(r"^arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):event-bus/(.+)$")
+
+
+class CrossRegionBuses:
+    """EventBridge's delivery to an event bus in another region, which the emulator drops: an event put in a region
+    goes on to each cross-region bus target of the rules it matches (``TestEventPattern``), put there with the
+    target's role, which must allow ``events:PutEvents`` on that bus (EventBridge user guide, sending and receiving
+    events between Regions). ``relayed`` counts what went on, ``refused`` what the role did not allow."""
+
+    def __init__(self, client: Callable[[str, str], Any]) -> None:
+        self.client = client  # (service, region) -> a boto3 client of the emulator itself
+        self.relayed: list[dict[str, str]] = []
+        self.refused: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+
+    def relay(self, region: str, body: bytes, answer: bytes) -> None:
+        try:
+            self._relay(region, body, answer)
+        except Exception as exc:  # noqa: BLE001 - the caller's PutEvents succeeded; what went wrong here is reported
+            with self.lock:
+                self.refused.append({"from": region, "to": "?", "role": "", "error": f"{type(exc).__name__}: {exc}"})
+
+    def _relay(self, region: str, body: bytes, answer: bytes) -> None:
+        entries = json.loads(body or b"{}").get("Entries", [])
+        ids = [e.get("EventId") for e in json.loads(answer or b"{}").get("Entries", [])]
+        events = self.client("events", region)
+        for entry, event_id in zip(entries, ids, strict=False):
+            if not event_id:
+                continue
+            bus = entry.get("EventBusName", "default")
+            for rule in events.list_rules(EventBusName=bus).get("Rules", []):
+                if rule.get("State") != "ENABLED" or not rule.get("EventPattern"):
+                    continue
+                targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus).get("Targets", [])
+                remote = [t for t in targets if (m := _BUS_ARN.match(t["Arn"])) and m.group(1) != region]
+                if remote and self._matches(events, rule["EventPattern"], entry, event_id, region):
+                    for target in remote:
+                        self._deliver(entry, target, region)
+
+    @staticmethod
+    def _matches(events: Any, pattern: str, entry: dict[str, Any], event_id: str, region: str) -> bool:
+        envelope = {
+            "id": event_id,
+            "version": "0",
+            "source": entry.get("Source", ""),
+            "detail-type": entry.get("DetailType", ""),
+            "account": "000000000000",
+            "time": "2026-01-01T00:00:00Z",
+            "region": region,
+            "resources": entry.get("Resources", []),
+            "detail": json.loads(entry.get("Detail") or "{}"),
+        }
+        return bool(events.test_event_pattern(EventPattern=pattern, Event=json.dumps(envelope))["Result"])
+
+    def _deliver(self, entry: dict[str, Any], target: dict[str, Any], region: str) -> None:
+        found = _BUS_ARN.match(target["Arn"])
+        assert found is not None  # noqa: S101 - chosen by the pattern above
+        to_region, _, bus = found.groups()
+        record = {"from": region, "to": target["Arn"], "role": target.get("RoleArn", "")}
+        if not self._role_allows(target.get("RoleArn", ""), target["Arn"], to_region):
+            with self.lock:
+                self.refused.append(record)
+            return
+        forwarded = {k: v for k, v in entry.items() if k in ("Source", "DetailType", "Detail", "Resources", "Time")}
+        self.client("events", to_region).put_events(Entries=[forwarded | {"EventBusName": bus}])
+        with self.lock:
+            self.relayed.append(record)
+
+    def _role_allows(self, role_arn: str, bus_arn: str, region: str) -> bool:
+        if not role_arn:
+            return False
+        iam = self.client("iam", "us-east-1")
+        role = role_arn.rsplit("/", 1)[-1]
+        documents = [
+            iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        ]
+        documents = [json.loads(d) if isinstance(d, str) else d for d in documents]
+        session = f"arn:aws:sts::{role_arn.split(':')[4]}:assumed-role/{role}/events"
+        return Enforcer.allows(session, documents, "events:PutEvents", bus_arn, region)
+
+    def report(self) -> dict[str, Any]:
+        with self.lock:
+            return {"relayed": list(self.relayed), "refused": list(self.refused)}
+
+    def clear(self) -> None:
+        with self.lock:
+            self.relayed.clear()
+            self.refused.clear()
 
 
 # --- the proxy ----------------------------------------------------------------------------------------------------
@@ -589,6 +683,7 @@ class OutageProxy(ThreadingHTTPServer):
         self.slow.current_counts = self._endpoint_counts
         self.iam = Enforcer()
         self.account = LambdaAccount()
+        self.buses = CrossRegionBuses(self._emulator_client)
         self.local = threading.local()
         self.completing = threading.Lock()
         threading.Thread(target=self._tick, name="outage-slow-world", daemon=True).start()
@@ -599,15 +694,19 @@ class OutageProxy(ThreadingHTTPServer):
             with contextlib.suppress(Exception):
                 self.complete_due()
 
-    def _endpoint_counts(self, region: str, name: str) -> dict[str, int]:
-        host, port = self.upstreams.of("sagemaker")
-        client = boto3.client(
-            "sagemaker",
+    def _emulator_client(self, service: str, region: str) -> Any:
+        """A client of the emulator itself, behind no fault and no IAM: the world's own hands."""
+        host, port = self.upstreams.of(service)
+        return boto3.client(  # type: ignore[call-overload]
+            service,
             region_name=region,
             endpoint_url=f"http://{host}:{port}",
             aws_access_key_id="outage-proxy",
             aws_secret_access_key="outage-proxy",  # noqa: S106 - the local emulator's
         )
+
+    def _endpoint_counts(self, region: str, name: str) -> dict[str, int]:
+        client = self._emulator_client("sagemaker", region)
         try:
             variants = client.describe_endpoint(EndpointName=name).get("ProductionVariants", [])
         except Exception:  # noqa: BLE001 - no endpoint: the emulator answers the update itself
@@ -636,7 +735,12 @@ class OutageProxy(ThreadingHTTPServer):
         iam = self.iam.report()
         for denial in iam["denials"]:
             denial["function"] = self.log.callers.get(denial["function"], denial["function"])
-        return {"calls": self.log.rows(), "faults": [f.describe() for f in self.plan.faults], "iam": iam}
+        return {
+            "calls": self.log.rows(),
+            "faults": [f.describe() for f in self.plan.faults],
+            "iam": iam,
+            "events": self.buses.report(),
+        }
 
     def connection(self, service: str) -> http.client.HTTPConnection:
         host, port = self.upstreams.of(service)
@@ -719,6 +823,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer_headers, answer = self._forward(call, sent, body)
         if status < 300:
             answer = self.server.slow.patch(call, answer)
+        if status < 300 and call.service == "events" and call.action == "PutEvents":
+            self.server.buses.relay(call.region, body, answer)
         self.server.log.add(call, outcome_of(status, error_code_of(status, answer_headers, answer)))
         self._send(status, answer_headers, answer)
 
@@ -743,6 +849,7 @@ class _Handler(BaseHTTPRequestHandler):
                 doc = json.loads(body or b"{}")
                 self.server.plan.start([Fault(**f) for f in doc.get("faults", [])])
                 self.server.log.clear()
+                self.server.buses.clear()
             elif verb == "callers" and self.command == "POST":
                 self.server.log.callers.update(json.loads(body or b"{}"))
             elif verb == "iam" and self.command == "POST":

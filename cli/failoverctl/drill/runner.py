@@ -29,6 +29,7 @@ from failoverctl.drill import world
 from failoverctl.drill.controls import (
     Fired,
     WorldWatch,
+    deliver_again,
     emitted_metrics,
     emulated_env,
     fire_alarms,
@@ -176,13 +177,21 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     with WorldWatch(plan, plan.standby_region, observer) as watch:
         ledger = Ledger(outputs["LedgerTableName"], plan.standby_region, observer)
         prewarmed = (lambda: ledger.get(plan.application, PREWARM_SK) is not None) if plan.prewarm_seconds else None
-        fired = fire_alarms(plan, observer, gap_s=gap, handled=prewarmed)
+        fired = fire_alarms(
+            plan,
+            observer,
+            gap_s=gap,
+            handled=prewarmed,
+            bus=f,
+            primary_last=scenario.primary_alarm_completes_quorum,
+        )
         say.step(
             f"{plan.quorum} alarms to ALARM, {gap:.2f} s apart ({', '.join(n for n, _ in fired.alarms)}): each one's "
             f"'CloudWatch Alarm State Change' delivered to EventBridge"
         )
         execution = wait_for_execution(f, plan.standby_region, outputs["StateMachineArn"])
         say.step(f"Detect started {execution.rsplit(':', 1)[-1]}")
+        duplicate = _deliver_again(ready, execution, observer, say) if scenario.duplicate_delivery else None
         run_ = follow(f, plan.standby_region, execution, say)
     run_.outcome = ledger_outcome(f, plan.standby_region, outputs["LedgerTableName"], plan, execution)
     outage = pair.outage_report()
@@ -204,15 +213,40 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
-    result |= {"calls": outage["calls"], "faults": outage["faults"], "iam": outage["iam"], "plan": plan.application}
+    result |= {
+        "calls": outage["calls"],
+        "faults": outage["faults"],
+        "iam": outage["iam"],
+        "events": outage["events"],
+        "plan": plan.application,
+    }
+    if duplicate is not None:
+        sfn = observer.client("stepfunctions", plan.standby_region)
+        runs = sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
+        result["duplicate_delivery"] = {"decision": duplicate, "executions": len(runs)}
+        say(
+            f"  the quorum's event delivered again: Detect {duplicate.get('outcome')} ({duplicate.get('reason')}); "
+            f"{len(runs)} execution(s) in all"
+        )
     result["prewarm"] = ledger.get(plan.application, PREWARM_SK)
     passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
+    if duplicate is not None:
+        passed = passed and result["duplicate_delivery"]["executions"] == 1
     if options.failback and passed:
         emu.outage_faults(pair.proxy_url, [])  # the region is back: a failback needs both
         result["failback"] = _failback(plan, pair, ready.before, say, log=log, f=f, template=options.template)
         passed = passed and bool(result["failback"]["passed"])
     result["passed"] = passed
     return result
+
+
+def _deliver_again(ready: Deployed, execution: str, observer: ClientFactory, say: Printer) -> dict[str, Any]:
+    """The quorum's event once more, to the standby's Detect (EventBridge delivers at least once)."""
+    region = ready.plan.standby_region
+    start = json.loads(observer.client("stepfunctions", region).describe_execution(executionArn=execution)["input"])
+    decision = deliver_again(observer, region, ready.outputs["DetectFunctionName"], start)
+    say.step(f"EventBridge delivered the quorum's event {start['trigger']['event_id']} to Detect again")
+    return decision
 
 
 def _set_up(ready: Deployed, scenario: Scenario, say: Printer) -> dict[str, Any]:
@@ -253,11 +287,17 @@ def _build_and_deploy(
     say.step("sam build ...")
     build(log, options.template, pair.workdir)
     t = time.monotonic()
+    functions: dict[str, str] = {}
+    if scenario.primary_alarm_completes_quorum:
+        # Each region's roles are read right after its deploy: the emulator's IAM is global (enforce_iam).
+        say.step(f"sam deploy of template.yaml to {plan.primary_region} (it forwards that region's alarms) ...")
+        deploy(plan, plan.primary_region, pair, log, f, template=options.template)
+        functions = enforce_iam(pair, f, [plan.primary_region])
     say.step(f"sam deploy of template.yaml to {plan.standby_region} on the emulator ...")
     outputs = deploy(plan, plan.standby_region, pair, log, f, template=options.template)
     deploy_s = time.monotonic() - t
     say.step(f"deployed in {deploy_s:.1f}s: {outputs['StateMachineArn']}")
-    functions = enforce_iam(pair, f, [plan.standby_region])
+    functions |= enforce_iam(pair, f, [plan.standby_region], merge=bool(functions))
     say.step(f"IAM enforced: each of the {len(functions)} functions may do only what its role's policies allow")
     readiness = invoke_readiness(f, plan.standby_region, outputs["ReadinessFunctionName"])
     verdict = "READY" if readiness["ready"] else "NOT READY"

@@ -28,6 +28,11 @@ class Scenario:
     standby_model_tag: str = world.MODEL_TAG
     after_build: Callable[[RecoveryPlan, ClientFactory], None] | None = None
     outage: Callable[[RecoveryPlan], list[dict[str, Any]]] | None = None
+    # The primary's alarm completes the quorum: the controller is deployed in both regions (as `make deploy` does)
+    # and the primary's stack forwards its region's alarm to the standby's event bus.
+    primary_alarm_completes_quorum: bool = False
+    # EventBridge delivers at least once: the quorum's event reaches Detect a second time, with the same id.
+    duplicate_delivery: bool = False
 
     def faults(self, plan: RecoveryPlan, burst: int | None = None) -> list[dict[str, Any]]:
         """What the outage proxy does from the moment the alarms fire (``failoverctl.drill.outage.Fault``);
@@ -96,6 +101,17 @@ SCENARIOS = {
             "(5xx and throttling, AWS's error shapes): a burst outlasts the SDK's retries, and the state machine's "
             "Retry carries the switchover through",
             outage=_primary_browned_out,
+        ),
+        Scenario(
+            "primary-alarm",
+            "graceful",
+            "succeeded",
+            "the controller is deployed in both regions; one of the standby's canaries is a suspicion, and the "
+            "primary's Route 53 health-check alarm completes the quorum: its event crosses from the primary's event "
+            "bus to the standby's through the primary stack's forwarding rule and role; EventBridge then delivers the "
+            "quorum's event to Detect a second time (at least once), and no second run starts",
+            primary_alarm_completes_quorum=True,
+            duplicate_delivery=True,
         ),
         Scenario(
             "step-failure",
