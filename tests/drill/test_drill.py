@@ -222,6 +222,30 @@ def test_the_primarys_alarm_completes_the_quorum_through_its_stacks_forwarding_a
     assert report["iam"]["functions"] == 24, "both regions' functions held to their roles"
 
 
+def test_a_standby_without_capacity_ends_at_the_deadline_in_a_consistent_reported_state(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    report = run_drill(emulator_pair, tmp_path, "no-capacity")
+    after = report["world_after"]
+    assert report["outcome"] == "failed"
+    assert "InsufficientInstanceCapacity" in report["cause"]
+    assert "ranker has 1 of 4 instances" in report["cause"], "the run says what the standby has"
+    assert after["endpoints"]["us-west-2"] == {"ranker": (1.0, 1)}, "every scale-up rolled back"
+    assert after["aurora_writer"] == "us-west-2"
+    assert after["write_region"]["us-west-2"] == "us-west-2", "compensation: writes follow the writer"
+    assert all(region == FAILED_OVER_DNS for region in after["dns"].values()), "and so does DNS"
+    sent = sum(
+        c["count"]
+        for c in report["calls"]
+        if c["function"] == "ShiftSageMakerTraffic" and c["action"] == "UpdateEndpointWeightsAndCapacities"
+    )
+    assert sent > 1, "a rolled-back scale-up is sent again (capacity shifts)"
+    assert not [c for c in report["calls"] if c["function"] == "ShiftSageMakerTraffic" and c["outcome"] != "ok"], (
+        "never while one is under way or rolling back"
+    )
+    assert report["ledger"]["rto_target_s"] == 60
+
+
 def test_ungraceful_failover_leaves_the_primary_untouched(emulator_pair: emulators.Emulators, tmp_path: Path) -> None:
     report = run_drill(emulator_pair, tmp_path, "ungraceful")
     after = report["world_after"]

@@ -473,6 +473,7 @@ TIMINGS = {
     "aurora_failover_s": 60.0,
     "sagemaker_scale_up_s": 480.0,
     "sagemaker_weights_s": 30.0,
+    "sagemaker_rollback_s": 120.0,
     "route53_insync_s": 60.0,
 }
 GLOBAL = "recsys-metadata-global"
@@ -588,6 +589,41 @@ def test_an_endpoint_update_is_updating_until_it_ends_and_another_is_refused() -
     }
     world_.intercept(update, {}, json.dumps(weights).encode(), "/")
     assert world_.operations[("sagemaker", "us-west-2/recsys-ranker-usw2")].ends == clock.now + 0.5, "weights: 30 s"
+
+
+def test_a_scale_up_beyond_the_regions_capacity_rolls_back_and_the_endpoint_keeps_its_old_count() -> None:
+    """DescribeEndpoint: RollingBack is transitional, "once the rollback completes, endpoint returns to an InService
+    status"; the failure reads as SageMaker reports InsufficientInstanceCapacity."""
+    clock = Clock()
+    world_ = SlowWorld(clock)
+    world_.configure(60.0, TIMINGS, {"us-west-2": 2})
+    world_.current_counts = lambda region, name: {"ranker": 1}
+    update = Call("us-west-2", "sagemaker", "UpdateEndpointWeightsAndCapacities", "json", "AK")
+    describe = Call("us-west-2", "sagemaker", "DescribeEndpoint", "json", "AK")
+    in_service = json.dumps({"EndpointName": "recsys-ranker-usw2", "EndpointStatus": "InService"}).encode()
+
+    def scale_to(n: int) -> None:
+        doc = {
+            "EndpointName": "recsys-ranker-usw2",
+            "DesiredWeightsAndCapacities": [{"VariantName": "ranker", "DesiredInstanceCount": n}],
+        }
+        assert world_.intercept(update, {}, json.dumps(doc).encode(), "/") is not None
+
+    scale_to(4)  # 3 more than the region has
+    assert json.loads(world_.patch(describe, in_service))["EndpointStatus"] == "Updating"
+    clock.now += 8  # the scale-up's 480 s / 60
+    assert world_.due() == [], "nothing is sent on: the emulator's endpoint keeps its count"
+    rolling = json.loads(world_.patch(describe, in_service))
+    assert rolling["EndpointStatus"] == "RollingBack"
+    assert "InsufficientInstanceCapacity" in rolling["FailureReason"]
+    clock.now += 2  # the rollback's 120 s / 60
+    assert world_.due() == []
+    assert world_.patch(describe, in_service) == in_service, "InService again, at the old count"
+    scale_to(3)  # 2 more: the region has them
+    clock.now += 8
+    (op,) = world_.due()
+    assert json.loads(op.request[3])["DesiredWeightsAndCapacities"][0]["DesiredInstanceCount"] == 3
+    assert world_.capacity == {"us-west-2": 0}
 
 
 def test_a_record_change_is_pending_until_in_sync() -> None:

@@ -138,8 +138,10 @@ def updates(calls: list[aws_like.Call]) -> int:
     return sum(c[2] == "UpdateEndpointWeightsAndCapacities" for c in calls)
 
 
-@pytest.mark.parametrize("status", ["Updating", "SystemUpdating"])
-def test_an_endpoint_being_updated_is_waited_for(session: boto3.Session, plan_doc: dict[str, Any], status: str) -> None:
+@pytest.mark.parametrize("status", ["Updating", "SystemUpdating", "RollingBack"])
+def test_an_endpoint_being_updated_or_rolled_back_is_waited_for(
+    session: boto3.Session, plan_doc: dict[str, Any], status: str
+) -> None:
     plan, f = build(session, plan_doc)
     aws_like.endpoint_status(session, status)
     calls = aws_like.record_calls(session)
@@ -151,8 +153,8 @@ def test_an_endpoint_being_updated_is_waited_for(session: boto3.Session, plan_do
     assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (1.0, 1)}
 
 
-@pytest.mark.parametrize("status", ["RollingBack", "Failed", "UpdateRollbackFailed"])
-def test_a_rolling_back_or_failed_endpoint_fails_at_once_with_its_reason(
+@pytest.mark.parametrize("status", ["Failed", "UpdateRollbackFailed"])
+def test_a_failed_endpoint_fails_at_once_with_its_reason(
     session: boto3.Session, plan_doc: dict[str, Any], status: str
 ) -> None:
     plan, f = build(session, plan_doc)
@@ -340,7 +342,7 @@ def test_a_scale_up_reports_its_step_action_and_what_it_saw(sagemaker_plan: Reco
     }
     assert result.before["recsys-ranker-usw2"]["variants"]["ranker"]["current_instance_count"] == 1
     assert result.after["recsys-ranker-usw2"]["variants"]["ranker"]["current_instance_count"] == 4
-    assert result.message == "recsys-ranker-usw2 in us-west-2 updating: ranker"
+    assert result.message == "recsys-ranker-usw2 in us-west-2 updating: ranker; ranker has 1 of 4 instances"
     status = step.run(request(sagemaker_plan, moto, "status"))
     assert (status.step, status.message) == (
         "shift_sagemaker_traffic",
@@ -378,7 +380,10 @@ def test_waiting_on_a_busy_endpoint_reports_what_it_saw(session: boto3.Session, 
     aws_like.endpoint_status(session, "Creating")
     result = step.run(request(plan, f, "scale_target"))
     assert result.after["recsys-ranker-usw2"]["status"] == "Creating"
-    assert result.message == "recsys-ranker-usw2 in us-west-2 is Creating; waiting before any further update"
+    assert (
+        result.message
+        == "recsys-ranker-usw2 in us-west-2 is Creating; waiting before any further update; ranker has 1 of 4 instances"
+    )
 
 
 def test_the_full_instance_quota_message(session: boto3.Session, plan_doc: dict[str, Any]) -> None:
@@ -524,8 +529,8 @@ def test_several_endpoints_are_each_moved_and_reported(moto: ClientFactory, plan
     world.create_sagemaker(plan, moto)
     result = step.run(request(plan, moto, "scale_target"))
     assert (
-        result.message
-        == "recsys-ranker-usw2 in us-west-2 updating: ranker; recsys-ranker-usw2-b in us-west-2 updating: ranker"
+        result.message == "recsys-ranker-usw2 in us-west-2 updating: ranker; ranker has 1 of 4 instances; "
+        "recsys-ranker-usw2-b in us-west-2 updating: ranker; ranker has 1 of 4 instances"
     )
     assert list(result.before) == list(result.after) == ["recsys-ranker-usw2", "recsys-ranker-usw2-b"]
     assert [a.params["EndpointName"] for a in result.actions] == ["recsys-ranker-usw2", "recsys-ranker-usw2-b"]

@@ -230,9 +230,10 @@ def outage_account(proxy_url: str, concurrent_executions: int) -> None:
     _control(proxy_url, "account", {"concurrent_executions": concurrent_executions})
 
 
-def outage_time(proxy_url: str, scale: float) -> None:
-    """AWS's slow changes take their time divided by ``scale`` from now on (0: instant)."""
-    _control(proxy_url, "time", {"scale": scale})
+def outage_time(proxy_url: str, scale: float, capacity: dict[str, int] | None = None) -> None:
+    """AWS's slow changes take their time divided by ``scale`` from now on (0: instant); ``capacity``: the instances
+    each region named can still provision (a scale-up asking for more rolls back)."""
+    _control(proxy_url, "time", {"scale": scale, "capacity": capacity or {}})
 
 
 def ministack_binary(ministack_bin: str | None = None) -> Path:

@@ -316,6 +316,11 @@ class Operation:
     sending: bool = False
 
 
+# As SageMaker reports a scale-up it could not provision (AWS knowledge center, "SageMaker endpoint creation or
+# update fails").
+INSUFFICIENT_CAPACITY = "Unable to provision requested ML compute capacity due to InsufficientInstanceCapacity error"
+
+
 def _change_id(body: bytes) -> str | None:
     """The change a Route 53 ChangeInfo answer names (``/change/ID`` or ``ID``)."""
     found = re.search(rb"<Id>(?:/change/)?([^<]+)</Id>", body)
@@ -330,7 +335,10 @@ class SlowWorld:
       (``pending``, then ``switching-over`` or ``failing-over``) and the writer stays where it is until the operation
       ends; a second operation meanwhile is refused with ``InvalidGlobalClusterStateFault``.
     - SageMaker ``UpdateEndpointWeightsAndCapacities``: the endpoint is ``Updating`` (old weights and counts) until
-      the update ends; another update meanwhile is refused with ``ValidationException``.
+      the update ends; another update meanwhile is refused with ``ValidationException``. A region given a
+      ``capacity`` (instances it can still provision) fails a scale-up asking for more: at the update's end the
+      endpoint is ``RollingBack`` (``FailureReason`` says why) for ``sagemaker_rollback_s``, then ``InService`` at
+      its old counts, as DescribeEndpoint documents a failed scale-up.
     - Route 53 ``ChangeResourceRecordSets``: the records change at once, and ``GetChange`` says ``PENDING`` until
       the change is in sync.
     """
@@ -343,15 +351,22 @@ class SlowWorld:
         self.timings: dict[str, float] = {}
         self.operations: dict[tuple[str, str], Operation] = {}
         self.changes: dict[str, float] = {}
+        self.capacity: dict[str, int] = {}  # region -> instances it can still provision (absent: unlimited)
         self.lock = threading.Lock()
         # The endpoint's instance counts now, by variant (region, endpoint name): more is a scale-up, fewer a drain.
         self.current_counts: Callable[[str, str], dict[str, int]] | None = None
 
-    def configure(self, scale: float, timings: dict[str, float] | None = None) -> None:
+    def configure(
+        self, scale: float, timings: dict[str, float] | None = None, capacity: dict[str, int] | None = None
+    ) -> None:
         if scale < 0:
             raise ValueError(f"time scale: must be 0 (instant) or more, got {scale!r}")
+        bad = {r: n for r, n in (capacity or {}).items() if not isinstance(n, int) or n < 0}
+        if bad:
+            raise ValueError(f"capacity: instances a region can still provision, 0 or more, got {bad!r}")
         with self.lock:
             self.scale, self.timings = float(scale), dict(dependency_timings() if timings is None else timings)
+            self.capacity = dict(capacity or {})
             self.operations.clear()
             self.changes.clear()
 
@@ -363,7 +378,16 @@ class SlowWorld:
         calls ``finish``. Until then they still show as under way."""
         now = self.clock()
         with self.lock:
-            ready = [op for op in self.operations.values() if op.ends <= now and not op.sending]
+            for op in [op for op in self.operations.values() if op.ends <= now and op.detail.get("fails")]:
+                if op.detail.get("rolling_back_until") is None:  # the failed update rolls back, changing nothing
+                    op.detail["rolling_back_until"] = str(now + self.seconds("sagemaker_rollback_s"))
+                elif float(op.detail["rolling_back_until"]) <= now:
+                    self.operations.pop((op.kind, op.key), None)
+            ready = [
+                op
+                for op in self.operations.values()
+                if op.ends <= now and not op.sending and not op.detail.get("fails")
+            ]
             for op in ready:
                 op.sending = True
         return ready
@@ -433,18 +457,27 @@ class SlowWorld:
             for d in doc.get("DesiredWeightsAndCapacities", [])
             if "DesiredInstanceCount" in d
         }
-        timing = "sagemaker_weights_s"
+        timing, added = "sagemaker_weights_s", 0
         if wanted:
             counts = self.current_counts(call.region, name) if self.current_counts else {}
-            more = any(n > counts.get(v, 0) for v, n in wanted.items())
-            timing = "sagemaker_scale_up_s" if more else "sagemaker_scale_down_s"
+            added = sum(max(0, n - counts.get(v, 0)) for v, n in wanted.items())
+            timing = "sagemaker_scale_up_s" if added else "sagemaker_scale_down_s"
         now = self.clock()
         with self.lock:
             if ("sagemaker", key) in self.operations:
                 return error_response(call, 400, "ValidationException", f'Cannot update in-progress endpoint "{name}".')
             seconds = self.seconds(timing)
+            left = self.capacity.get(call.region)
+            fails = left is not None and added > left
+            if added and left is not None and not fails:
+                self.capacity[call.region] = left - added
             self.operations[("sagemaker", key)] = Operation(
-                "sagemaker", key, now, now + seconds, ("POST", path, headers, body, call.service)
+                "sagemaker",
+                key,
+                now,
+                now + seconds,
+                ("POST", path, headers, body, call.service),
+                {"fails": "yes"} if fails else {},
             )
         arn = f"arn:aws:sagemaker:{call.region}:000000000000:endpoint/{name.lower()}"
         return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"EndpointArn": arn}).encode()
@@ -492,10 +525,13 @@ class SlowWorld:
     def _patch_endpoint(self, call: Call, body: bytes) -> bytes:
         doc = json.loads(body)
         with self.lock:
-            updating = ("sagemaker", f"{call.region}/{doc.get('EndpointName', '')}") in self.operations
-        if not updating or doc.get("EndpointStatus") != "InService":
+            op = self.operations.get(("sagemaker", f"{call.region}/{doc.get('EndpointName', '')}"))
+            rolling_back = op is not None and op.detail.get("rolling_back_until") is not None
+        if op is None or doc.get("EndpointStatus") != "InService":
             return body
-        doc["EndpointStatus"] = "Updating"
+        doc["EndpointStatus"] = "RollingBack" if rolling_back else "Updating"
+        if rolling_back:
+            doc["FailureReason"] = INSUFFICIENT_CAPACITY
         return json.dumps(doc).encode()
 
 
@@ -859,7 +895,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.account.configure(json.loads(body or b"{}").get("concurrent_executions", 1000))
             elif verb == "time" and self.command == "POST":
                 doc = json.loads(body or b"{}")
-                self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"))
+                self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"), doc.get("capacity"))
             elif verb == "state":
                 state = {"time_scale": self.server.slow.scale, "down_regions": self.server.plan.dark("monitoring")}
                 self._send(200, {"Content-Type": "application/json"}, json.dumps(state).encode())

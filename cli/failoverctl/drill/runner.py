@@ -161,7 +161,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     plan, outputs = ready.plan, ready.outputs
     faults = scenario.faults(plan, options.burst)
     emu.outage_faults(pair.proxy_url, faults, ready.functions)
-    emu.outage_time(pair.proxy_url, pair.time_scale)
+    emu.outage_time(pair.proxy_url, pair.time_scale, scenario.capacity(plan) if scenario.capacity else None)
     if pair.time_scale:
         say.step(
             f"time runs {pair.time_scale:g} times faster than on AWS: Aurora, SageMaker and Route 53 changes take "

@@ -33,6 +33,11 @@ class Scenario:
     primary_alarm_completes_quorum: bool = False
     # EventBridge delivers at least once: the quorum's event reaches Detect a second time, with the same id.
     duplicate_delivery: bool = False
+    # The instances each region can still provision (``SlowWorld``): a scale-up asking for more rolls back.
+    capacity: Callable[[RecoveryPlan], dict[str, int]] | None = None
+    # The plan's RTO for this scenario (the run's deadline is the functions' own clock, which time scaling does not
+    # speed up: a scenario that ends at the deadline keeps it short).
+    rto_seconds: int | None = None
 
     def faults(self, plan: RecoveryPlan, burst: int | None = None) -> list[dict[str, Any]]:
         """What the outage proxy does from the moment the alarms fire (``failoverctl.drill.outage.Fault``);
@@ -114,6 +119,17 @@ SCENARIOS = {
             duplicate_delivery=True,
         ),
         Scenario(
+            "no-capacity",
+            "ungraceful",
+            "failed",
+            "the standby region has no GPU instances left: every scale-up of its endpoint rolls back (RollingBack, "
+            "then InService at the old count); the scale-up is sent again until the run's deadline (an RTO of 60 s: "
+            "the deadline runs on the functions' own clock), which ends the run: compensation leaves writes and DNS "
+            "with the Aurora writer, and the run says how many instances the standby has",
+            capacity=lambda plan: {plan.standby_region: 0},
+            rto_seconds=60,
+        ),
+        Scenario(
             "step-failure",
             "graceful",
             "failed",
@@ -129,4 +145,6 @@ def scenario_plan_doc(options: Options, scenario: Scenario) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(options.plan_file.read_text(encoding="utf-8"))
     doc["signals"]["mode"] = scenario.mode
     doc["signals"]["require_approval"] = False
+    if scenario.rto_seconds is not None:
+        doc["objectives"]["rto_seconds"] = scenario.rto_seconds
     return doc

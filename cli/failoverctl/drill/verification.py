@@ -29,7 +29,9 @@ def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any
     if plan.dns_mode == "data_plane":
         expected["claims"] = {standby: True}
     if scenario.expected_outcome == "failed":  # compensation: writes and DNS follow the writer
-        expected["write_region"] = {primary: None, standby: standby}
+        expected["write_region"] = {primary: before["write_region"][primary], standby: standby}
+        if scenario.capacity:  # every scale-up rolled back: the standby serves with what it had
+            expected["endpoints"] = {standby: before["endpoints"][standby]}
         return expected
     expected["endpoints"] = {standby: active}
     if scenario.mode == "graceful":

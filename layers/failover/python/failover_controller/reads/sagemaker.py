@@ -10,9 +10,11 @@ from failover_controller.aws import call
 from failover_controller.plan import Endpoint
 from failover_controller.reads import Scope, arn_account
 
-BUSY = frozenset({"Creating", "Updating", "SystemUpdating"})
+# RollingBack is transitional: a scale-up or weight change that failed (no capacity, say) is undone, and the
+# endpoint "returns to an InService status" (DescribeEndpoint's EndpointStatus).
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 
-BROKEN = frozenset({"RollingBack", "Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
+BROKEN = frozenset({"Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 

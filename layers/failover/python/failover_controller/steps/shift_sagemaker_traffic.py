@@ -8,8 +8,11 @@ the source endpoint back to standby capacity, after DNS has moved).
 
 What AWS does that shapes this: UpdateEndpointWeightsAndCapacities changes the weights of any number of variants
 but the capacity of one variant per call, and the endpoint is ``Updating`` (or ``SystemUpdating`` for AWS's own
-maintenance) until it is done, refusing another update meanwhile; ``RollingBack``, ``Failed`` and
-``UpdateRollbackFailed`` do not end well by waiting. Application Auto Scaling owns the instance count of a
+maintenance) until it is done, refusing another update meanwhile; ``RollingBack`` undoes an update that failed
+(a scale-up without capacity: ``InsufficientInstanceCapacity``) and ends ``InService`` at the old configuration,
+so it is waited for and the update sent again (AWS's advice for capacity: retry, it shifts), until the run's
+deadline; ``Failed`` and ``UpdateRollbackFailed`` do not end well by waiting.
+Application Auto Scaling owns the instance count of a
 variant with a scalable target: counts are compared as "at least", and the scalable target's MinCapacity is
 raised to the active count (lowered back to the standby count when the source is drained), so autoscaling
 keeps the capacity instead of taking it away.
@@ -151,7 +154,11 @@ def converge(
         return result
     if seen["status"] in BUSY:
         result.after, result.done = seen, False
-        result.message = f"{seen['endpoint']} in {region} is {seen['status']}; waiting before any further update"
+        why = f" ({seen['failure_reason']}: a failed update is undone)" if seen.get("failure_reason") else ""
+        result.message = (
+            f"{seen['endpoint']} in {region} is {seen['status']}{why}; waiting before any further update"
+            + _short_of(seen, desired)
+        )
         return result
     if seen["status"] != "InService":
         raise PreconditionFailed(f"endpoint {seen['endpoint']} in {region} is {seen['status']}, not InService")
@@ -165,10 +172,23 @@ def converge(
         return result
     _update(req, region, seen["endpoint"], updates)
     action.performed = True
+    result.message = _short_of(seen, desired)
     after = endpoint_state(req, region, endpoint)
     result.after, result.changed, result.done = after, True, at_config(after, desired)
-    result.message = f"{seen['endpoint']} in {region} updating: " + ", ".join(u["VariantName"] for u in updates)
+    result.message = (
+        f"{seen['endpoint']} in {region} updating: " + ", ".join(u["VariantName"] for u in updates) + result.message
+    )
     return result
+
+
+def _short_of(seen: dict[str, Any], desired: Desired) -> str:
+    """What a poll that ends at the deadline should say: the instances each variant has against the count wanted."""
+    short = [
+        f"{name} has {seen['variants'][name]['current_instance_count']} of {want.count} instances"
+        for name, want in desired.items()
+        if not count_ok(seen["variants"][name]["current_instance_count"], want)
+    ]
+    return f"; {', '.join(short)}" if short else ""
 
 
 def each_endpoint(
