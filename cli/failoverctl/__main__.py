@@ -186,19 +186,6 @@ def _add_drill_command(sub: Any) -> None:
         default="graceful",
         help=", ".join(sorted(drill.SCENARIOS)) + " (default: graceful)",
     )
-    run.add_argument(
-        "--burst",
-        type=_positive_int,
-        help="a brown-out's failures come in runs of this many consecutive calls (default: the scenario's; "
-        "brownout: 6, one more than the SDK's attempts)",
-    )
-    run.add_argument(
-        "--account-concurrency",
-        type=_positive_int,
-        default=1000,
-        help="the emulated account's Lambda concurrency quota (default 1000, AWS's default; a new account may have "
-        "10): the deploy fails, naming it, when the stack's reservations would leave fewer than 100 unreserved",
-    )
     run.add_argument("--failback", action="store_true", help="then fail back from the primary region and verify")
     run.add_argument("--report", default="drill-report.json", help="where to write the JSON report")
     run.add_argument(
@@ -221,6 +208,18 @@ def _add_drill_command(sub: Any) -> None:
         "(with --keep: a world to run `sam local invoke` or the operator commands against)",
     )
     run.add_argument(
+        "--template",
+        default=str(ROOT / "template.yaml"),
+        help="the SAM template to build and deploy (default: the project's template.yaml; a changed copy drills a "
+        "changed controller, its CodeUris read from the project's root)",
+    )
+    _add_drill_world_options(run)
+    run.set_defaults(func=_drill)
+
+
+def _add_drill_world_options(run: argparse.ArgumentParser) -> None:
+    """How the drill's world behaves: its time, its outages' bursts, its account."""
+    run.add_argument(
         "--time-scale",
         type=float,
         default=drill.DEFAULT_TIME_SCALE,
@@ -228,12 +227,18 @@ def _add_drill_command(sub: Any) -> None:
         f"(default {drill.DEFAULT_TIME_SCALE:g}: a 2-minute switchover takes 1 s); 0: every change is instant",
     )
     run.add_argument(
-        "--template",
-        default=str(ROOT / "template.yaml"),
-        help="the SAM template to build and deploy (default: the project's template.yaml; a changed copy drills a "
-        "changed controller, its CodeUris read from the project's root)",
+        "--burst",
+        type=_positive_int,
+        help="a brown-out's failures come in runs of this many consecutive calls (default: the scenario's; "
+        "brownout: 6, one more than the SDK's attempts)",
     )
-    run.set_defaults(func=_drill)
+    run.add_argument(
+        "--account-concurrency",
+        type=_positive_int,
+        default=1000,
+        help="the emulated account's Lambda concurrency quota (default 1000, AWS's default; a new account may have "
+        "10): the deploy fails, naming it, when the stack's reservations would leave fewer than 100 unreserved",
+    )
 
 
 def _add_operator_commands(sub: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -117,8 +118,8 @@ def test_a_cluster_outside_the_global_cluster_is_refused(
 
 @pytest.fixture
 def slow(emulator_pair: emulators.Emulators, app: RecoveryPlan) -> Iterator[float]:
-    emulators.outage_time(emulator_pair.proxy_url, 600)  # a 120 s switchover takes 0.2 s
-    yield 600.0
+    emulators.outage_time(emulator_pair.proxy_url, 60)  # a 120 s switchover takes 2 s, unseen for its first 1 s
+    yield 60.0
     emulators.outage_time(emulator_pair.proxy_url, 0)
 
 
@@ -126,14 +127,23 @@ def test_a_switchover_is_under_way_before_the_writer_moves(
     app: RecoveryPlan, emulated: ClientFactory, slow: float
 ) -> None:
     result = step.run(request(app, emulated, "promote"))
+    promoted_at = datetime.now(UTC).isoformat()
     assert (result.changed, result.done) == (True, False)
+    assert result.after["operation_status"] == "pending", "read from the operation's own answer"
     assert writer(app, emulated) == "us-east-1", "AWS moves the writer at the end of the switchover"
-    seen = step.run(request(app, emulated, "status"))
-    assert not seen.done
+    unseen = step.run(request(app, emulated, "status", promoted_at=promoted_at))
+    assert not unseen.done
+    assert "does not show in DescribeGlobalClusters yet" in unseen.message, "no read-after-write: a wait"
+    deadline = time.monotonic() + 10
+    while (seen := step.run(request(app, emulated, "status", promoted_at=promoted_at))).after[
+        "operation_status"
+    ] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     assert seen.after["operation_status"] in ("pending", "switching-over")
     again = step.run(request(app, emulated, "promote"))
     assert again.actions == [], "the promotion under way is waited for, never sent twice"
     deadline = time.monotonic() + 10
-    while not step.run(request(app, emulated, "status")).done and time.monotonic() < deadline:
+    while not step.run(request(app, emulated, "status", promoted_at=promoted_at)).done and time.monotonic() < deadline:
         time.sleep(0.05)
     assert writer(app, emulated) == "us-west-2"

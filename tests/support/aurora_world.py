@@ -193,7 +193,20 @@ class GlobalDatabase:
             self.status = "failing-over" if data_loss else "switching-over"
             if self.instant:
                 self.finish()
-        return _reply(200, {"GlobalCluster": {"GlobalClusterIdentifier": self.identifier, "Status": self.status}})
+        # The operation's answer holds the global cluster as it began (FailoverState pending), whatever a describe
+        # shows next.
+        state: dict[str, Any] = {"Status": "pending", "FromDbClusterArn": frm.arn, "ToDbClusterArn": target.arn}
+        state["IsDataLossAllowed"] = data_loss
+        return _reply(
+            200,
+            {
+                "GlobalCluster": {
+                    "GlobalClusterIdentifier": self.identifier,
+                    "Status": "available",
+                    "FailoverState": state,
+                }
+            },
+        )
 
     def _op_SwitchoverGlobalCluster(self, region: str, params: dict[str, Any]) -> Any:
         return self._promote("SwitchoverGlobalCluster", region, params, data_loss=False)

@@ -528,14 +528,14 @@ def test_a_switchover_is_pending_then_switching_over_and_the_writer_moves_only_a
     assert started["FailoverState"] == {"Status": "pending", "ToDbClusterArn": TARGET, "IsDataLossAllowed": False}
     describe = rds_call("DescribeGlobalClusters")
     states = []
-    for elapsed in (0, 1, 1.9):  # 120 s / 60 = 2 s; the first 20% is pending
+    for elapsed in (0, 0.3, 1, 1.9):  # 120 s / 60 = 2 s; the first 20% is pending; none of it shows for 1 s
         clock.now = 1000.0 + elapsed
         (gc,) = parsed("rds", "DescribeGlobalClusters", world_.patch(describe, global_clusters_xml(SOURCE)))[
             "GlobalClusters"
         ]
-        states.append(gc["FailoverState"]["Status"])
+        states.append(gc.get("FailoverState", {}).get("Status"))
         assert [m["IsWriter"] for m in gc["GlobalClusterMembers"]] == [True, False], "the writer has not moved"
-    assert states == ["pending", "switching-over", "switching-over"]
+    assert states == [None, None, "switching-over", "switching-over"], "accepted, then visible, then done"
     assert world_.due() == []
     clock.now = 1002.0
     (op,) = world_.due()
@@ -543,6 +543,22 @@ def test_a_switchover_is_pending_then_switching_over_and_the_writer_moves_only_a
     assert world_.due() == [], "handed out once"
     world_.finish(op)
     assert world_.patch(describe, global_clusters_xml(TARGET)) == global_clusters_xml(TARGET)
+
+
+@pytest.mark.parametrize(
+    ("members", "code"),
+    [(None, "GlobalClusterNotFoundFault"), ([SOURCE], "DBClusterNotFoundFault")],
+)
+def test_a_promotion_rds_would_refuse_is_refused_up_front_and_nothing_is_under_way(
+    members: list[str] | None, code: str
+) -> None:
+    world_ = slow(Clock())
+    world_.members_of = lambda region, identifier: members
+    form = f"Action=SwitchoverGlobalCluster&GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}"
+    answer = world_.intercept(rds_call("SwitchoverGlobalCluster"), {}, form.encode(), "/")
+    assert answer is not None
+    assert (answer[0], error_code_of(*answer)) == (404, code)
+    assert world_.operations == {}
 
 
 def test_a_second_promotion_while_one_is_under_way_is_refused_as_rds_refuses_it() -> None:

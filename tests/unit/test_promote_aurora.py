@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -169,14 +170,16 @@ def test_ungraceful_within_the_rpo_fails_over_allowing_data_loss(
     assert result.before["rpo_exposure_ms"] == 59_999
     assert result.before["rpo_budget_ms"] == 60_000
     assert result.before["data_loss_allowed"] is True
-    assert result.message == f"rds:FailoverGlobalCluster started toward {USW2_ARN}"
+    assert result.message == f"rds:FailoverGlobalCluster started toward {USW2_ARN} (pending)"
 
 
 def test_a_lag_exactly_at_the_rpo_is_within_it(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
     lag(plan, f, 60_000)
     result = step.run(request(plan, f, "promote", mode="ungraceful"))
     assert [p.api for p in db.promotions] == ["FailoverGlobalCluster"]
-    assert result.message == f"rds:FailoverGlobalCluster started toward {USW2_ARN}", "not forced: within the RPO"
+    assert result.message == f"rds:FailoverGlobalCluster started toward {USW2_ARN} (pending)", (
+        "not forced: within the RPO"
+    )
 
 
 def test_a_lag_past_the_rpo_stops_the_failover_and_changes_nothing(
@@ -383,11 +386,14 @@ def test_the_guard_accepts_the_source_only_while_it_settled_as_writer(
         require_writer(req, "writes", region="us-east-1")
 
 
-def test_a_promotion_that_completes_at_once_is_done(plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase) -> None:
+def test_a_promotion_that_completes_at_once_is_done_at_the_first_poll(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
     db.instant = True
     result = step.run(request(plan, f, "promote"))
-    assert result.done is True
+    assert (result.done, result.after["operation_status"]) == (False, "pending"), "read from the operation's answer"
     assert db.writer_region == "us-west-2"
+    assert step.run(request(plan, f, "status", promoted_at=result.finished_at or _now())).done is True
 
 
 def test_a_refused_promotion_names_the_call_and_the_cluster(
@@ -401,15 +407,24 @@ def test_a_refused_promotion_names_the_call_and_the_cluster(
     assert db.writer_region == "us-east-1"
 
 
-def test_an_accepted_promotion_that_never_shows_fails_the_step(
+def test_a_promotion_not_yet_visible_is_waited_for_and_one_that_never_shows_fails_the_poll(
     plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
 ) -> None:
+    """AWS documents no read-after-write for DescribeGlobalClusters: the operation's own answer says it began; a poll
+    that sees nothing under way waits for a while before judging it cancelled."""
     db.ignore_next = True
-    with pytest.raises(StepFailed) as e:
-        step.run(request(plan, f, "promote"))
-    assert str(e.value) == (
-        "rds:SwitchoverGlobalCluster was accepted but the global cluster shows no promotion toward the target"
-    )
+    result = step.run(request(plan, f, "promote"))
+    assert (result.changed, result.done, result.after["in_progress_to"]) == (True, False, USW2_ARN)
+    poll = step.run(request(plan, f, "status", promoted_at=_now(-5)))
+    assert poll.done is False
+    assert "does not show in DescribeGlobalClusters yet" in poll.message
+    with pytest.raises(StepFailed, match="the switchover or failover was cancelled or failed"):
+        step.run(request(plan, f, "status", promoted_at=_now(-step.VISIBILITY_GRACE_S - 1)))
+    assert db.writer_region == "us-east-1"
+
+
+def _now(offset_s: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset_s)).isoformat()
 
 
 def test_an_ungraceful_dry_run_with_an_unknown_lag_says_both(plan: RecoveryPlan, f: ClientFactory) -> None:

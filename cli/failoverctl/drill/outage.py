@@ -331,9 +331,12 @@ class SlowWorld:
     """What AWS does over minutes, done over seconds: ``scale`` divides the durations of
     ``benchmarks/dependency_timings.json``; ``scale`` 0 (the default) leaves every change instant.
 
-    - Aurora ``SwitchoverGlobalCluster`` / ``FailoverGlobalCluster``: the global cluster shows ``FailoverState``
-      (``pending``, then ``switching-over`` or ``failing-over``) and the writer stays where it is until the operation
-      ends; a second operation meanwhile is refused with ``InvalidGlobalClusterStateFault``.
+    - Aurora ``SwitchoverGlobalCluster`` / ``FailoverGlobalCluster``: refused up front, as RDS refuses it, when the
+      global cluster or the target member does not exist; else answered with the global cluster's ``FailoverState``
+      (``pending``). A describe shows the operation only after ``VISIBLE_AFTER_S`` (``pending``, then
+      ``switching-over`` or ``failing-over``), and the writer stays where it is until the operation ends; a second
+      operation meanwhile is refused with ``InvalidGlobalClusterStateFault``. A refusal the emulator gives when the
+      operation is sent on is kept in ``refused``, never dropped.
     - SageMaker ``UpdateEndpointWeightsAndCapacities``: the endpoint is ``Updating`` (old weights and counts) until
       the update ends; another update meanwhile is refused with ``ValidationException``. A region given a
       ``capacity`` (instances it can still provision) fails a scale-up asking for more: at the update's end the
@@ -344,6 +347,9 @@ class SlowWorld:
     """
 
     PENDING_SHARE = 0.2  # of an Aurora operation spent in `pending` (verification) before it starts
+    # How long (real seconds, at most the operation's own time) an accepted Aurora operation stays out of
+    # DescribeGlobalClusters: AWS documents no read-after-write guarantee there, so the controller must not need one.
+    VISIBLE_AFTER_S = 1.0
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self.clock = clock
@@ -352,6 +358,9 @@ class SlowWorld:
         self.operations: dict[tuple[str, str], Operation] = {}
         self.changes: dict[str, float] = {}
         self.capacity: dict[str, int] = {}  # region -> instances it can still provision (absent: unlimited)
+        self.refused: list[dict[str, str]] = []  # operations the emulator refused when they were sent on
+        # (region, global cluster id) -> its members' ARNs, from the emulator: what RDS checks up front
+        self.members_of: Callable[[str, str], list[str] | None] | None = None
         self.lock = threading.Lock()
         # The endpoint's instance counts now, by variant (region, endpoint name): more is a scale-up, fewer a drain.
         self.current_counts: Callable[[str, str], dict[str, int]] | None = None
@@ -369,6 +378,7 @@ class SlowWorld:
             self.capacity = dict(capacity or {})
             self.operations.clear()
             self.changes.clear()
+            self.refused.clear()
 
     def seconds(self, name: str) -> float:
         return self.timings[name] / self.scale if self.scale else 0.0
@@ -412,6 +422,13 @@ class SlowWorld:
     def _aurora(self, call: Call, headers: dict[str, str], body: bytes, path: str) -> tuple[int, dict[str, str], bytes]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         gc, target = form.get("GlobalClusterIdentifier", ""), form.get("TargetDbClusterIdentifier", "")
+        members = self.members_of(call.region, gc) if self.members_of else [target]
+        if members is None:
+            return error_response(call, 404, "GlobalClusterNotFoundFault", f"Global cluster {gc} not found.")
+        if not any(target in (m, m.rsplit(":", 1)[-1]) for m in members):
+            return error_response(
+                call, 404, "DBClusterNotFoundFault", f"{target} is not a member of global cluster {gc}."
+            )
         failover = call.action == "FailoverGlobalCluster"
         loss = failover and form.get("AllowDataLoss", "false").lower() == "true"
         now = self.clock()
@@ -516,6 +533,9 @@ class SlowWorld:
             ident = cluster.find(q("GlobalClusterIdentifier"))
             if ident is None or ident.text not in ops or cluster.find(q("GlobalClusterMembers")) is None:
                 continue
+            op = ops[ident.text]
+            if now < op.started + min(self.VISIBLE_AFTER_S, op.ends - op.started):
+                continue  # accepted, not yet visible
             for old in cluster.findall(q("FailoverState")):
                 cluster.remove(old)
             xmlns = f' xmlns="{ns}"' if ns else ""
@@ -717,6 +737,7 @@ class OutageProxy(ThreadingHTTPServer):
         self.log = CallLog()
         self.slow = SlowWorld()
         self.slow.current_counts = self._endpoint_counts
+        self.slow.members_of = self._global_cluster_members
         self.iam = Enforcer()
         self.account = LambdaAccount()
         self.buses = CrossRegionBuses(self._emulator_client)
@@ -741,6 +762,14 @@ class OutageProxy(ThreadingHTTPServer):
             aws_secret_access_key="outage-proxy",  # noqa: S106 - the local emulator's
         )
 
+    def _global_cluster_members(self, region: str, identifier: str) -> list[str] | None:
+        try:
+            found = self._emulator_client("rds", region).describe_global_clusters(GlobalClusterIdentifier=identifier)
+        except Exception:  # noqa: BLE001 - not found (or the emulator cannot say): RDS answers not found
+            return None
+        clusters = found.get("GlobalClusters", [])
+        return [m["DBClusterArn"] for m in clusters[0].get("GlobalClusterMembers", [])] if clusters else None
+
     def _endpoint_counts(self, region: str, name: str) -> dict[str, int]:
         client = self._emulator_client("sagemaker", region)
         try:
@@ -758,7 +787,12 @@ class OutageProxy(ThreadingHTTPServer):
                 conn = http.client.HTTPConnection(host, port, timeout=60)
                 try:
                     conn.request(method, path, body=body, headers=headers)
-                    conn.getresponse().read()
+                    answer = conn.getresponse()
+                    body_back = answer.read()
+                    if answer.status >= 300:
+                        code = error_code_of(answer.status, dict(answer.getheaders()), body_back)
+                        with self.slow.lock:
+                            self.slow.refused.append({"operation": op.kind, "key": op.key, "code": code})
                 finally:
                     conn.close()
                     self.slow.finish(op)
@@ -776,6 +810,7 @@ class OutageProxy(ThreadingHTTPServer):
             "faults": [f.describe() for f in self.plan.faults],
             "iam": iam,
             "events": self.buses.report(),
+            "refused_at_completion": list(self.slow.refused),
         }
 
     def connection(self, service: str) -> http.client.HTTPConnection:

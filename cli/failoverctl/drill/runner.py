@@ -159,16 +159,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     f = ClientFactory()
     ready = _build_and_deploy(options, scenario, pair, say, log=log, f=f)
     plan, outputs = ready.plan, ready.outputs
-    faults = scenario.faults(plan, options.burst)
-    emu.outage_faults(pair.proxy_url, faults, ready.functions)
-    emu.outage_time(pair.proxy_url, pair.time_scale, scenario.capacity(plan) if scenario.capacity else None)
-    if pair.time_scale:
-        say.step(
-            f"time runs {pair.time_scale:g} times faster than on AWS: Aurora, SageMaker and Route 53 changes take "
-            "benchmarks/dependency_timings.json's durations, divided"
-        )
-    for fault in faults:
-        say.step(f"outage: {describe_fault(fault)}")
+    _start_outage(options, scenario, pair, ready, say)
     if options.setup_only:
         return _set_up(ready, scenario, say)
     # The alarms are the world's: they fire whatever the outage does to API calls (the drill's hands, not a client).
@@ -203,31 +194,15 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         "deploy_s": round(ready.deploy_s, 2),
         "dns_settled_s": round(dns_settled_s, 2),
     }
-    say.step(calls_summary(outage["calls"], outage["faults"]))
-    say(
-        f"  IAM: {outage['iam']['evaluated']} calls of {outage['iam']['functions']} functions evaluated against "
-        f"their roles' policies, {len(outage['iam']['denials'])} denied"
-        + "".join(f"\n    denied: {d['function']} {d['action']} on {d['resource']}" for d in outage["iam"]["denials"])
-    )
+    _say_outage(outage, say)
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
-    result |= {
-        "calls": outage["calls"],
-        "faults": outage["faults"],
-        "iam": outage["iam"],
-        "events": outage["events"],
-        "plan": plan.application,
-    }
+    result |= {k: outage[k] for k in ("calls", "faults", "iam", "events", "refused_at_completion")}
+    result["plan"] = plan.application
     if duplicate is not None:
-        sfn = observer.client("stepfunctions", plan.standby_region)
-        runs = sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
-        result["duplicate_delivery"] = {"decision": duplicate, "executions": len(runs)}
-        say(
-            f"  the quorum's event delivered again: Detect {duplicate.get('outcome')} ({duplicate.get('reason')}); "
-            f"{len(runs)} execution(s) in all"
-        )
+        result["duplicate_delivery"] = _runs_after_duplicate(ready, duplicate, observer, say)
     result["prewarm"] = ledger.get(plan.application, PREWARM_SK)
     passed = run_.outcome == scenario.expected_outcome and all(c["ok"] for c in checks)
     if duplicate is not None:
@@ -238,6 +213,44 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         passed = passed and bool(result["failback"]["passed"])
     result["passed"] = passed
     return result
+
+
+def _say_outage(outage: dict[str, Any], say: Printer) -> None:
+    say.step(calls_summary(outage["calls"], outage["faults"]))
+    say(
+        f"  IAM: {outage['iam']['evaluated']} calls of {outage['iam']['functions']} functions evaluated against "
+        f"their roles' policies, {len(outage['iam']['denials'])} denied"
+        + "".join(f"\n    denied: {d['function']} {d['action']} on {d['resource']}" for d in outage["iam"]["denials"])
+    )
+    for refusal in outage["refused_at_completion"]:
+        say(f"  the emulator refused {refusal['operation']} {refusal['key']} when it was due: {refusal['code']}")
+
+
+def _start_outage(options: Options, scenario: Scenario, pair: emu.Emulators, ready: Deployed, say: Printer) -> None:
+    """The scenario's faults and the world's time scale and capacity, from now on."""
+    plan = ready.plan
+    faults = scenario.faults(plan, options.burst)
+    emu.outage_faults(pair.proxy_url, faults, ready.functions)
+    emu.outage_time(pair.proxy_url, pair.time_scale, scenario.capacity(plan) if scenario.capacity else None)
+    if pair.time_scale:
+        say.step(
+            f"time runs {pair.time_scale:g} times faster than on AWS: Aurora, SageMaker and Route 53 changes take "
+            "benchmarks/dependency_timings.json's durations, divided"
+        )
+    for fault in faults:
+        say.step(f"outage: {describe_fault(fault)}")
+
+
+def _runs_after_duplicate(
+    ready: Deployed, decision: dict[str, Any], observer: ClientFactory, say: Printer
+) -> dict[str, Any]:
+    sfn = observer.client("stepfunctions", ready.plan.standby_region)
+    runs = sfn.list_executions(stateMachineArn=ready.outputs["StateMachineArn"])["executions"]
+    say(
+        f"  the quorum's event delivered again: Detect {decision.get('outcome')} ({decision.get('reason')}); "
+        f"{len(runs)} execution(s) in all"
+    )
+    return {"decision": decision, "executions": len(runs)}
 
 
 def _deliver_again(ready: Deployed, execution: str, observer: ClientFactory, say: Printer) -> dict[str, Any]:

@@ -396,11 +396,13 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         active_weight=route53.get("active_weight", 100),
         records=tuple(_record(r) for r in route53["records"]),
         document=doc,
-        reserved_concurrency=(
-            doc.get("controller", {}).get("reserved_concurrency", {}).get("steps", 2),
-            doc.get("controller", {}).get("reserved_concurrency", {}).get("detect", 5),
-        ),
+        reserved_concurrency=_reserved_concurrency(doc),
     )
+
+
+def _reserved_concurrency(doc: dict[str, Any]) -> tuple[int, int]:
+    chosen = doc.get("controller", {}).get("reserved_concurrency", {})
+    return chosen.get("steps", 2), chosen.get("detect", 5)
 
 
 def loads_plan(text: str, source: str) -> RecoveryPlan:

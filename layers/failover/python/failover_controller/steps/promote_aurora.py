@@ -8,6 +8,7 @@ exceeds the plan's RPO, unless the input says ``force_beyond_rpo``. The promotio
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from failover_controller.aws import call
@@ -20,7 +21,17 @@ from failover_controller.steps.base import StepRequest
 
 STEP = "promote_aurora"
 ACTIONS = ("promote", "status")
-PARAMS: dict[str, type] = {"force_beyond_rpo": bool, "deadline": int, "expected_writer": str, "preflight_writer": str}
+PARAMS: dict[str, type] = {
+    "force_beyond_rpo": bool,
+    "deadline": int,
+    "expected_writer": str,
+    "preflight_writer": str,
+    "promoted_at": str,
+}
+# How long after the promotion was accepted a describe may still not show it. AWS documents no read-after-write
+# guarantee for DescribeGlobalClusters (docs/aws-behaviour.md): within this window, nothing under way is a wait, not
+# a cancelled promotion.
+VISIBILITY_GRACE_S = 60
 
 
 def _rpo_guard(req: StepRequest, result: StepResult) -> None:
@@ -142,14 +153,20 @@ def _promote(req: StepRequest, seen: dict[str, Any], result: StepResult) -> Step
         result.after = seen
         result.message += f"dry run: would call {api} to make {seen['target_arn']} the writer"
         return result
-    call(f"{api} to {seen['target_arn']}", fn, **params)
+    answer = call(f"{api} to {seen['target_arn']}", fn, **params).get("GlobalCluster", {})
     action.performed = True
-    after = global_cluster(req)
-    result.after, result.changed = after, True
-    if not (after["target_is_writer"] or after["in_progress_to"] == seen["target_arn"]):
-        raise StepFailed(f"{api} was accepted but the global cluster shows no promotion toward the target")
-    result.done = is_promoted(after)
-    result.message += f"{api} started toward {seen['target_arn']}"
+    # The operation's own answer says it began: a describe right after it may not show it yet.
+    state = answer.get("FailoverState") or {}
+    if state.get("ToDbClusterArn") not in (None, seen["target_arn"]):
+        raise StepFailed(f"{api} answered with an operation toward {state['ToDbClusterArn']}, not the target")
+    result.after = seen | {
+        "global_cluster_status": answer.get("Status", seen["global_cluster_status"]),
+        "in_progress": True,
+        "operation_status": state.get("Status") or "accepted",
+        "in_progress_to": seen["target_arn"],
+    }
+    result.changed, result.done = True, False
+    result.message += f"{api} started toward {seen['target_arn']} ({result.after['operation_status']})"
     return result
 
 
@@ -162,13 +179,30 @@ def status(req: StepRequest) -> StepResult:
     if req.dry_run and not is_promoted(seen):
         result.message = "dry run: nothing was started, nothing to wait for"
     elif not result.done and not seen["in_progress"] and not seen["target_is_writer"]:
-        # The poll runs only after a promotion was started: with nothing under way and the writer elsewhere,
-        # it was cancelled or failed. Waiting until the deadline would only hide that.
+        # The poll runs only after a promotion was started: with nothing under way and the writer elsewhere, it was
+        # cancelled or failed, once a describe can be expected to show it. Waiting until the deadline would hide that.
+        since = _seconds_since(req.params.get("promoted_at"))
+        if since is not None and since < VISIBILITY_GRACE_S:
+            result.message = (
+                f"the promotion accepted {since:.0f} s ago does not show in DescribeGlobalClusters yet; waiting "
+                f"(up to {VISIBILITY_GRACE_S} s) before judging it cancelled"
+            )
+            return result
         raise StepFailed(
             f"no promotion is under way and the writer is still in {seen['writer_region'] or 'no region'}: "
             "the switchover or failover was cancelled or failed (see the RDS events of the global cluster)"
         )
     return result
+
+
+def _seconds_since(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        then = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return (datetime.now(UTC) - then).total_seconds()
 
 
 def run(req: StepRequest) -> StepResult:
