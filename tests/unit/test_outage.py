@@ -795,3 +795,61 @@ def test_check_account_names_the_quota_before_a_deploy_would_be_refused(
     assert main(argv) == 3
     err = capsys.readouterr().err
     assert "the stack reserves 27 concurrent executions and Lambda keeps at least 100 of the account's 120" in err
+
+
+# Application Auto Scaling: the registration validates the caller's permissions on the endpoint, then moves the
+# variant's capacity into the new range itself (RegisterScalableTarget's API reference).
+
+
+def _endpoint_through(proxy: OutageProxy) -> Any:
+    sm = through(proxy, "sagemaker", "us-west-2")
+    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/x", PrimaryContainer={"Image": "i"})
+    variant = {"VariantName": "ranker", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    sm.create_endpoint_config(EndpointConfigName="e-config", ProductionVariants=[variant])
+    sm.create_endpoint(EndpointName="e", EndpointConfigName="e-config")
+    return sm
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_registering_a_variant_needs_the_endpoint_permissions_and_moves_its_capacity_into_the_range(
+    proxy: OutageProxy, granted: bool
+) -> None:
+    sm = _endpoint_through(proxy)
+    actions = ["application-autoscaling:RegisterScalableTarget", "sagemaker:DescribeEndpoint"]
+    actions += ["sagemaker:UpdateEndpointWeightsAndCapacities"] + (
+        ["sagemaker:DescribeEndpointConfig"] if granted else []
+    )
+    policy = {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    principal = "arn:aws:sts::123456789012:assumed-role/ShiftRole/shift-fn"
+    control(proxy, "iam", {"functions": {"shift-fn": {"principal": principal, "policies": [policy]}}})
+    aas = boto3.client(
+        "application-autoscaling",
+        region_name="us-west-2",
+        endpoint_url=proxy.url,
+        aws_access_key_id="AKIDSHIFT",
+        aws_secret_access_key="x",
+        config=Config(user_agent_extra="fn/shift-fn", retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    register = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/e/variant/ranker",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": 3,
+        "MaxCapacity": 4,
+    }
+    if not granted:
+        with pytest.raises(ClientError) as info:
+            aas.register_scalable_target(**register)
+        assert "sagemaker:DescribeEndpointConfig on resource" in str(info.value)
+        assert "endpoint-config/e-config" in str(info.value)
+        assert (
+            through(proxy, "application-autoscaling", "us-west-2").describe_scalable_targets(
+                ServiceNamespace="sagemaker"
+            )["ScalableTargets"]
+            == []
+        ), "nothing registered"
+        return
+    aas.register_scalable_target(**register)
+    variant = sm.describe_endpoint(EndpointName="e")["ProductionVariants"][0]
+    assert variant["CurrentInstanceCount"] == 3, "Application Auto Scaling moved it into the range itself"
+    assert control(proxy, "report")["autoscaling"] == [{"endpoint": "e", "variant": "ranker", "from": 1, "to": 3}]

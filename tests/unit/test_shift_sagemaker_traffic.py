@@ -597,3 +597,22 @@ def test_every_missing_variant_is_named(moto: ClientFactory, plan_doc: dict[str,
     with pytest.raises(PreconditionFailed) as info:
         step.run(request(parse_plan(plan_doc), moto, "scale_target"))
     assert info.value.message == "endpoint recsys-ranker-usw2 in us-west-2 has no variant alpha, beta"
+
+
+def test_an_update_refused_because_another_began_first_is_a_wait(
+    session: boto3.Session, plan_doc: dict[str, Any]
+) -> None:
+    """Application Auto Scaling moves the capacity into a range just registered with an update of its own, which can
+    begin between the step's read and its update: SageMaker then refuses the step's ("Cannot update in-progress
+    endpoint"), and the poll waits."""
+    plan, f = build(session, plan_doc)
+    aws_like.error_on(
+        session,
+        "before-call.sagemaker.UpdateEndpointWeightsAndCapacities",
+        "ValidationException",
+        'Cannot update in-progress endpoint "arn:aws:sagemaker:us-west-2:123456789012:endpoint/recsys-ranker-usw2".',
+    )
+    result = step.run(request(plan, f, "status"))
+    assert (result.done, result.changed, result.actions) == (False, False, [])
+    assert "another update began first" in result.message
+    assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (1.0, 1)}

@@ -254,7 +254,13 @@ class Enforcer:
         except (ValueError, cbor2.CBORDecodeError):
             members = {}
         conditions = condition_context(action, members)
-        for resource in resource_arns(call, action, members, principal.account):
+        wanted = [(action, resource) for resource in resource_arns(call, action, members, principal.account)]
+        return self._first_denied(call, principal, wanted, conditions)
+
+    def _first_denied(
+        self, call: Call, principal: Principal, wanted: list[tuple[str, str]], conditions: dict[str, Any]
+    ) -> Denial | None:
+        for action, resource in wanted:
             context = iam_evaluator.EvalContext(
                 principal_arn=principal.arn,
                 principal_type="AssumedRole",
@@ -271,6 +277,16 @@ class Enforcer:
                     self.denials.append(denial)
                 return denial
         return None
+
+    def account_of(self, function: str) -> str:
+        principal = self.principals.get(function)
+        return principal.account if principal else "000000000000"
+
+    def check_actions(self, call: Call, wanted: list[tuple[str, str]]) -> Denial | None:
+        """The first of ``(action, resource)`` the calling function may not do (a service validating its caller's
+        permissions on another service, as Application Auto Scaling does); None: all allowed, or not a function."""
+        principal = self.principals.get(call.function)
+        return None if principal is None else self._first_denied(call, principal, wanted, {})
 
     @staticmethod
     def allows(principal_arn: str, documents: list[dict[str, Any]], action: str, resource: str, region: str) -> bool:

@@ -46,7 +46,7 @@ import cbor2
 from botocore.retries.standard import ThrottledRetryableChecker
 
 from failoverctl.drill.front_door import Call, classify
-from failoverctl.drill.iam import Enforcer
+from failoverctl.drill.iam import Denial, Enforcer
 from failoverctl.paths import ROOT
 
 CONTROL = "/_outage/"
@@ -359,6 +359,7 @@ class SlowWorld:
         self.changes: dict[str, float] = {}
         self.capacity: dict[str, int] = {}  # region -> instances it can still provision (absent: unlimited)
         self.refused: list[dict[str, str]] = []  # operations the emulator refused when they were sent on
+        self.autoscaling: list[dict[str, Any]] = []  # the endpoint updates Application Auto Scaling sent itself
         # (region, global cluster id) -> its members' ARNs, from the emulator: what RDS checks up front
         self.members_of: Callable[[str, str], list[str] | None] | None = None
         self.lock = threading.Lock()
@@ -379,6 +380,7 @@ class SlowWorld:
             self.operations.clear()
             self.changes.clear()
             self.refused.clear()
+            self.autoscaling.clear()
 
     def seconds(self, name: str) -> float:
         return self.timings[name] / self.scale if self.scale else 0.0
@@ -553,6 +555,33 @@ class SlowWorld:
         if rolling_back:
             doc["FailureReason"] = INSUFFICIENT_CAPACITY
         return json.dumps(doc).encode()
+
+
+# --- Application Auto Scaling -------------------------------------------------------------------------------------
+
+SCALABLE_VARIANT = re.compile(r"^endpoint/([^/]+)/variant/([^/]+)$")
+# What Application Auto Scaling checks the caller may do on the endpoint before it registers a variant (Application
+# Auto Scaling user guide, permissions validation; SageMaker developer guide, auto scaling prerequisites).
+VALIDATED = (
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:UpdateEndpointWeightsAndCapacities",
+)
+
+
+def endpoint_update_request(region: str, name: str, variant: str, count: int) -> tuple[dict[str, str], bytes]:
+    """The UpdateEndpointWeightsAndCapacities Application Auto Scaling sends itself (headers, body)."""
+    body = {
+        "EndpointName": name,
+        "DesiredWeightsAndCapacities": [{"VariantName": variant, "DesiredInstanceCount": count}],
+    }
+    headers = {
+        "X-Amz-Target": "SageMaker.UpdateEndpointWeightsAndCapacities",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": "AWS4-HMAC-SHA256 "
+        f"Credential=application-autoscaling/20260101/{region}/sagemaker/aws4_request, SignedHeaders=host, Signature=0",
+    }
+    return headers, json.dumps(body).encode()
 
 
 # --- the account's Lambda concurrency ------------------------------------------------------------------------------
@@ -762,6 +791,60 @@ class OutageProxy(ThreadingHTTPServer):
             aws_secret_access_key="outage-proxy",  # noqa: S106 - the local emulator's
         )
 
+    def validate_registration(self, call: Call, body: bytes) -> Denial | None:
+        """Application Auto Scaling's permission validation of a SageMaker variant's registration: the caller must
+        be allowed what the scaling will do to the endpoint. Checked for the deployed functions only."""
+        if call.service != "application-autoscaling" or call.action != "RegisterScalableTarget":
+            return None
+        doc = json.loads(body or b"{}")
+        found = SCALABLE_VARIANT.match(str(doc.get("ResourceId", "")))
+        if doc.get("ServiceNamespace") != "sagemaker" or not found:
+            return None
+        name = found.group(1)
+        try:
+            config = self._emulator_client("sagemaker", call.region).describe_endpoint(EndpointName=name)
+        except Exception:  # noqa: BLE001 - no such endpoint: the registration itself is answered by the emulator
+            return None
+        account = self.iam.account_of(call.function)
+        resources = {
+            "sagemaker:DescribeEndpoint": f"arn:aws:sagemaker:{call.region}:{account}:endpoint/{name.lower()}",
+            "sagemaker:DescribeEndpointConfig": f"arn:aws:sagemaker:{call.region}:{account}:endpoint-config/"
+            f"{str(config.get('EndpointConfigName', '')).lower()}",
+            "sagemaker:UpdateEndpointWeightsAndCapacities": f"arn:aws:sagemaker:{call.region}:{account}:endpoint/"
+            f"{name.lower()}",
+        }
+        return self.iam.check_actions(call, [(action, resources[action]) for action in VALIDATED])
+
+    def capacity_into_range(self, region: str, body: bytes) -> None:
+        """A registration "changes the resource's current capacity to a value that is inside of this range"
+        (RegisterScalableTarget's API reference): Application Auto Scaling sends its own endpoint update."""
+        doc = json.loads(body or b"{}")
+        found = SCALABLE_VARIANT.match(str(doc.get("ResourceId", "")))
+        if doc.get("ServiceNamespace") != "sagemaker" or not found:
+            return
+        name, variant = found.groups()
+        count = self._endpoint_counts(region, name).get(variant)
+        low, high = doc.get("MinCapacity"), doc.get("MaxCapacity")
+        if count is None:
+            return
+        wanted = max(count, low) if low is not None else count
+        wanted = min(wanted, high) if high is not None else wanted
+        if wanted == count:
+            return
+        headers, request = endpoint_update_request(region, name, variant, wanted)
+        update = Call(region, "sagemaker", "UpdateEndpointWeightsAndCapacities", "json", "application-autoscaling")
+        answer = self.slow.intercept(update, headers, request, "/")
+        if answer is None:  # time not scaled: the change is made at once
+            host, port = self.upstreams.of("sagemaker")
+            conn = http.client.HTTPConnection(host, port, timeout=60)
+            try:
+                conn.request("POST", "/", body=request, headers=headers)
+                conn.getresponse().read()
+            finally:
+                conn.close()
+        with self.slow.lock:
+            self.slow.autoscaling.append({"endpoint": name, "variant": variant, "from": count, "to": wanted})
+
     def _global_cluster_members(self, region: str, identifier: str) -> list[str] | None:
         try:
             found = self._emulator_client("rds", region).describe_global_clusters(GlobalClusterIdentifier=identifier)
@@ -811,6 +894,7 @@ class OutageProxy(ThreadingHTTPServer):
             "iam": iam,
             "events": self.buses.report(),
             "refused_at_completion": list(self.slow.refused),
+            "autoscaling": list(self.slow.autoscaling),
         }
 
     def connection(self, service: str) -> http.client.HTTPConnection:
@@ -879,7 +963,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.add(call, "error" if verdict.action == "error" else "throttled")
             self._send(*error_response(call, status, code, f"drill fault: {call.region} {verdict.action}"))
             return
-        denial = self.server.iam.check(call, self.command, self.path, body)
+        denial = self.server.iam.check(call, self.command, self.path, body) or self.server.validate_registration(
+            call, body
+        )
         if denial is not None:
             self.server.log.add(call, "denied")
             self._send(*error_response(call, *access_denied_code(call), denial.message()))
@@ -896,6 +982,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer = self.server.slow.patch(call, answer)
         if status < 300 and call.service == "events" and call.action == "PutEvents":
             self.server.buses.relay(call.region, body, answer)
+        if status < 300 and call.service == "application-autoscaling" and call.action == "RegisterScalableTarget":
+            self.server.capacity_into_range(call.region, body)
         self.server.log.add(call, outcome_of(status, error_code_of(status, answer_headers, answer)))
         self._send(status, answer_headers, answer)
 

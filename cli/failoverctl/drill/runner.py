@@ -199,7 +199,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     if run_.cause:
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
-    result |= {k: outage[k] for k in ("calls", "faults", "iam", "events", "refused_at_completion")}
+    result |= {k: outage[k] for k in ("calls", "faults", "iam", "events", "refused_at_completion", "autoscaling")}
     result["plan"] = plan.application
     if duplicate is not None:
         result["duplicate_delivery"] = _runs_after_duplicate(ready, duplicate, observer, say)
@@ -293,6 +293,7 @@ def _build_and_deploy(
         store=False,
         name_servers=[pair.name_server],
     )
+    world.autoscale_standby(plan, f)
     if scenario.after_build is not None:
         scenario.after_build(plan, f)
     before = world.snapshot(plan, f)

@@ -201,6 +201,21 @@ def _create_endpoint(plan: RecoveryPlan, f: ClientFactory, region: str, endpoint
     sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
 
 
+def autoscale_standby(plan: RecoveryPlan, f: ClientFactory) -> None:
+    """The standby's variants autoscaled between their standby and active counts, as a warm standby often is: the
+    runbook's scale-up then goes through Application Auto Scaling's MinCapacity."""
+    region = plan.standby_region
+    for endpoint in plan.endpoints[region]:
+        for v in endpoint.variants:
+            f.client("application-autoscaling", region).register_scalable_target(
+                ServiceNamespace="sagemaker",
+                ResourceId=f"endpoint/{endpoint.endpoint_name}/variant/{v.variant_name}",
+                ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+                MinCapacity=v.standby_instance_count,
+                MaxCapacity=v.active_instance_count,
+            )
+
+
 def create_health_checks(doc: dict[str, Any], f: ClientFactory, region: str) -> dict[str, str]:
     """One HTTPS health check of each region's API, as the records' health checks; by region."""
     checks = {}

@@ -115,6 +115,11 @@ def hold_minimum(
         action.performed, result.changed = True, True
 
 
+class _InProgress(Exception):
+    """SageMaker refused the update: another one began first (Application Auto Scaling moving the capacity into a
+    range just registered, or AWS's maintenance). Not a failure: the poll waits for it."""
+
+
 def _update(req: StepRequest, region: str, endpoint: str, updates: list[dict[str, Any]]) -> None:
     try:
         req.clients.sagemaker(region).update_endpoint_weights_and_capacities(
@@ -122,6 +127,8 @@ def _update(req: StepRequest, region: str, endpoint: str, updates: list[dict[str
             DesiredWeightsAndCapacities=updates,  # type: ignore[arg-type]
         )
     except ClientError as exc:
+        if error_code(exc) == "ValidationException" and "in-progress" in str(exc).lower():
+            raise _InProgress(str(exc)) from exc
         if error_code(exc) == "ResourceLimitExceeded":
             counts = ", ".join(f"{u['VariantName']}={u['DesiredInstanceCount']}" for u in updates)
             raise StepFailed(
@@ -170,7 +177,16 @@ def converge(
         result.after, result.done = seen, True
         result.message = f"dry run: would update {seen['endpoint']} in {region}"
         return result
-    _update(req, region, seen["endpoint"], updates)
+    try:
+        _update(req, region, seen["endpoint"], updates)
+    except _InProgress as busy:
+        result.actions.remove(action)
+        result.after, result.done = seen, False
+        result.message = (
+            f"{seen['endpoint']} in {region}: another update began first ({busy}); waiting before any further update"
+            + _short_of(seen, desired)
+        )
+        return result
     action.performed = True
     result.message = _short_of(seen, desired)
     after = endpoint_state(req, region, endpoint)
