@@ -853,3 +853,49 @@ def test_registering_a_variant_needs_the_endpoint_permissions_and_moves_its_capa
     variant = sm.describe_endpoint(EndpointName="e")["ProductionVariants"][0]
     assert variant["CurrentInstanceCount"] == 3, "Application Auto Scaling moved it into the range itself"
     assert control(proxy, "report")["autoscaling"] == [{"endpoint": "e", "variant": "ranker", "from": 1, "to": 3}]
+
+
+# botocore validates only required members, types and minimums: AWS checks every constraint of the model.
+
+
+def test_a_request_that_breaks_its_models_constraints_is_refused_in_the_services_own_shape(proxy: OutageProxy) -> None:
+    ddb = through(proxy, "dynamodb", "us-west-2")
+    with pytest.raises(ClientError) as enum:
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="FAST",
+        )
+    assert enum.value.response["Error"]["Code"] == "ValidationException"
+    assert (
+        "Value 'FAST' at 'createTableInput.billingMode' failed to satisfy constraint: Member must satisfy enum"
+        in (enum.value.response["Error"]["Message"])
+    )
+    assert ddb.list_tables()["TableNames"] == [], "nothing reached the emulator"
+    sm = through(proxy, "sagemaker", "us-west-2")
+    with pytest.raises(ClientError, match="Member must have length less than or equal to 63") as length:
+        sm.describe_endpoint(EndpointName="e" * 64)
+    assert length.value.response["Error"]["Code"] == "ValidationException"
+    rds = through(proxy, "rds", "us-west-2")
+    with pytest.raises(ClientError, match="Member must satisfy regular expression pattern") as pattern:
+        rds.describe_global_clusters(GlobalClusterIdentifier="123")  # no letter at all
+    assert pattern.value.response["Error"]["Code"] == "ValidationError", "the query protocol's name for it"
+    route53 = through(proxy, "route53")
+    change = {
+        "Action": "UPSERT",
+        "ResourceRecordSet": {
+            "Name": "api.example.com.",
+            "Type": "A",
+            "SetIdentifier": "x" * 129,
+            "Weight": 1,
+            "TTL": 60,
+            "ResourceRecords": [{"Value": "192.0.2.1"}],
+        },
+    }
+    with pytest.raises(ClientError, match="Member must have length less than or equal to 128") as xml:
+        route53.change_resource_record_sets(HostedZoneId="Z1", ChangeBatch={"Changes": [change]})
+    assert xml.value.response["Error"]["Code"] == "InvalidInput"
+    outcomes = {(c["service"], c["outcome"]) for c in control(proxy, "report")["calls"]}
+    assert ("dynamodb", "invalid") in outcomes
+    assert ("route53", "invalid") in outcomes

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import botocore.session
 
 # Signing names that are not botocore's service names.
-_SERVICE_OF_SIGNING_NAME = {"monitoring": "cloudwatch", "states": "stepfunctions", "execute-api": "apigateway"}
+SERVICE_OF_SIGNING_NAME = {"monitoring": "cloudwatch", "states": "stepfunctions", "execute-api": "apigateway"}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _RPC_V2 = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)$")
 _FUNCTION = re.compile(r"\bfn/(\S+)")
@@ -65,7 +65,7 @@ def _rest_model(service: str) -> tuple[str, tuple[tuple[str, re.Pattern[str], fr
     """The REST service's protocol and every operation's method, URI pattern, required query keys (in its URI or
     required members sent in the query string) and specificity. S3's bucket is left out of its paths: botocore
     rewrites S3's model that way once a client exists, and a path-style request's bucket is its first segment."""
-    name = _SERVICE_OF_SIGNING_NAME.get(service, service)
+    name = SERVICE_OF_SIGNING_NAME.get(service, service)
     try:
         model = botocore.session.get_session().get_service_model(name)
     except Exception:  # noqa: BLE001 - a service botocore does not know: no action to read

@@ -45,12 +45,13 @@ import boto3
 import cbor2
 from botocore.retries.standard import ThrottledRetryableChecker
 
+from failoverctl.drill import model_check
 from failoverctl.drill.front_door import Call, classify
 from failoverctl.drill.iam import Denial, Enforcer
 from failoverctl.paths import ROOT
 
 CONTROL = "/_outage/"
-OUTCOMES = ("ok", "denied", "error", "throttled", "timeout", "unreachable")
+OUTCOMES = ("ok", "denied", "invalid", "error", "throttled", "timeout", "unreachable")
 THROTTLED = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)  # type: ignore[attr-defined]  # botocore's own list
 DENIED = frozenset(
     {"AccessDenied", "AccessDeniedException", "AuthorizationError", "UnauthorizedOperation", "UnauthorizedException"}
@@ -969,6 +970,13 @@ class _Handler(BaseHTTPRequestHandler):
         if denial is not None:
             self.server.log.add(call, "denied")
             self._send(*error_response(call, *access_denied_code(call), denial.message()))
+            return
+        broken = model_check.problems(
+            call, model_check.Request(self.command, self.path, dict(self.headers.items()), body)
+        )
+        if broken:
+            self.server.log.add(call, "invalid")
+            self._send(*error_response(call, 400, model_check.error_code(call), model_check.message(broken)))
             return
         own = self.server.account.intercept(call, self.path, body) or self.server.slow.intercept(
             call, sent, body, self.path
