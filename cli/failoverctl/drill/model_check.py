@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import botocore.session
 import cbor2
-from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StringShape, StructureShape
 
 from failoverctl.drill.front_door import SERVICE_OF_SIGNING_NAME, Call, rest_route
 
@@ -35,12 +35,24 @@ class Request:
     body: bytes
 
 
+_SESSION = botocore.session.get_session()
+
+
+@cache
+def _service(signing_name: str) -> ServiceModel | None:
+    """Each service's model, loaded once (SageMaker's takes about a second)."""
+    try:
+        return _SESSION.get_service_model(SERVICE_OF_SIGNING_NAME.get(signing_name, signing_name))
+    except Exception:  # noqa: BLE001 - a service botocore does not know: nothing to check against
+        return None
+
+
 @cache
 def _operation(service: str, action: str) -> OperationModel | None:
+    model = _service(service)
     try:
-        model = botocore.session.get_session().get_service_model(SERVICE_OF_SIGNING_NAME.get(service, service))
-        return model.operation_model(action)
-    except Exception:  # noqa: BLE001 - a service or operation botocore does not know: nothing to check against
+        return model.operation_model(action) if model else None
+    except Exception:  # noqa: BLE001 - an operation botocore does not know: nothing to check against
         return None
 
 

@@ -29,6 +29,7 @@ import http.client
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -975,6 +976,9 @@ class _Handler(BaseHTTPRequestHandler):
             call, model_check.Request(self.command, self.path, dict(self.headers.items()), body)
         )
         if broken:
+            print(
+                f"refused {call.region} {call.service} {call.action}: {'; '.join(broken)}", file=sys.stderr, flush=True
+            )
             self.server.log.add(call, "invalid")
             self._send(*error_response(call, 400, model_check.error_code(call), model_check.message(broken)))
             return
