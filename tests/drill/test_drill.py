@@ -292,12 +292,23 @@ def test_a_dark_primary_region_fails_over_on_the_standbys_apis_and_dns_and_fails
     states = [t["state"] for t in report["timeline"]]
     assert states.index("CheckDns") < states.index("Verify"), "Verify ran once DNS answered with the standby"
     assert report["failback"]["outcome"] == "succeeded"
+    assert report["failback"]["resync_waited_s"] > 0, "the old primary was pending-resync: the failback waited for it"
     assert all(region == ORIGINAL_DNS for region in report["failback"]["world_after"]["dns"].values())
     assert after["claims"] == {"us-east-1": False, "us-west-2": True}
     # The graceful failback withdrew the standby's claim in the standby: nobody claims, nothing to release by hand.
     assert report["failback"]["world_after"]["claims"] == {"us-east-1": False, "us-west-2": False}
     claimed = [c for c in report["calls"] if c["function"] == "FlipDns" and c["action"] == "PutMetricData"]
     assert {c["region"] for c in claimed} == {"us-west-2"}, "the claim is published in the standby's CloudWatch"
+
+
+def test_a_dark_primary_with_a_lag_past_the_rpo_is_refused_and_nothing_changes(
+    emulator_pair: emulators.Emulators, tmp_path: Path
+) -> None:
+    report = run_drill(emulator_pair, tmp_path, "region-outage-lagging")
+    assert report["outcome"] == "aborted"
+    assert "replication lag exceeds the plan's RPO" in report["cause"]
+    assert "force_beyond_rpo" in report["cause"], "and says how to accept the loss"
+    assert report["world_after"]["aurora_writer"] == "us-east-1", "nothing promoted"
 
 
 def test_a_claim_alarm_route53_cannot_follow_fails_the_drill_naming_the_constraint(

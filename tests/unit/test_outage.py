@@ -474,6 +474,7 @@ TIMINGS = {
     "sagemaker_scale_up_s": 480.0,
     "sagemaker_weights_s": 30.0,
     "sagemaker_rollback_s": 120.0,
+    "aurora_resync_s": 900.0,
     "route53_insync_s": 60.0,
 }
 GLOBAL = "recsys-metadata-global"
@@ -899,3 +900,51 @@ def test_a_request_that_breaks_its_models_constraints_is_refused_in_the_services
     outcomes = {(c["service"], c["outcome"]) for c in control(proxy, "report")["calls"]}
     assert ("dynamodb", "invalid") in outcomes
     assert ("route53", "invalid") in outcomes
+
+
+# Aurora while a region is dark, where AWS documents nothing: the world offers each reading; and after a failover
+# with data loss, the old primary is pending-resync until it has resynced, once its region is back.
+
+
+def _sync_statuses(world_: SlowWorld, writer: str) -> dict[str, str | None]:
+    (gc,) = parsed(
+        "rds", "DescribeGlobalClusters", world_.patch(rds_call("DescribeGlobalClusters"), global_clusters_xml(writer))
+    )["GlobalClusters"]
+    return {m["DBClusterArn"].rsplit(":", 1)[-1]: m.get("SynchronizationStatus") for m in gc["GlobalClusterMembers"]}
+
+
+@pytest.mark.parametrize(("reading", "secondary"), [("as-before", None), ("degraded", "pending-resync")])
+def test_a_secondary_whose_writer_is_dark_reads_as_the_scenario_chooses(reading: str, secondary: str | None) -> None:
+    world_ = SlowWorld(Clock())
+    world_.configure(60.0, TIMINGS, aurora_reading=reading)
+    world_.dark = lambda: ["us-east-1"]
+    assert _sync_statuses(world_, SOURCE) == {
+        "recsys-metadata-use1": None,
+        "recsys-metadata-usw2": secondary,
+    }
+    world_.dark = list
+    assert _sync_statuses(world_, SOURCE)["recsys-metadata-usw2"] is None, "the region is back"
+
+
+def test_after_a_failover_with_data_loss_the_old_primary_resyncs_once_its_region_is_back() -> None:
+    clock = Clock()
+    world_ = SlowWorld(clock)
+    world_.configure(60.0, TIMINGS)
+    world_.writer_of = lambda region, identifier: SOURCE
+    dark = ["us-east-1"]
+    world_.dark = lambda: dark
+    form = f"Action=FailoverGlobalCluster&GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}"
+    world_.intercept(rds_call("FailoverGlobalCluster"), {}, (form + "&AllowDataLoss=true").encode(), "/")
+    clock.now += 1  # the failover's 60 s / 60
+    (op,) = world_.due()
+    world_.finish(op)  # the emulator moved the writer
+    old = "recsys-metadata-use1"
+    assert _sync_statuses(world_, TARGET)[old] == "pending-resync"
+    clock.now += 100
+    assert _sync_statuses(world_, TARGET)[old] == "pending-resync", "its region is still dark: no resync yet"
+    dark.clear()
+    assert _sync_statuses(world_, TARGET)[old] == "pending-resync", "back: the resync starts"
+    clock.now += 14.9  # aurora_resync_s 900 / 60
+    assert _sync_statuses(world_, TARGET)[old] == "pending-resync"
+    clock.now += 0.2
+    assert _sync_statuses(world_, TARGET)[old] is None, "resynced: as the emulator says (connected)"

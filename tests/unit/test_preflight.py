@@ -255,3 +255,20 @@ def test_a_table_without_replication_latency_data_is_unknown_and_does_not_block(
     }
     assert latency["recsys-features"] == ("pass", 350.0, "")
     assert latency["recsys-extra"] == ("unknown", None, "no datapoint in the last 5 minutes")
+
+
+@pytest.mark.parametrize(
+    ("reading", "ungraceful_verdict"), [("connected", "pass"), ("pending-resync", "unknown"), (None, "unknown")]
+)
+def test_what_the_secondary_reads_while_the_primary_is_unreachable_never_blocks_a_failover_with_data_loss(
+    app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase, reading: str | None, ungraceful_verdict: str
+) -> None:
+    """AWS documents connected and pending-resync, and not what a secondary reads while its primary's region is
+    dark: every reading is tried. Ungraceful runs go on (the lag and the RPO guard judge the loss); a switchover
+    needs a connected secondary."""
+    db.sync_status = reading
+    result = preflight.run(request(app, f, "check", mode="ungraceful"))
+    (synced,) = [c for c in result.checks if c.name == "aurora.synchronized"]
+    assert synced.verdict == ungraceful_verdict
+    if reading == "pending-resync":
+        assert "aurora.synchronized recsys-metadata-usw2" in " ".join(failing(app, f)), "graceful: not ready"

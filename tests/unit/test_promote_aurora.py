@@ -459,3 +459,15 @@ def test_the_guard_counts_a_pending_operation_as_under_way(
     db.status = "available"  # while pending, the global cluster itself may still read available
     with pytest.raises(PreconditionFailed, match="under way"):
         require_writer(request(plan, f, "restore"), "writes", region="us-east-1")
+
+
+@pytest.mark.parametrize("global_status", ["available", "modifying"])
+def test_a_failover_is_done_once_the_target_writes_whatever_the_global_cluster_reads_while_the_old_primary_is_dark(
+    plan: RecoveryPlan, f: ClientFactory, db: GlobalDatabase, global_status: str
+) -> None:
+    """AWS documents no global cluster status for a database whose old primary is unreachable: done is the target
+    writing and available, with no FailoverState (which is empty unless an operation is scheduled or in progress)."""
+    db.instant = True
+    step.run(request(plan, f, "promote", mode="ungraceful"))
+    db.status = global_status
+    assert step.run(request(plan, f, "status", mode="ungraceful", promoted_at=_now())).done is True

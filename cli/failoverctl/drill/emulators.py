@@ -230,10 +230,13 @@ def outage_account(proxy_url: str, concurrent_executions: int) -> None:
     _control(proxy_url, "account", {"concurrent_executions": concurrent_executions})
 
 
-def outage_time(proxy_url: str, scale: float, capacity: dict[str, int] | None = None) -> None:
+def outage_time(
+    proxy_url: str, scale: float, capacity: dict[str, int] | None = None, aurora_reading: str = "as-before"
+) -> None:
     """AWS's slow changes take their time divided by ``scale`` from now on (0: instant); ``capacity``: the instances
-    each region named can still provision (a scale-up asking for more rolls back)."""
-    _control(proxy_url, "time", {"scale": scale, "capacity": capacity or {}})
+    each region named can still provision (a scale-up asking for more rolls back); ``aurora_reading``: what a global
+    database's members read while a region is dark (``SlowWorld``)."""
+    _control(proxy_url, "time", {"scale": scale, "capacity": capacity or {}, "aurora_reading": aurora_reading})
 
 
 def ministack_binary(ministack_bin: str | None = None) -> Path:

@@ -364,21 +364,35 @@ class SlowWorld:
         self.autoscaling: list[dict[str, Any]] = []  # the endpoint updates Application Auto Scaling sent itself
         # (region, global cluster id) -> its members' ARNs, from the emulator: what RDS checks up front
         self.members_of: Callable[[str, str], list[str] | None] | None = None
+        self.writer_of: Callable[[str, str], str | None] | None = None
+        # Aurora while a region is dark, where AWS documents nothing: "as-before" (every member reads as it did) or
+        # "degraded" (the secondaries of a dark writer read pending-resync).
+        self.aurora_reading = "as-before"
+        self.resyncing: dict[str, dict[str, Any]] = {}  # global cluster -> the old primary that must resync
+        self.dark: Callable[[], list[str]] = list
         self.lock = threading.Lock()
         # The endpoint's instance counts now, by variant (region, endpoint name): more is a scale-up, fewer a drain.
         self.current_counts: Callable[[str, str], dict[str, int]] | None = None
 
     def configure(
-        self, scale: float, timings: dict[str, float] | None = None, capacity: dict[str, int] | None = None
+        self,
+        scale: float,
+        timings: dict[str, float] | None = None,
+        capacity: dict[str, int] | None = None,
+        aurora_reading: str = "as-before",
     ) -> None:
         if scale < 0:
             raise ValueError(f"time scale: must be 0 (instant) or more, got {scale!r}")
         bad = {r: n for r, n in (capacity or {}).items() if not isinstance(n, int) or n < 0}
         if bad:
             raise ValueError(f"capacity: instances a region can still provision, 0 or more, got {bad!r}")
+        if aurora_reading not in ("as-before", "degraded"):
+            raise ValueError(f"aurora reading: as-before or degraded, got {aurora_reading!r}")
         with self.lock:
             self.scale, self.timings = float(scale), dict(dependency_timings() if timings is None else timings)
             self.capacity = dict(capacity or {})
+            self.aurora_reading = aurora_reading
+            self.resyncing.clear()
             self.operations.clear()
             self.changes.clear()
             self.refused.clear()
@@ -409,6 +423,10 @@ class SlowWorld:
     def finish(self, op: Operation) -> None:
         with self.lock:
             self.operations.pop((op.kind, op.key), None)
+            if op.kind == "aurora" and op.detail.get("status") == "failing-over" and op.detail.get("from"):
+                # The old primary rejoins as a secondary that must resync, once its region answers again.
+                old = op.detail["from"]
+                self.resyncing[op.key] = {"member": old, "region": old.split(":")[3], "until": None}
 
     def intercept(
         self, call: Call, headers: dict[str, str], body: bytes, path: str
@@ -426,6 +444,7 @@ class SlowWorld:
     def _aurora(self, call: Call, headers: dict[str, str], body: bytes, path: str) -> tuple[int, dict[str, str], bytes]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         gc, target = form.get("GlobalClusterIdentifier", ""), form.get("TargetDbClusterIdentifier", "")
+        found = self.writer_of(call.region, gc) if self.writer_of else None
         members = self.members_of(call.region, gc) if self.members_of else [target]
         if members is None:
             return error_response(call, 404, "GlobalClusterNotFoundFault", f"Global cluster {gc} not found.")
@@ -448,7 +467,12 @@ class SlowWorld:
                 now,
                 now + seconds,
                 ("POST", path, headers, body, call.service),
-                {"to": target, "status": "failing-over" if failover else "switching-over", "loss": str(loss).lower()},
+                {
+                    "to": target,
+                    "from": found or "",
+                    "status": "failing-over" if failover else "switching-over",
+                    "loss": str(loss).lower(),
+                },
             )
         state = self._failover_state(self.operations[("aurora", gc)], now)
         xml = (
@@ -524,9 +548,11 @@ class SlowWorld:
 
     def _patch_global_clusters(self, body: bytes) -> bytes:
         now = self.clock()
+        dark = set(self.dark())
         with self.lock:
             ops = {op.key: op for (kind, _), op in self.operations.items() if kind == "aurora"}
-        if not ops:
+            resyncing = self._resyncing(now, dark)
+        if not ops and not resyncing and not (dark and self.aurora_reading == "degraded"):
             return body
         root = ET.fromstring(body)  # noqa: S314 - the local emulator's own answer
         ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
@@ -535,7 +561,11 @@ class SlowWorld:
             ET.register_namespace("", ns)
         for cluster in root.iter(q("GlobalClusterMember")):
             ident = cluster.find(q("GlobalClusterIdentifier"))
-            if ident is None or ident.text not in ops or cluster.find(q("GlobalClusterMembers")) is None:
+            members = cluster.find(q("GlobalClusterMembers"))
+            if ident is None or members is None:
+                continue
+            self._sync_statuses(members, q, resyncing.get(ident.text or ""), dark)
+            if ident.text not in ops:
                 continue
             op = ops[ident.text]
             if now < op.started + min(self.VISIBLE_AFTER_S, op.ends - op.started):
@@ -545,6 +575,35 @@ class SlowWorld:
             xmlns = f' xmlns="{ns}"' if ns else ""
             cluster.append(ET.fromstring(self._failover_state(ops[ident.text], now, xmlns)))  # noqa: S314
         return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+    def _resyncing(self, now: float, dark: set[str]) -> dict[str, str]:
+        """The old primaries still resyncing, by global cluster: the clock starts when their region answers again,
+        and runs ``aurora_resync_s``. Called with the lock held."""
+        still = {}
+        for gc, entry in list(self.resyncing.items()):
+            if entry["until"] is None and entry["region"] not in dark:
+                entry["until"] = now + self.seconds("aurora_resync_s")
+            if entry["until"] is not None and entry["until"] <= now:
+                del self.resyncing[gc]
+                continue
+            still[gc] = entry["member"]
+        return still
+
+    def _sync_statuses(
+        self, members: ET.Element, q: Callable[[str], str], resyncing: str | None, dark: set[str]
+    ) -> None:
+        """Each member's SynchronizationStatus as this world reads it: the old primary pending-resync until it has
+        resynced; with the "degraded" reading, the secondaries of a writer whose region is dark too."""
+        rows = [(m, m.findtext(q("DBClusterArn")) or "", m.findtext(q("IsWriter")) == "true") for m in members]
+        writer_dark = any(is_writer and arn.split(":")[3] in dark for _, arn, is_writer in rows if arn.count(":") > 3)
+        for member, arn, is_writer in rows:
+            pending = arn == resyncing or (self.aurora_reading == "degraded" and writer_dark and not is_writer)
+            if not pending:
+                continue
+            status = member.find(q("SynchronizationStatus"))
+            if status is None:
+                status = ET.SubElement(member, q("SynchronizationStatus"))
+            status.text = "pending-resync"
 
     def _patch_endpoint(self, call: Call, body: bytes) -> bytes:
         doc = json.loads(body)
@@ -769,6 +828,8 @@ class OutageProxy(ThreadingHTTPServer):
         self.slow = SlowWorld()
         self.slow.current_counts = self._endpoint_counts
         self.slow.members_of = self._global_cluster_members
+        self.slow.writer_of = self._global_cluster_writer
+        self.slow.dark = lambda: self.plan.dark("rds")
         self.iam = Enforcer()
         self.account = LambdaAccount()
         self.buses = CrossRegionBuses(self._emulator_client)
@@ -846,6 +907,14 @@ class OutageProxy(ThreadingHTTPServer):
                 conn.close()
         with self.slow.lock:
             self.slow.autoscaling.append({"endpoint": name, "variant": variant, "from": count, "to": wanted})
+
+    def _global_cluster_writer(self, region: str, identifier: str) -> str | None:
+        try:
+            found = self._emulator_client("rds", region).describe_global_clusters(GlobalClusterIdentifier=identifier)
+        except Exception:  # noqa: BLE001 - not found: no writer
+            return None
+        members = found.get("GlobalClusters", [{}])[0].get("GlobalClusterMembers", [])
+        return next((m["DBClusterArn"] for m in members if m.get("IsWriter")), None)
 
     def _global_cluster_members(self, region: str, identifier: str) -> list[str] | None:
         try:
@@ -1030,7 +1099,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.account.configure(json.loads(body or b"{}").get("concurrent_executions", 1000))
             elif verb == "time" and self.command == "POST":
                 doc = json.loads(body or b"{}")
-                self.server.slow.configure(float(doc.get("scale", 0)), doc.get("timings"), doc.get("capacity"))
+                self.server.slow.configure(
+                    float(doc.get("scale", 0)),
+                    doc.get("timings"),
+                    doc.get("capacity"),
+                    doc.get("aurora_reading", "as-before"),
+                )
             elif verb == "state":
                 state = {"time_scale": self.server.slow.scale, "down_regions": self.server.plan.dark("monitoring")}
                 self._send(200, {"Content-Type": "application/json"}, json.dumps(state).encode())

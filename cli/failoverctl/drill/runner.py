@@ -166,6 +166,8 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     observer = ClientFactory(endpoints=pair.direct_endpoints())
     gap = dependency_timings()["quorum_gap_s"] / pair.time_scale if pair.time_scale else 0.0
     with WorldWatch(plan, plan.standby_region, observer) as watch:
+        if scenario.lag_at_alarm_ms is not None:
+            world.put_replication_lag(plan, observer, plan.standby_region, scenario.lag_at_alarm_ms)
         ledger = Ledger(outputs["LedgerTableName"], plan.standby_region, observer)
         prewarmed = (lambda: ledger.get(plan.application, PREWARM_SK) is not None) if plan.prewarm_seconds else None
         fired = fire_alarms(
@@ -231,7 +233,8 @@ def _start_outage(options: Options, scenario: Scenario, pair: emu.Emulators, rea
     plan = ready.plan
     faults = scenario.faults(plan, options.burst)
     emu.outage_faults(pair.proxy_url, faults, ready.functions)
-    emu.outage_time(pair.proxy_url, pair.time_scale, scenario.capacity(plan) if scenario.capacity else None)
+    capacity = scenario.capacity(plan) if scenario.capacity else None
+    emu.outage_time(pair.proxy_url, pair.time_scale, capacity, scenario.aurora_reading)
     if pair.time_scale:
         say.step(
             f"time runs {pair.time_scale:g} times faster than on AWS: Aurora, SageMaker and Route 53 changes take "
@@ -289,6 +292,7 @@ def _build_and_deploy(
     plan = world.build(
         scenario_plan_doc(options, scenario),
         f,
+        lag_ms=scenario.lag_ms,
         standby_model_tag=scenario.standby_model_tag,
         store=False,
         name_servers=[pair.name_server],
@@ -482,6 +486,7 @@ def _failback(
     say.step(f"failback: deploying the controller to {primary} and starting a graceful run there by hand ...")
     outputs = deploy(plan, primary, pair, log, f, template=template)
     enforce_iam(pair, f, [primary], merge=True)
+    waited = _until_resynced(plan, f, say)
     # The emulator publishes no replication figures: supply the (now secondary) primary's, as AWS would.
     world.put_replication_lag(plan, f, primary, 80.0)
     world.put_replication_latency(plan, f, primary, 300.0)
@@ -508,6 +513,7 @@ def _failback(
         + "".join(f"\n    MISMATCH {c['check']}: expected {c['expected']}, observed {c['observed']}" for c in bad)
     )
     return {
+        "resync_waited_s": waited,
         "readiness": readiness,
         "ledger": ledger,
         "outcome": run_.outcome,
@@ -517,6 +523,31 @@ def _failback(
         "verification": checks,
         "passed": run_.outcome == "succeeded" and not bad,
     }
+
+
+def _until_resynced(plan: RecoveryPlan, f: ClientFactory, say: Printer, timeout_s: float = 120.0) -> float:
+    """A failback's switchover needs the old primary connected: after a failover with data loss it is
+    pending-resync until it has resynced (``aurora_resync_s``, scaled). Waits for it, as an operator would; seconds."""
+    primary, t = plan.primary_region, time.monotonic()
+    while True:
+        gc = f.rds(primary).describe_global_clusters(GlobalClusterIdentifier=plan.global_cluster_id)["GlobalClusters"]
+        statuses = {
+            m["DBClusterArn"].rsplit(":", 1)[-1]: m.get("SynchronizationStatus") for m in gc[0]["GlobalClusterMembers"]
+        }
+        status = statuses.get(plan.aurora_clusters[primary].lower())
+        if status != "pending-resync":
+            break
+        if time.monotonic() - t > timeout_s:
+            raise DrillError(
+                f"the old primary {plan.aurora_clusters[primary]} was still pending-resync after {timeout_s:.0f} s"
+            )
+        time.sleep(0.2)
+    waited = round(time.monotonic() - t, 2)
+    if waited > 0.2:
+        say.step(
+            f"failback: the old primary resynced ({waited:.1f} s; pending-resync until then, as after any failover)"
+        )
+    return waited
 
 
 def _once_dns_settles(

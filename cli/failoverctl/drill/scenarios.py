@@ -35,6 +35,12 @@ class Scenario:
     duplicate_delivery: bool = False
     # The instances each region can still provision (``SlowWorld``): a scale-up asking for more rolls back.
     capacity: Callable[[RecoveryPlan], dict[str, int]] | None = None
+    # What the global database's members read while a region is dark (AWS documents nothing): as-before, degraded.
+    aurora_reading: str = "as-before"
+    # The standby's Aurora replication lag: published when the world is built (None: never, a missing metric), and
+    # when the alarms fire (the lag grew while the primary went dark).
+    lag_ms: float | None = 120.0
+    lag_at_alarm_ms: float | None = None
     # The plan's RTO for this scenario (the run's deadline is the functions' own clock, which time scaling does not
     # speed up: a scenario that ends at the deadline keeps it short).
     rto_seconds: int | None = None
@@ -88,8 +94,23 @@ SCENARIOS = {
             "ungraceful",
             "succeeded",
             "the primary region goes dark when the alarms fire (every endpoint there hangs, Route 53's and IAM's "
-            "APIs included): the standby's controller fails over on its own region's APIs and data-plane DNS",
+            "APIs included; the standby's Aurora secondary reads pending-resync, and the newest replication lag is the "
+            "one from before the outage): "
+            "the standby's controller fails over on its own region's APIs and data-plane DNS; the old primary must "
+            "resync once its region is back before a failback can start",
             outage=_primary_dark,
+            aurora_reading="degraded",
+        ),
+        Scenario(
+            "region-outage-lagging",
+            "ungraceful",
+            "aborted",
+            "the primary region goes dark when the alarms fire, and the standby's replication lag has grown past the "
+            "plan's RPO (120 s against 60 s): Preflight refuses a failover that would lose more than the RPO allows, "
+            "naming the lag and force_beyond_rpo, and nothing changes",
+            outage=_primary_dark,
+            aurora_reading="degraded",
+            lag_at_alarm_ms=120_000.0,
         ),
         Scenario(
             "not-ready",

@@ -77,6 +77,14 @@ def _synchronized(req: StepRequest, seen: dict[str, Any] | None) -> Check:
     if status is None:
         return Check(name, cluster_id, None, "connected", "unknown", "the global cluster reports no status")
     ok = status == "connected"
+    if not ok and not req.graceful:
+        # AWS documents connected and pending-resync, and not what the secondary reads while the primary is
+        # unreachable: a failover with data loss is what that night needs; the RPO guard judges what it may lose.
+        detail = (
+            "the secondary does not read as connected (the primary may be unreachable); ungraceful: not blocking, "
+            "the replication lag check and the RPO guard judge the data loss"
+        )
+        return Check(name, cluster_id, status, "connected", "unknown", detail)
     detail = "" if ok else "the secondary is not replicating from the writer"
     return Check(name, cluster_id, status, "connected", "pass" if ok else "fail", detail)
 
@@ -99,4 +107,7 @@ def _lag(req: StepRequest, seen: dict[str, Any] | None) -> Check:
         return Check(name, series, value, budget, "pass")
     if not req.graceful and req.params.get("force_beyond_rpo"):
         return Check(name, series, value, budget, "pass", "over the RPO, accepted by force_beyond_rpo")
-    return Check(name, series, value, budget, "fail", "replication lag exceeds the plan's RPO")
+    why = "replication lag exceeds the plan's RPO"
+    if not req.graceful:
+        why += " (a run started with force_beyond_rpo goes on, and loses that much)"
+    return Check(name, series, value, budget, "fail", why)

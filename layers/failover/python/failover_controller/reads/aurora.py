@@ -54,13 +54,11 @@ def global_cluster(scope: Scope) -> dict[str, Any]:
 
 
 def is_promoted(seen: dict[str, Any]) -> bool:
-    """The target is the writer, and nothing is under way or recovering."""
-    return bool(
-        seen["target_is_writer"]
-        and not seen["in_progress"]
-        and seen["global_cluster_status"] == "available"
-        and seen["target_cluster_status"] == "available"
-    )
+    """The target is the writer and available, and no operation is under way. The global cluster's own status is
+    not asked to be ``available``: AWS documents nothing of it while the old primary's region is unreachable, and
+    ``FailoverState`` (empty "unless a switchover or failover operation is scheduled or is currently in progress",
+    its API reference) already says whether one is."""
+    return bool(seen["target_is_writer"] and not seen["in_progress"] and seen["target_cluster_status"] == "available")
 
 
 def settled_writer_region(seen: dict[str, Any]) -> str | None:
