@@ -220,6 +220,7 @@ def test_the_primarys_alarm_completes_the_quorum_through_its_stacks_forwarding_a
     duplicate = report["duplicate_delivery"]
     assert duplicate["executions"] == 1, "the redelivered event found its own run"
     assert duplicate["decision"]["execution_arn"] == report["execution_arn"]
+    assert duplicate["decision"]["alarm"] == "recsys-health-check-use1", "the forwarded alarm started the run"
     assert report["iam"]["functions"] == 24, "both regions' functions held to their roles"
 
 

@@ -72,4 +72,6 @@ def alarm_event(name: str = "recsys-api-canary-use1", state: str = "ALARM", **ov
     event["detail"]["state"]["value"] = state
     event["region"] = "us-east-1" if name.endswith("health-check-use1") else "us-west-2"
     event.update(overrides)
+    if "resources" not in overrides:  # CloudWatch names the alarm's ARN, in the alarm's region
+        event["resources"] = [f"arn:aws:cloudwatch:{event['region']}:123456789012:alarm:{name}"]
     return event

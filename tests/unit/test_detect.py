@@ -112,6 +112,16 @@ def test_the_same_name_in_another_region_is_not_the_plans_alarm(dw: DetectWorld)
     assert decision.reason == "no plan names alarm recsys-api-canary-use1 in eu-west-1"
 
 
+def test_a_forwarded_alarm_is_the_alarm_of_the_region_its_arn_names(dw: DetectWorld) -> None:
+    """The primary's stack forwards its region's alarms to the standby's bus: the alarm's region is read from its ARN
+    (the event's resources), whichever region's bus delivered the event."""
+    event = alarm_event("recsys-health-check-use1", region="us-west-2")
+    event["resources"] = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:recsys-health-check-use1"]
+    decision = dw.decide(event)
+    assert decision.plan == "recsys", decision.reason
+    assert decision.reason.startswith("quorum not met: 1 of 3 in ALARM")
+
+
 def test_one_signal_of_three_is_not_a_quorum(dw: DetectWorld) -> None:
     decision = dw.decide(alarm_event())
     assert decision.outcome == "ignored"

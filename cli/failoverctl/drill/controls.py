@@ -97,6 +97,17 @@ def fire_alarms(
     return Fired(fired)
 
 
+def detect_decisions(f: ClientFactory, region: str, detect_function: str) -> int:
+    """How many alarm events Detect has decided on (its "decision" log lines)."""
+    try:
+        events = f.client("logs", region).filter_log_events(
+            logGroupName=f"/aws/lambda/{detect_function}", filterPattern="decision"
+        )["events"]
+    except Exception:  # noqa: BLE001 - no log yet: nothing decided
+        return 0
+    return sum('"message":"decision"' in e["message"].replace(" ", "") for e in events)
+
+
 def deliver_again(f: ClientFactory, region: str, detect_function: str, start_input: dict[str, Any]) -> dict[str, Any]:
     """EventBridge's at-least-once delivery: the event that started the run (its id, time and alarm, from the run's
     input) delivered to Detect once more, as EventBridge redelivers it; Detect's decision."""

@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from failoverctl.drill.controls import (
     Fired,
     WorldWatch,
     deliver_again,
+    detect_decisions,
     emitted_metrics,
     emulated_env,
     fire_alarms,
@@ -169,12 +171,11 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         if scenario.lag_at_alarm_ms is not None:
             world.put_replication_lag(plan, observer, plan.standby_region, scenario.lag_at_alarm_ms)
         ledger = Ledger(outputs["LedgerTableName"], plan.standby_region, observer)
-        prewarmed = (lambda: ledger.get(plan.application, PREWARM_SK) is not None) if plan.prewarm_seconds else None
         fired = fire_alarms(
             plan,
             observer,
             gap_s=gap,
-            handled=prewarmed,
+            handled=_first_alarm_handled(scenario, ready, ledger, observer),
             bus=f,
             primary_last=scenario.primary_alarm_completes_quorum,
         )
@@ -215,6 +216,19 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         passed = passed and bool(result["failback"]["passed"])
     result["passed"] = passed
     return result
+
+
+def _first_alarm_handled(
+    scenario: Scenario, ready: Deployed, ledger: Ledger, observer: ClientFactory
+) -> Callable[[], bool] | None:
+    """When the next alarm may fire: once the first alarm's Detect has pre-warmed, or (when the primary's alarm
+    completes the quorum) has decided, so that the forwarded alarm is the one that completes it."""
+    plan = ready.plan
+    if scenario.primary_alarm_completes_quorum:
+        return lambda: detect_decisions(observer, plan.standby_region, ready.outputs["DetectFunctionName"]) >= 1
+    if plan.prewarm_seconds:
+        return lambda: ledger.get(plan.application, PREWARM_SK) is not None
+    return None
 
 
 def _say_outage(outage: dict[str, Any], say: Printer) -> None:

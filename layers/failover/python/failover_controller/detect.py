@@ -90,11 +90,22 @@ def parse_alarm_event(event: Any) -> AlarmChange:
     ev = EventBridgeEvent(event)
     return AlarmChange(
         event_id=ev.get_id,
-        region=ev.region,
+        region=_alarm_region(event) or ev.region,
         time=ev.time,
         alarm_name=detail["alarmName"],
         state=detail["state"]["value"],
     )
+
+
+def _alarm_region(event: dict[str, Any]) -> str | None:
+    """The alarm's region from its ARN (the event's ``resources``): where the alarm lives, whichever bus the event
+    came through (the primary's stack forwards its alarms to the standby's bus)."""
+    resources = event.get("resources")
+    for arn in resources if isinstance(resources, list) else []:
+        parts = str(arn).split(":")
+        if len(parts) > 5 and parts[2] == "cloudwatch" and parts[5] == "alarm" and parts[3]:
+            return parts[3]
+    return None
 
 
 def _envelope_problems(event: dict[str, Any]) -> list[str]:
