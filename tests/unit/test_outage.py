@@ -356,6 +356,18 @@ def through(proxy: OutageProxy, service: str, region: str = "us-east-1", attempt
     )
 
 
+def as_function(proxy: OutageProxy, function: str, service: str, region: str) -> Any:
+    """A client of the deployed function ``function``, as its user agent names it, one attempt a call."""
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=region,
+        endpoint_url=proxy.url,
+        aws_access_key_id="AKIDFUNCTION",
+        aws_secret_access_key="x",
+        config=Config(user_agent_extra=f"fn/{function}", retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
 def control(proxy: OutageProxy, verb: str, doc: dict[str, Any] | None = None) -> dict[str, Any]:
     data = None if doc is None else json.dumps(doc).encode()
     request = urllib.request.Request(  # noqa: S310 - loopback
@@ -726,14 +738,7 @@ def test_a_function_its_role_does_not_allow_is_denied_and_nothing_reaches_the_em
     principal = "arn:aws:sts::123456789012:assumed-role/DetectRole/detect-fn"
     control(proxy, "iam", {"functions": {"detect-fn": {"principal": principal, "policies": [policy]}}})
     control(proxy, "callers", {"detect-fn": "Detect"})
-    detect = boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        endpoint_url=proxy.url,
-        aws_access_key_id="AKIDDETECT",
-        aws_secret_access_key="x",
-        config=Config(user_agent_extra="fn/detect-fn", retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    detect = as_function(proxy, "detect-fn", "dynamodb", "us-east-1")
     assert detect.list_tables()["TableNames"] == []
     with pytest.raises(ClientError) as info:
         detect.create_table(
@@ -823,14 +828,7 @@ def test_registering_a_variant_needs_the_endpoint_permissions_and_moves_its_capa
     policy = {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
     principal = "arn:aws:sts::123456789012:assumed-role/ShiftRole/shift-fn"
     control(proxy, "iam", {"functions": {"shift-fn": {"principal": principal, "policies": [policy]}}})
-    aas = boto3.client(
-        "application-autoscaling",
-        region_name="us-west-2",
-        endpoint_url=proxy.url,
-        aws_access_key_id="AKIDSHIFT",
-        aws_secret_access_key="x",
-        config=Config(user_agent_extra="fn/shift-fn", retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    aas = as_function(proxy, "shift-fn", "application-autoscaling", "us-west-2")
     register = {
         "ServiceNamespace": "sagemaker",
         "ResourceId": "endpoint/e/variant/ranker",
