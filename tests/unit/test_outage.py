@@ -368,6 +368,15 @@ def as_function(proxy: OutageProxy, function: str, service: str, region: str) ->
     )
 
 
+def create_table(ddb: Any, billing_mode: str) -> None:
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode=billing_mode,
+    )
+
+
 def control(proxy: OutageProxy, verb: str, doc: dict[str, Any] | None = None) -> dict[str, Any]:
     data = None if doc is None else json.dumps(doc).encode()
     request = urllib.request.Request(  # noqa: S310 - loopback
@@ -560,10 +569,10 @@ def test_a_switchover_is_pending_then_switching_over_and_the_writer_moves_only_a
 
 @pytest.mark.parametrize(
     ("members", "code"),
-    [(None, "GlobalClusterNotFoundFault"), ([SOURCE], "DBClusterNotFoundFault")],
+    [(None, "GlobalClusterNotFoundFault"), ({SOURCE: True}, "DBClusterNotFoundFault")],
 )
 def test_a_promotion_rds_would_refuse_is_refused_up_front_and_nothing_is_under_way(
-    members: list[str] | None, code: str
+    members: dict[str, bool] | None, code: str
 ) -> None:
     world_ = slow(Clock())
     world_.members_of = lambda region, identifier: members
@@ -741,12 +750,7 @@ def test_a_function_its_role_does_not_allow_is_denied_and_nothing_reaches_the_em
     detect = as_function(proxy, "detect-fn", "dynamodb", "us-east-1")
     assert detect.list_tables()["TableNames"] == []
     with pytest.raises(ClientError) as info:
-        detect.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(detect, "PAY_PER_REQUEST")
     assert info.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "is not authorized to perform: dynamodb:CreateTable on resource" in info.value.response["Error"]["Message"]
     assert through(proxy, "dynamodb").list_tables()["TableNames"] == [], "the denied call never reached the emulator"
@@ -860,12 +864,7 @@ def test_registering_a_variant_needs_the_endpoint_permissions_and_moves_its_capa
 def test_a_request_that_breaks_its_models_constraints_is_refused_in_the_services_own_shape(proxy: OutageProxy) -> None:
     ddb = through(proxy, "dynamodb", "us-west-2")
     with pytest.raises(ClientError) as enum:
-        ddb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="FAST",
-        )
+        create_table(ddb, "FAST")
     assert enum.value.response["Error"]["Code"] == "ValidationException"
     assert (
         "Value 'FAST' at 'createTableInput.billingMode' failed to satisfy constraint: Member must satisfy enum"
@@ -928,7 +927,7 @@ def test_after_a_failover_with_data_loss_the_old_primary_resyncs_once_its_region
     clock = Clock()
     world_ = SlowWorld(clock)
     world_.configure(60.0, TIMINGS)
-    world_.writer_of = lambda region, identifier: SOURCE
+    world_.members_of = lambda region, identifier: {SOURCE: True, TARGET: False}
     dark = ["us-east-1"]
     world_.dark = lambda: dark
     form = f"Action=FailoverGlobalCluster&GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}"

@@ -362,9 +362,9 @@ class SlowWorld:
         self.capacity: dict[str, int] = {}  # region -> instances it can still provision (absent: unlimited)
         self.refused: list[dict[str, str]] = []  # operations the emulator refused when they were sent on
         self.autoscaling: list[dict[str, Any]] = []  # the endpoint updates Application Auto Scaling sent itself
-        # (region, global cluster id) -> its members' ARNs, from the emulator: what RDS checks up front
-        self.members_of: Callable[[str, str], list[str] | None] | None = None
-        self.writer_of: Callable[[str, str], str | None] | None = None
+        # (region, global cluster id) -> each member's ARN and whether it writes, from the emulator (None: no such
+        # global cluster): what RDS checks up front, and the writer a failover leaves behind
+        self.members_of: Callable[[str, str], dict[str, bool] | None] | None = None
         # Aurora while a region is dark, where AWS documents nothing: "as-before" (every member reads as it did) or
         # "degraded" (the secondaries of a dark writer read pending-resync).
         self.aurora_reading = "as-before"
@@ -444,14 +444,14 @@ class SlowWorld:
     def _aurora(self, call: Call, headers: dict[str, str], body: bytes, path: str) -> tuple[int, dict[str, str], bytes]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         gc, target = form.get("GlobalClusterIdentifier", ""), form.get("TargetDbClusterIdentifier", "")
-        found = self.writer_of(call.region, gc) if self.writer_of else None
-        members = self.members_of(call.region, gc) if self.members_of else [target]
+        members = self.members_of(call.region, gc) if self.members_of else {target: False}
         if members is None:
             return error_response(call, 404, "GlobalClusterNotFoundFault", f"Global cluster {gc} not found.")
         if not any(target in (m, m.rsplit(":", 1)[-1]) for m in members):
             return error_response(
                 call, 404, "DBClusterNotFoundFault", f"{target} is not a member of global cluster {gc}."
             )
+        found = next((arn for arn, writes in members.items() if writes), None)
         failover = call.action == "FailoverGlobalCluster"
         loss = failover and form.get("AllowDataLoss", "false").lower() == "true"
         now = self.clock()
@@ -828,7 +828,6 @@ class OutageProxy(ThreadingHTTPServer):
         self.slow = SlowWorld()
         self.slow.current_counts = self._endpoint_counts
         self.slow.members_of = self._global_cluster_members
-        self.slow.writer_of = self._global_cluster_writer
         self.slow.dark = lambda: self.plan.dark("rds")
         self.iam = Enforcer()
         self.account = LambdaAccount()
@@ -908,21 +907,15 @@ class OutageProxy(ThreadingHTTPServer):
         with self.slow.lock:
             self.slow.autoscaling.append({"endpoint": name, "variant": variant, "from": count, "to": wanted})
 
-    def _global_cluster_writer(self, region: str, identifier: str) -> str | None:
-        try:
-            found = self._emulator_client("rds", region).describe_global_clusters(GlobalClusterIdentifier=identifier)
-        except Exception:  # noqa: BLE001 - not found: no writer
-            return None
-        members = found.get("GlobalClusters", [{}])[0].get("GlobalClusterMembers", [])
-        return next((m["DBClusterArn"] for m in members if m.get("IsWriter")), None)
-
-    def _global_cluster_members(self, region: str, identifier: str) -> list[str] | None:
+    def _global_cluster_members(self, region: str, identifier: str) -> dict[str, bool] | None:
         try:
             found = self._emulator_client("rds", region).describe_global_clusters(GlobalClusterIdentifier=identifier)
         except Exception:  # noqa: BLE001 - not found (or the emulator cannot say): RDS answers not found
             return None
         clusters = found.get("GlobalClusters", [])
-        return [m["DBClusterArn"] for m in clusters[0].get("GlobalClusterMembers", [])] if clusters else None
+        if not clusters:
+            return None
+        return {m["DBClusterArn"]: bool(m.get("IsWriter")) for m in clusters[0].get("GlobalClusterMembers", [])}
 
     def _endpoint_counts(self, region: str, name: str) -> dict[str, int]:
         client = self._emulator_client("sagemaker", region)
