@@ -72,6 +72,7 @@ def step_result(done: bool = True, changed: bool = True, **extra: Any) -> dict[s
         "actions": [],
         "checks": [],
         "after": {"change_id": "C0SCRIPTED"},
+        "carry": {},
         **extra,
     }
 

@@ -206,6 +206,19 @@ def test_verify_waits_for_a_weights_only_update_to_finish(sfn: Harness) -> None:
     assert [p["deadline"] > 0 for p in polls] == [True, True]
 
 
+def test_each_sagemaker_poll_gets_what_the_last_call_carried(sfn: Harness) -> None:
+    """SageMaker stops showing a failed update's reason once the next update is applied: the scale-up's carry goes
+    to the first poll, each poll's to the next."""
+    first, second = {"failures": {"ranker": "first"}}, {"failures": {"ranker": "second"}}
+    sfn.script("ShiftSageMakerTraffic", step_result(done=False, carry=first), action="scale_target")
+    sfn.script(
+        "ShiftSageMakerTraffic", step_result(done=False, carry=second), step_result(carry=second), action="status"
+    )
+    arn = sfn.start(START)
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    assert [p["carry"] for p in sfn.called("ShiftSageMakerTraffic", "status")] == [first, second]
+
+
 def test_a_poll_past_the_deadline_times_out_and_compensates(sfn: Harness) -> None:
     sfn.script("ShiftSageMakerTraffic", step_result(done=False), action="scale_target")
     sfn.script("ShiftSageMakerTraffic", Raise("PollTimeout", "shift_sagemaker_traffic: not done"), action="status")

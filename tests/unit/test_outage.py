@@ -631,7 +631,8 @@ def test_an_endpoint_update_is_updating_until_it_ends_and_another_is_refused() -
 
 def test_a_scale_up_beyond_the_regions_capacity_rolls_back_and_the_endpoint_keeps_its_old_count() -> None:
     """DescribeEndpoint: RollingBack is transitional, "once the rollback completes, endpoint returns to an InService
-    status"; the failure reads as SageMaker reports InsufficientInstanceCapacity."""
+    status"; the failure reads as SageMaker reports InsufficientInstanceCapacity, and stays while InService
+    (EndpointMetadata's FailureReason) until a new update is applied."""
     clock = Clock()
     world_ = SlowWorld(clock)
     world_.configure(60.0, TIMINGS, {"us-west-2": 2})
@@ -656,8 +657,11 @@ def test_a_scale_up_beyond_the_regions_capacity_rolls_back_and_the_endpoint_keep
     assert "InsufficientInstanceCapacity" in rolling["FailureReason"]
     clock.now += 2  # the rollback's 120 s / 60
     assert world_.due() == []
-    assert world_.patch(describe, in_service) == in_service, "InService again, at the old count"
+    back = json.loads(world_.patch(describe, in_service))
+    assert back["EndpointStatus"] == "InService", "InService again, at the old count"
+    assert "InsufficientInstanceCapacity" in back["FailureReason"], "InService, but the update failed"
     scale_to(3)  # 2 more: the region has them
+    assert "FailureReason" not in json.loads(world_.patch(describe, in_service)), "gone once a new update is applied"
     clock.now += 8
     (op,) = world_.due()
     assert json.loads(op.request[3])["DesiredWeightsAndCapacities"][0]["DesiredInstanceCount"] == 3

@@ -8,9 +8,10 @@ import pytest
 from moto import mock_aws
 
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.errors import PollTimeout, PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import shift_sagemaker_traffic as step
+from failover_controller.steps.base import enforce_deadline
 from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.requests import request
@@ -148,7 +149,8 @@ def test_an_endpoint_being_updated_or_rolled_back_is_waited_for(
     for action in ("scale_target", "status", "shift_weights"):
         result = step.run(request(plan, f, action))
         assert (result.done, result.changed) == (False, False)
-        assert f"is {status}; waiting" in result.message
+        assert f"is {status}" in result.message
+        assert "; waiting before any further update" in result.message
     assert updates(calls) == 0
     assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (1.0, 1)}
 
@@ -616,3 +618,33 @@ def test_an_update_refused_because_another_began_first_is_a_wait(
     assert (result.done, result.changed, result.actions) == (False, False, [])
     assert "another update began first" in result.message
     assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (1.0, 1)}
+
+
+NO_CAPACITY = "Unable to provision requested ML compute capacity due to InsufficientInstanceCapacity error"
+
+
+def test_a_poll_carries_a_failed_updates_reason_that_sagemaker_stops_showing(
+    session: boto3.Session, plan_doc: dict[str, Any]
+) -> None:
+    """EndpointMetadata: FailureReason is shown while RollingBack and "the status is InService but update operation
+    fails"; once the next update is applied the endpoint reads Updating without it. The poll keeps the reason, so
+    the run's deadline can still say why the standby is short."""
+    plan, f = build(session, plan_doc)
+    shown = {"EndpointStatus": "RollingBack", "FailureReason": NO_CAPACITY}
+    session.events.register("after-call.sagemaker.DescribeEndpoint", lambda parsed, **_: parsed.update(shown))
+    seen = step.run(request(plan, f, "status"))
+    assert seen.carry == {"failures": {"recsys-ranker-usw2": NO_CAPACITY}}
+    assert "(a failed update is being undone)" in seen.message
+
+    shown.pop("FailureReason")
+    shown["EndpointStatus"] = "Updating"
+    later = step.run(request(plan, f, "status", carry=seen.carry, deadline=100))
+    assert later.carry == seen.carry, "carried on to the next poll"
+    assert f"ranker has 1 of 4 instances, its last update failed: {NO_CAPACITY}" in later.message
+    with pytest.raises(PollTimeout, match="InsufficientInstanceCapacity"):
+        enforce_deadline(step.STEP, later, {"deadline": 100}, now=160)
+
+
+def test_a_poll_without_a_failure_carries_nothing(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
+    result = step.run(request(sagemaker_plan, moto, "status", carry={}))
+    assert (result.done, result.carry) == (True, {})

@@ -343,7 +343,8 @@ class SlowWorld:
       the update ends; another update meanwhile is refused with ``ValidationException``. A region given a
       ``capacity`` (instances it can still provision) fails a scale-up asking for more: at the update's end the
       endpoint is ``RollingBack`` (``FailureReason`` says why) for ``sagemaker_rollback_s``, then ``InService`` at
-      its old counts, as DescribeEndpoint documents a failed scale-up.
+      its old counts, as DescribeEndpoint documents a failed scale-up; ``InService`` keeps the ``FailureReason``
+      until the next update is accepted ("the status is InService but update operation fails").
     - Route 53 ``ChangeResourceRecordSets``: the records change at once, and ``GetChange`` says ``PENDING`` until
       the change is in sync.
     """
@@ -360,6 +361,7 @@ class SlowWorld:
         self.operations: dict[tuple[str, str], Operation] = {}
         self.changes: dict[str, float] = {}
         self.capacity: dict[str, int] = {}  # region -> instances it can still provision (absent: unlimited)
+        self.failed_updates: dict[str, str] = {}  # "region/endpoint" -> the FailureReason of its last update
         self.refused: list[dict[str, str]] = []  # operations the emulator refused when they were sent on
         self.autoscaling: list[dict[str, Any]] = []  # the endpoint updates Application Auto Scaling sent itself
         # (region, global cluster id) -> each member's ARN and whether it writes, from the emulator (None: no such
@@ -393,6 +395,7 @@ class SlowWorld:
             self.capacity = dict(capacity or {})
             self.aurora_reading = aurora_reading
             self.resyncing.clear()
+            self.failed_updates.clear()
             self.operations.clear()
             self.changes.clear()
             self.refused.clear()
@@ -411,6 +414,7 @@ class SlowWorld:
                     op.detail["rolling_back_until"] = str(now + self.seconds("sagemaker_rollback_s"))
                 elif float(op.detail["rolling_back_until"]) <= now:
                     self.operations.pop((op.kind, op.key), None)
+                    self.failed_updates[op.key] = INSUFFICIENT_CAPACITY
             ready = [
                 op
                 for op in self.operations.values()
@@ -516,6 +520,7 @@ class SlowWorld:
             fails = left is not None and added > left
             if added and left is not None and not fails:
                 self.capacity[call.region] = left - added
+            self.failed_updates.pop(key, None)  # the reason "disappears as soon as a new update is applied"
             self.operations[("sagemaker", key)] = Operation(
                 "sagemaker",
                 key,
@@ -607,11 +612,18 @@ class SlowWorld:
 
     def _patch_endpoint(self, call: Call, body: bytes) -> bytes:
         doc = json.loads(body)
+        key = f"{call.region}/{doc.get('EndpointName', '')}"
         with self.lock:
-            op = self.operations.get(("sagemaker", f"{call.region}/{doc.get('EndpointName', '')}"))
+            op = self.operations.get(("sagemaker", key))
             rolling_back = op is not None and op.detail.get("rolling_back_until") is not None
-        if op is None or doc.get("EndpointStatus") != "InService":
+            failed = self.failed_updates.get(key)
+        if doc.get("EndpointStatus") != "InService":
             return body
+        if op is None:
+            if failed is None:
+                return body
+            doc["FailureReason"] = failed
+            return json.dumps(doc).encode()
         doc["EndpointStatus"] = "RollingBack" if rolling_back else "Updating"
         if rolling_back:
             doc["FailureReason"] = INSUFFICIENT_CAPACITY

@@ -49,6 +49,9 @@ class StepResult:
     checks: list[Check] = field(default_factory=list)
     started_at: str = ""
     finished_at: str = ""
+    # What a poll hands to its next call through the state machine (a poll is stateless): what it learned that
+    # AWS may no longer show by then.
+    carry: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

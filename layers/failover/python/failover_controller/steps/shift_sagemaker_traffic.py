@@ -46,7 +46,10 @@ from failover_controller.steps.base import StepRequest
 
 STEP = "shift_sagemaker_traffic"
 ACTIONS = ("scale_target", "status", "shift_weights", "drain_source")
-PARAMS: dict[str, type] = {"deadline": int}
+PARAMS: dict[str, type] = {"deadline": int, "carry": dict}
+# SageMaker shows an update's FailureReason only until the next update is applied, so a poll carries the last one it
+# saw (by endpoint) to the next, and the run's deadline can still say why the standby is short.
+FAILURES = "failures"
 
 
 def _counts(endpoint: Endpoint, *, active: bool) -> dict[str, int]:
@@ -159,12 +162,13 @@ def converge(
         result.after, result.done = seen, True
         result.message = f"{seen['endpoint']} in {region} is at the desired capacity and weights"
         return result
+    failed = _last_failure(req, seen, result)
     if seen["status"] in BUSY:
         result.after, result.done = seen, False
-        why = f" ({seen['failure_reason']}: a failed update is undone)" if seen.get("failure_reason") else ""
+        why = " (a failed update is being undone)" if seen["status"] == "RollingBack" else ""
         result.message = (
             f"{seen['endpoint']} in {region} is {seen['status']}{why}; waiting before any further update"
-            + _short_of(seen, desired)
+            + _short_of(seen, desired, failed)
         )
         return result
     if seen["status"] != "InService":
@@ -184,11 +188,11 @@ def converge(
         result.after, result.done = seen, False
         result.message = (
             f"{seen['endpoint']} in {region}: another update began first ({busy}); waiting before any further update"
-            + _short_of(seen, desired)
+            + _short_of(seen, desired, failed)
         )
         return result
     action.performed = True
-    result.message = _short_of(seen, desired)
+    result.message = _short_of(seen, desired, failed)
     after = endpoint_state(req, region, endpoint)
     result.after, result.changed, result.done = after, True, at_config(after, desired)
     result.message = (
@@ -197,13 +201,26 @@ def converge(
     return result
 
 
-def _short_of(seen: dict[str, Any], desired: Desired) -> str:
-    """What a poll that ends at the deadline should say: the instances each variant has against the count wanted."""
+def _last_failure(req: StepRequest, seen: dict[str, Any], result: StepResult) -> str | None:
+    """The endpoint's last failed update: as it reads now, else as an earlier poll saw it; carried on."""
+    carried = req.params.get("carry", {}).get(FAILURES, {})
+    failed = seen.get("failure_reason") or (carried.get(seen["endpoint"]) if isinstance(carried, dict) else None)
+    if isinstance(failed, str) and failed:
+        result.carry.setdefault(FAILURES, {})[seen["endpoint"]] = failed
+        return failed
+    return None
+
+
+def _short_of(seen: dict[str, Any], desired: Desired, failed: str | None = None) -> str:
+    """What a poll that ends at the deadline should say: the instances each variant has against the count wanted,
+    and why the last update failed."""
     short = [
         f"{name} has {seen['variants'][name]['current_instance_count']} of {want.count} instances"
         for name, want in desired.items()
         if not count_ok(seen["variants"][name]["current_instance_count"], want)
     ]
+    if failed:
+        short.append(f"its last update failed: {failed}")
     return f"; {', '.join(short)}" if short else ""
 
 
@@ -216,6 +233,9 @@ def each_endpoint(
     result.before = {name: part.before for name, part in parts}
     result.after = {name: part.after for name, part in parts}
     result.changed = any(part.changed for _, part in parts)
+    for _, part in parts:
+        for key, value in part.carry.items():
+            result.carry.setdefault(key, {}).update(value)
     result.done = all(part.done for _, part in parts)
     result.message = "; ".join(part.message for _, part in parts)
     return result
