@@ -112,8 +112,10 @@ def world(engine: docker.Engine, image: str, tmp_path_factory: pytest.TempPathFa
 def invoke(engine: docker.Engine, image: str, world: World) -> Any:
     """`sam local invoke FUNCTION -e events/EVENT --env-vars ENV`, in the stand-in image: the function's answer."""
 
-    def run(function: str, event: str) -> Any:
-        args = [str(ROOT / ".venv-sam" / "bin" / "sam"), "local", "invoke", function, "-e", f"events/{event}"]
+    def run(function: str, event: str | Path) -> Any:
+        """``event``: a file of events/, or a path."""
+        path = event if isinstance(event, Path) else f"events/{event}"
+        args = [str(ROOT / ".venv-sam" / "bin" / "sam"), "local", "invoke", function, "-e", str(path)]
         args += ["--env-vars", str(world.env_file), "--region", REGION, "--skip-pull-image", "--invoke-image", image]
         done = subprocess.run(  # noqa: S603
             args,

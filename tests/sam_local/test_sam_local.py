@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from failover_controller.prewarm import SK as PREWARM_SK
 from failoverctl.drill import world as drill_world
 from failoverctl.paths import ROOT
 from tests.sam_local.conftest import REGION, World
+from tests.support.detect_world import alarm_event
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SAM_LOCAL_TESTS") != "1", reason="needs a Docker engine: run `make test-sam-local`"
@@ -82,11 +84,13 @@ def test_validate_input_takes_the_run_lock(invoke: Any, world: World) -> None:
         ledger.delete("recsys", "LOCK")
 
 
-def test_detect_pre_warms_the_standby_on_the_first_alarm(invoke: Any, world: World) -> None:
+def test_detect_pre_warms_the_standby_on_the_first_alarm(invoke: Any, world: World, tmp_path: Path) -> None:
     f = observer(world)
     ledger = Ledger(world.report["outputs"]["LedgerTableName"], REGION, f)
     before = drill_world.endpoint_config(PLAN, f, REGION)
-    answer = invoke("DetectFunction", "detect_alarm.json")
+    event = tmp_path / "alarm-now.json"  # the sample, sent now: Detect acts on fresh events only
+    event.write_text(json.dumps(alarm_event()), encoding="utf-8")
+    answer = invoke("DetectFunction", event)
     assert "errorMessage" not in answer, answer
     assert answer["outcome"] == "ignored"
     assert answer["reason"].startswith("quorum not met: 1 of"), answer["reason"]

@@ -4,6 +4,7 @@ machine; shared by Detect's tests, the property tests and the benchmarks."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import boto3
@@ -66,10 +67,21 @@ class DetectWorld:
         return decide(event, self.config, self.factory, now=now)
 
 
-def alarm_event(name: str = "recsys-api-canary-use1", state: str = "ALARM", **overrides: Any) -> dict[str, Any]:
+def stamp(at: datetime) -> str:
+    """A time as EventBridge writes it."""
+    return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def alarm_event(
+    name: str = "recsys-api-canary-use1", state: str = "ALARM", at: float | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """The sample event for ``name``, sent ``at`` (default: now), its time and its transition's: Detect acts on
+    fresh events only."""
     event = load_event("detect_alarm")
     event["detail"]["alarmName"] = name
     event["detail"]["state"]["value"] = state
+    sent = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
+    event["time"] = event["detail"]["state"]["timestamp"] = stamp(sent)
     event["region"] = "us-east-1" if name.endswith("health-check-use1") else "us-west-2"
     event.update(overrides)
     if "resources" not in overrides:  # CloudWatch names the alarm's ARN, in the alarm's region

@@ -21,8 +21,11 @@ from failover_controller.aws import call
 from failover_controller.clients import PEER_BUDGET_SECONDS, PEER_CONFIG, ClientFactory
 from failover_controller.config import DetectConfig
 from failover_controller.detect import (
+    MAX_EVENT_AGE_S,
     MAX_EVENT_BYTES,
+    READ_LAG_S,
     Decision,
+    EventInvalid,
     decide,
     execution_name,
     first_alarm_at,
@@ -115,6 +118,7 @@ def test_the_same_name_in_another_region_is_not_the_plans_alarm(dw: DetectWorld)
 def test_a_forwarded_alarm_is_the_alarm_of_the_region_its_arn_names(dw: DetectWorld) -> None:
     """The primary's stack forwards its region's alarms to the standby's bus: the alarm's region is read from its ARN
     (the event's resources), whichever region's bus delivered the event."""
+    dw.set_alarm("recsys-health-check-use1")
     event = alarm_event("recsys-health-check-use1", region="us-west-2")
     event["resources"] = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:recsys-health-check-use1"]
     decision = dw.decide(event)
@@ -123,6 +127,7 @@ def test_a_forwarded_alarm_is_the_alarm_of_the_region_its_arn_names(dw: DetectWo
 
 
 def test_one_signal_of_three_is_not_a_quorum(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     decision = dw.decide(alarm_event())
     assert decision.outcome == "ignored"
     assert decision.reason.startswith("quorum not met: 1 of 3 in ALARM, 2 needed")
@@ -130,6 +135,7 @@ def test_one_signal_of_three_is_not_a_quorum(dw: DetectWorld) -> None:
 
 
 def test_cooldown_after_the_last_run(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     Ledger(TABLE, "us-west-2", dw.factory).put(
         "recsys",
@@ -139,11 +145,12 @@ def test_cooldown_after_the_last_run(dw: DetectWorld) -> None:
     decision = dw.decide(alarm_event())
     assert decision.reason.startswith("cooldown: the last run recsys-earlier (failed) finished 6")
     assert dw.executions() == []
-    later = dw.decide(alarm_event(), now=time.time() + 3600)
+    later = dw.decide(alarm_event(at=time.time() + 3600), now=time.time() + 3600)
     assert later.outcome == "started"
 
 
 def test_a_held_lock_starts_nothing(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     assert Ledger(TABLE, "us-west-2", dw.factory).acquire_lock("recsys", "recsys-manual-run", 3600).acquired
     decision = dw.decide(alarm_event())
@@ -152,6 +159,7 @@ def test_a_held_lock_starts_nothing(dw: DetectWorld) -> None:
 
 
 def test_an_expired_lock_does_not_block_forever(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     ledger = Ledger(TABLE, "us-west-2", dw.factory)
     assert ledger.acquire_lock("recsys", "recsys-dead-controller", 60, now=time.time() - 3600).acquired
@@ -159,6 +167,7 @@ def test_an_expired_lock_does_not_block_forever(dw: DetectWorld) -> None:
 
 
 def test_writes_already_here_start_nothing(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     boto3.client("ssm", region_name="us-west-2").put_parameter(
         Name=dw.plan.write_region_parameter, Value="us-west-2", Type="String", Overwrite=True
@@ -168,6 +177,7 @@ def test_writes_already_here_start_nothing(dw: DetectWorld) -> None:
 
 
 def test_the_primary_regions_controller_does_not_fail_over_by_itself(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     dw.config = DetectConfig(**{**dw.config.__dict__, "region": "us-east-1"})
     boto3.client("ssm", region_name="us-east-1").put_parameter(
@@ -185,6 +195,7 @@ def test_the_primary_regions_controller_does_not_fail_over_by_itself(dw: DetectW
 
 
 def test_a_storm_of_the_same_event_starts_one_execution(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     event = alarm_event()
     decisions = [dw.decide(event) for _ in range(20)]
@@ -210,6 +221,7 @@ def test_concurrent_alarms_of_one_plan_start_one_execution(dw: DetectWorld) -> N
 
 
 def test_a_failed_start_releases_the_lock(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     dw.config = DetectConfig(
         **{**dw.config.__dict__, "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:gone"}
@@ -272,14 +284,17 @@ def test_an_event_of_eventbridges_largest_size_is_read_and_a_larger_one_refused(
 
 
 def test_an_alarm_change_carries_what_the_decision_reads() -> None:
-    change = parse_alarm_event(alarm_event(state="OK"))
-    assert (change.event_id, change.region, change.time, change.alarm_name, change.state) == (
-        load_event("detect_alarm")["id"],
+    event = load_event("detect_alarm", detail={**load_event("detect_alarm")["detail"], "state": {"value": "OK"}})
+    change = parse_alarm_event(event)
+    assert (change.event_id, change.region, change.time, change.alarm_name, change.state, change.changed_at) == (
+        event["id"],
         "us-west-2",
-        load_event("detect_alarm")["time"],
+        event["time"],
         "recsys-api-canary-use1",
         "OK",
-    )
+        event["time"],
+    ), "without the transition's own time, the event's"
+    assert parse_alarm_event(load_event("detect_alarm")).changed_at == "2026-11-28T03:04:05.123+0000"
 
 
 def test_execution_names_are_deterministic_and_valid() -> None:
@@ -290,8 +305,8 @@ def test_execution_names_are_deterministic_and_valid() -> None:
     assert len(execution_name("x" * 63, change)) <= 80
     other = parse_alarm_event(load_event("detect_alarm", id="another-event"))
     assert execution_name("recsys", other) != name, "another event, another run"
-    undated = parse_alarm_event(load_event("detect_alarm", time="yesterday"))
-    assert re.fullmatch(r"recsys-t-[0-9a-f]{10}", execution_name("recsys", undated))
+    offset = parse_alarm_event(load_event("detect_alarm", time="2026-11-28T05:04:05+02:00"))
+    assert execution_name("recsys", offset).startswith("recsys-20261128T030405Z-"), "named in UTC"
 
 
 def test_every_problem_of_an_alarm_detail_is_named_exactly() -> None:
@@ -302,8 +317,8 @@ def test_every_problem_of_an_alarm_detail_is_named_exactly() -> None:
     assert e.value.problems == [
         "detail.alarmName: is required and must be a non-empty string",
         "detail.state.value: must be one of ALARM, OK, INSUFFICIENT_DATA, got 'PANIC'",
-        "detail.state.timestamp: must be a string",
         "detail.previousState: must be an object",
+        "detail.state.timestamp: must be an ISO 8601 timestamp with a zone, like 2026-11-28T03:04:05Z, got 5",
     ]
     event["detail"] = {"alarmName": "a", "state": "ALARM"}
     with pytest.raises(InputInvalid) as e:
@@ -316,7 +331,8 @@ def test_the_handler_returns_its_decision(dw: DetectWorld, monkeypatch: pytest.M
     monkeypatch.setenv("LEDGER_TABLE", TABLE)
     monkeypatch.setenv("STATE_MACHINE_ARN", dw.state_machine)
     monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
-    result = lambda_handler(load_event("detect_alarm", detail={**load_event("detect_alarm")["detail"]}), FakeContext())
+    dw.set_alarm("recsys-api-canary-use1")
+    result = lambda_handler(alarm_event(), FakeContext())
     assert result["outcome"] == "ignored"
     assert result["reason"].startswith("quorum not met")
 
@@ -366,6 +382,7 @@ def test_a_flapping_alarm_within_the_cooldown_starts_none(dw: DetectWorld) -> No
 
 def test_a_storm_costs_one_aws_call_per_event_once_a_run_holds_the_lock(dw: DetectWorld) -> None:
     dw.config = DetectConfig(**{**dw.config.__dict__, "plan_cache_seconds": 300})  # as deployed: plans cached
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     assert dw.decide(alarm_event(id="first")).outcome == "started"
     calls: list[str] = []
@@ -397,6 +414,7 @@ def test_a_silent_peer_region_is_not_waited_for_when_the_home_regions_signals_ma
 
 
 def test_a_silent_peer_costs_two_attempts_and_is_unknown_in_the_quorum_it_cannot_make(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     with silent_endpoint() as us_east_1:
         factory = ClientFactory(endpoints={"cloudwatch@us-east-1": us_east_1.url}, peer_config=FAST_PEER)
         factory.begin("us-west-2")
@@ -544,6 +562,7 @@ def test_a_detect_that_died_holding_the_lock_is_finished_by_the_redelivery(dw: D
 
 
 def test_alarms_with_insufficient_data_or_gone_do_not_make_a_quorum(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1", "INSUFFICIENT_DATA")
     boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(AlarmNames=["recsys-health-check-use1"])
     decision = dw.decide(alarm_event())
@@ -568,28 +587,30 @@ def test_a_quorum_of_exactly_the_plans_number_starts(plan_doc: dict[str, Any]) -
 
 
 def test_the_cooldown_ends_exactly_when_the_plan_says(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     finished = 1_800_000_000
     Ledger(TABLE, "us-west-2", dw.factory).put(
         "recsys", "LAST_RUN", {"execution": "recsys-earlier", "outcome": "succeeded", "finished_at": finished}
     )
-    cooling = dw.decide(alarm_event(id="a"), now=finished + 3599)
+    cooling = dw.decide(alarm_event(id="a", at=finished + 3599), now=finished + 3599)
     assert cooling.reason == (
         "cooldown: the last run recsys-earlier (succeeded) finished 3599 s ago; the plan waits 3600 s"
     )
-    assert dw.decide(alarm_event(id="b"), now=finished + 3600).outcome == "started"
+    assert dw.decide(alarm_event(id="b", at=finished + 3600), now=finished + 3600).outcome == "started"
 
 
 def test_a_lock_expiring_now_still_holds(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
     dw.set_alarm("recsys-inference-canary-use1")
     now = 1_800_000_000
     assert Ledger(TABLE, "us-west-2", dw.factory).acquire_lock("recsys", "recsys-other", 60, now=now - 60).acquired
     calls: list[str] = []
     for client in list(dw.factory._clients.values()):
         client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
-    assert dw.decide(alarm_event(id="a"), now=now).reason == "single-flight: run recsys-other holds the lock"
+    assert dw.decide(alarm_event(id="a", at=now), now=now).reason == "single-flight: run recsys-other holds the lock"
     assert calls == ["BatchGetItem"], "refused on the first read, before any alarm is read"
-    assert dw.decide(alarm_event(id="b"), now=now + 1).outcome == "started"
+    assert dw.decide(alarm_event(id="b", at=now + 1), now=now + 1).outcome == "started"
 
 
 def test_the_first_alarm_is_the_earliest_in_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -617,3 +638,150 @@ def test_a_detect_that_loses_the_race_for_the_lock_starts_nothing(dw: DetectWorl
     decision = dw.decide(alarm_event())
     assert (decision.outcome, decision.reason) == ("ignored", "single-flight: run recsys-rival holds the lock")
     assert dw.executions() == []
+
+
+# Late, stale and malformed events. EventBridge retries a target for up to 24 h by default and Lambda's asynchronous
+# invocation for up to 6 h: an event can arrive long after CloudWatch has moved on.
+
+
+def test_a_late_event_for_an_alarm_that_has_since_gone_back_to_ok_starts_nothing(dw: DetectWorld) -> None:
+    """One alarm really in ALARM, and a 10-minute-old event for a second one that went back to OK since: without the
+    event the quorum of 2 is not met, and CloudWatch says the event is no longer true."""
+    dw.set_alarm("recsys-inference-canary-use1")
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-api-canary-use1", "OK")
+    decision = dw.decide(alarm_event(at=time.time() - 600))
+    assert decision.outcome == "ignored"
+    assert decision.reason.startswith("CloudWatch reads recsys-api-canary-use1 OK since ")
+    assert decision.reason.endswith("a late or contradicted event starts nothing")
+    assert dw.executions() == []
+
+
+def test_a_late_event_of_the_peer_regions_alarm_is_checked_there(dw: DetectWorld) -> None:
+    """The event's alarm lives in the primary region: a fresh event would be trusted without asking it (it may be
+    dark); a late one is checked against CloudWatch there first."""
+    dw.set_alarm("recsys-inference-canary-use1")
+    late = alarm_event("recsys-health-check-use1", at=time.time() - 120)
+    decision = dw.decide(late)
+    assert decision.reason.startswith("CloudWatch reads recsys-health-check-use1 OK since "), decision.reason
+    assert dw.executions() == []
+
+
+def test_a_late_event_of_a_dark_regions_alarm_is_the_only_reading_and_counts(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-inference-canary-use1")
+    with silent_endpoint() as us_east_1:
+        factory = ClientFactory(endpoints={"cloudwatch@us-east-1": us_east_1.url}, peer_config=FAST_PEER)
+        factory.begin("us-west-2")
+        decision = decide(alarm_event("recsys-health-check-use1", at=time.time() - 120), dw.config, factory)
+    assert decision.outcome == "started", decision.reason
+    assert decision.in_alarm == ["recsys-health-check-use1", "recsys-inference-canary-use1"]
+
+
+def test_an_event_cloudwatch_has_not_caught_up_with_counts_only_while_fresh(dw: DetectWorld) -> None:
+    """DescribeAlarms promises no read-after-write: an event up to READ_LAG_S old counts over an older OK reading;
+    past that, the reading stands (the event says ALARM at a time CloudWatch says it was OK)."""
+    dw.set_alarm("recsys-inference-canary-use1")
+    sent = float(int(time.time()) + 5)  # after the alarm's OK reading began; whole seconds, as the event says
+    fresh = dw.decide(alarm_event(id="fresh", at=sent), now=sent + READ_LAG_S)
+    assert fresh.outcome == "started", fresh.reason
+    dw.sfn.stop_execution(executionArn=fresh.execution_arn)
+    Ledger(TABLE, "us-west-2", dw.factory).release_lock("recsys", fresh.execution_name or "")
+    stale = dw.decide(alarm_event(id="stale", at=sent), now=sent + READ_LAG_S + 1)
+    assert stale.reason.startswith("CloudWatch reads recsys-api-canary-use1 OK since "), stale.reason
+
+
+@pytest.mark.parametrize("age", [MAX_EVENT_AGE_S + 1, 6 * 3600, None])
+def test_an_event_older_than_the_maximum_age_starts_nothing(dw: DetectWorld, age: float | None) -> None:
+    """Even with the quorum in ALARM now: a run is decided on what CloudWatch says with a fresh event. (None: an
+    event of 1970.)"""
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-inference-canary-use1")
+    now = float(int(time.time()))
+    age = now if age is None else age
+    decision = dw.decide(alarm_event(at=now - age), now=now)
+    assert decision.outcome == "ignored"
+    assert decision.reason.startswith(f"the event is {int(age)} s old")
+    assert f"Detect acts on none older than {MAX_EVENT_AGE_S} s" in decision.reason
+    assert dw.executions() == []
+    assert dw.decide(alarm_event(at=now - MAX_EVENT_AGE_S), now=now).outcome == "started", "the limit itself is in"
+
+
+@pytest.mark.parametrize(
+    ("when", "problem"),
+    [
+        ("yesterday at noon", "must be an ISO 8601 timestamp with a zone"),
+        ("2026-13-45T99:99:99Z", "is not a valid time"),
+        ("2026-11-28T03:04:05", "must be an ISO 8601 timestamp with a zone"),
+        ("2026-11-28", "must be an ISO 8601 timestamp with a zone"),
+        ("2026-11-28T03:04:05Z\n", "must be an ISO 8601 timestamp with a zone"),
+        ("9999-12-31T23:59:59Z", "is in the future"),
+        (1764299045, "must be an ISO 8601 timestamp with a zone"),
+    ],
+)
+def test_a_malformed_or_future_time_is_refused_and_starts_nothing(dw: DetectWorld, when: Any, problem: str) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
+    dw.set_alarm("recsys-inference-canary-use1")
+    event = alarm_event()
+    event["time"] = when
+    with pytest.raises(EventInvalid) as info:
+        dw.decide(event)
+    assert info.value.problems[0].startswith("time: ")
+    assert problem in info.value.problems[0]
+    assert dw.executions() == []
+
+
+def test_a_transition_time_that_is_not_a_time_is_refused(dw: DetectWorld) -> None:
+    event = alarm_event()
+    event["detail"]["state"]["timestamp"] = "soon"
+    with pytest.raises(EventInvalid, match=r"detail\.state\.timestamp: must be an ISO 8601 timestamp"):
+        dw.decide(event)
+
+
+def test_a_refused_event_goes_to_the_dead_letter_queue_at_once_with_its_reason(
+    dw: DetectWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed event never becomes valid: Lambda's retries cannot help, so Detect sends it to its dead-letter
+    queue itself and returns; nothing raised, nothing lost."""
+    sqs = boto3.client("sqs", region_name="us-west-2")
+    queue = sqs.create_queue(QueueName="detect-dlq")["QueueUrl"]
+    for key, value in {
+        "PLANS": "recsys",
+        "LEDGER_TABLE": TABLE,
+        "STATE_MACHINE_ARN": dw.state_machine,
+        "PLAN_PARAMETER_PREFIX": world.PLAN_PREFIX,
+        "DEAD_LETTER_QUEUE_URL": queue,
+    }.items():
+        monkeypatch.setenv(key, value)
+    event = alarm_event(time="2026-13-45T99:99:99Z")
+    result = lambda_handler(event, FakeContext())
+    assert result["outcome"] == "refused"
+    assert result["reason"].startswith("alarm event is invalid: time: '2026-13-45T99:99:99Z' is not a valid time")
+    (message,) = sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"])["Messages"]
+    body = json.loads(message["Body"])
+    assert (body["refused"], body["event"]) == (result["reason"], event)
+    assert message["MessageAttributes"]["ErrorCode"]["StringValue"] == "EventInvalid"
+    assert dw.executions() == []
+
+
+def test_without_a_dead_letter_queue_a_refused_event_is_raised(
+    dw: DetectWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "PLANS": "recsys",
+        "LEDGER_TABLE": TABLE,
+        "STATE_MACHINE_ARN": dw.state_machine,
+        "PLAN_PARAMETER_PREFIX": world.PLAN_PREFIX,
+    }.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(EventInvalid, match="time: "):
+        lambda_handler(alarm_event(time="yesterday"), FakeContext())
+
+
+def test_detect_acts_on_no_event_older_than_aws_delivers_it() -> None:
+    """The stack caps EventBridge's retries and Lambda's asynchronous ones at Detect's maximum age: older events go
+    to the dead-letter queue instead of being dropped by the age check."""
+    detect = yaml_parse(TEMPLATE.read_text())["Resources"]["DetectFunction"]["Properties"]
+    assert detect["EventInvokeConfig"]["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE_S
+    rule = detect["Events"]["AlarmStateChange"]["Properties"]
+    assert rule["RetryPolicy"]["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE_S
+    assert detect["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DetectDeadLetterQueue"}

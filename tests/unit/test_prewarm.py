@@ -36,7 +36,7 @@ def ledger(dw: DetectWorld) -> Ledger:
 
 def suspect(dw: DetectWorld, now: float = 1_000_000.0, event_id: str = "a") -> Any:
     dw.set_alarm("recsys-api-canary-use1")
-    return dw.decide(alarm_event(id=event_id), now=now)
+    return dw.decide(alarm_event(id=event_id, at=now), now=now)
 
 
 def test_the_first_alarm_starts_the_standby_toward_active_capacity_and_records_it(dw: DetectWorld) -> None:
@@ -130,4 +130,6 @@ def test_a_prewarm_that_fails_is_recorded_and_detection_goes_on(dw: DetectWorld)
     assert item["counts"] == {}
     assert "recsys-ranker-usw2" in item["error"]
     dw.set_alarm("recsys-inference-canary-use1")
-    assert dw.decide(alarm_event(id="b"), now=1_000_030.0).outcome == "started", "the quorum still starts the run"
+    assert dw.decide(alarm_event(id="b", at=1_000_030.0), now=1_000_030.0).outcome == "started", (
+        "the quorum still starts the run"
+    )

@@ -106,12 +106,21 @@ class DetectConfig(StepConfig):
     ledger_table: str
     state_machine_arn: str
     plans: tuple[str, ...]
+    # Where a malformed event goes at once, with the reason (no retry can succeed); empty: it is raised, and Lambda's
+    # retries end in the function's own dead-letter queue.
+    dead_letter_queue_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DetectConfig:
         r = _Reader(env)
         plans = r.plans()
-        config = cls(*r.common(), r.text("LEDGER_TABLE"), r.text("STATE_MACHINE_ARN", pattern=_ARN), plans)
+        config = cls(
+            *r.common(),
+            r.text("LEDGER_TABLE"),
+            r.text("STATE_MACHINE_ARN", pattern=_ARN),
+            plans,
+            r.env.get("DEAD_LETTER_QUEUE_URL", ""),
+        )
         r.done()
         return config
 

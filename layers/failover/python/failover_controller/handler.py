@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from failover_controller.aws import call
 from failover_controller.clients import ClientFactory
 from failover_controller.config import ControllerConfig, DetectConfig, StepConfig
 from failover_controller.errors import FailoverError
@@ -98,8 +100,13 @@ def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict
         swept = prewarm.sweep(config, factory)
         logger.info("pre-warm sweep", extra={"plans": swept})
         return {"outcome": "swept", "plans": swept}
-    with reported("DetectErrors", "alarm event refused"):
-        decision = detect.decide(event, config, factory)
+    try:
+        with reported("DetectErrors", "alarm event refused"):
+            decision = detect.decide(event, config, factory)
+    except detect.EventInvalid as exc:
+        if not config.dead_letter_queue_url:
+            raise
+        return refuse(event, exc, config, factory)
     metrics.add_dimension(name="decision", value=decision.outcome)
     metrics.add_metric(name="DetectDecisions", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -113,3 +120,27 @@ def run_detect(event: Any, config: DetectConfig, factory: ClientFactory) -> dict
         },
     )
     return decision.to_dict()
+
+
+# What of a refused event the dead-letter message keeps: SQS takes messages of up to 256 KiB.
+DEAD_LETTER_EVENT_CHARS = 200_000
+
+
+def refuse(event: Any, exc: FailoverError, config: DetectConfig, factory: ClientFactory) -> dict[str, Any]:
+    """A malformed event can never succeed: it goes to Detect's dead-letter queue now, with the reason (whose alarm
+    tells people), instead of through Lambda's retries. A failed send raises: Lambda's retries then end there too."""
+    text = json.dumps(event, default=str)
+    body = {"refused": exc.message, "event": event if len(text) <= DEAD_LETTER_EVENT_CHARS else None}
+    if body["event"] is None:
+        body["event_truncated"] = text[:DEAD_LETTER_EVENT_CHARS]
+    call(
+        "SendMessage to Detect's dead-letter queue",
+        factory.client("sqs", config.region).send_message,
+        QueueUrl=config.dead_letter_queue_url,
+        MessageBody=json.dumps(body, default=str),
+        MessageAttributes={
+            "ErrorCode": {"DataType": "String", "StringValue": type(exc).__name__},
+            "ErrorMessage": {"DataType": "String", "StringValue": exc.message[:1024]},
+        },
+    )
+    return {"outcome": "refused", "reason": exc.message, "dead_letter_queue": config.dead_letter_queue_url}
