@@ -219,6 +219,29 @@ def test_each_sagemaker_poll_gets_what_the_last_call_carried(sfn: Harness) -> No
     assert [p["carry"] for p in sfn.called("ShiftSageMakerTraffic", "status")] == [first, second]
 
 
+@pytest.mark.parametrize("where", ["scale_target", "status"])
+def test_a_failed_scale_up_lets_a_promotion_under_way_finish_then_compensates(sfn: Harness, where: str) -> None:
+    """A failure in one branch of a Parallel stops the other: the scale-up's is caught in its branch, so a promotion
+    that began (FailoverGlobalCluster does not stop with the state machine) is followed to its end, and
+    compensation then aligns writes and DNS with the writer it left, instead of finding it under way."""
+    quota = Raise("StepFailed", "instance quota: us-west-2 refused ranker=4 instance(s)")
+    if where == "status":
+        sfn.script("ShiftSageMakerTraffic", step_result(done=False), action="scale_target")
+    sfn.script("ShiftSageMakerTraffic", quota, action=where)
+    sfn.script("PromoteAurora", step_result(done=False), action="promote")
+    sfn.script("PromoteAurora", step_result(done=False), step_result(done=False), step_result(), action="status")
+    arn = sfn.start(START)
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "StepFailed"
+    assert desc["cause"].startswith("PromoteAndScale failed")
+    assert "instance quota" in desc["cause"]
+    assert len(sfn.called("PromoteAurora", "status")) == 3, "the promotion was followed to its end"
+    entered = sfn.entered(arn)
+    assert entered.index("Compensate") > max(i for i, s in enumerate(entered) if s == "CheckAurora")
+    assert "SwitchDynamoDBWrites" not in entered
+
+
 def test_a_poll_past_the_deadline_times_out_and_compensates(sfn: Harness) -> None:
     sfn.script("ShiftSageMakerTraffic", step_result(done=False), action="scale_target")
     sfn.script("ShiftSageMakerTraffic", Raise("PollTimeout", "shift_sagemaker_traffic: not done"), action="status")
