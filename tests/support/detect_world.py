@@ -4,6 +4,7 @@ machine; shared by Detect's tests, the property tests and the benchmarks."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,7 +22,8 @@ TABLE = "ledger"
 
 
 class DetectWorld:
-    def __init__(self, plan_doc: dict[str, Any]) -> None:
+    def __init__(self, plan_doc: dict[str, Any], aws_like_hooks: Callable[[boto3.Session], None] | None = None) -> None:
+        """``aws_like_hooks``: registers tests/support/aws_like's hooks on the session before any client is built."""
         self.plan = parse_plan(plan_doc)
         for region in self.plan.regions:
             boto3.client("ssm", region_name=region).put_parameter(
@@ -31,6 +33,8 @@ class DetectWorld:
             Name=f"{world.PLAN_PREFIX}/recsys", Value=json.dumps(plan_doc), Type="String"
         )
         session = boto3.Session()
+        if aws_like_hooks is not None:
+            aws_like_hooks(session)
         aws_like.alarm_transition_timestamps(session)  # DescribeAlarms as AWS answers it
         aws_like.eventually_consistent_reads(session)
         self.factory = ClientFactory(session=session)

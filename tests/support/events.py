@@ -33,3 +33,19 @@ def sample_plan_doc() -> dict[str, Any]:
     for record in route53["records"]:
         del record["values"], record["ttl"]
     return doc
+
+
+def two_variants(plan_doc: dict[str, Any]) -> dict[str, Any]:
+    """``plan_doc`` with a second variant on each endpoint (``reranker``): a scale-up then takes two calls, one
+    variant's capacity per call."""
+    for region, endpoint in plan_doc["sagemaker"]["endpoints"].items():
+        endpoint["variants"].append(
+            {
+                "variant_name": "reranker",
+                "standby_instance_count": 1,
+                "active_instance_count": 3 if region == "us-west-2" else 2,
+                "active_weight": 0.25,
+            }
+        )
+        endpoint["variants"][0]["active_weight"] = 0.75
+    return plan_doc

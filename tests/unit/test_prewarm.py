@@ -14,7 +14,9 @@ from failover_controller.ledger import Ledger
 from failover_controller.prewarm import SK, SWEEP, sweep
 from failoverctl.drill import world
 from functions.detect.app import lambda_handler
+from tests.support import aws_like
 from tests.support.detect_world import TABLE, DetectWorld, alarm_event
+from tests.support.events import two_variants
 from tests.support.lambda_context import FakeContext
 
 STANDBY, PRIMARY = "us-west-2", "us-east-1"
@@ -133,3 +135,22 @@ def test_a_prewarm_that_fails_is_recorded_and_detection_goes_on(dw: DetectWorld)
     assert dw.decide(alarm_event(id="b", at=1_000_030.0), now=1_000_030.0).outcome == "started", (
         "the quorum still starts the run"
     )
+
+
+def test_a_prewarm_of_several_variants_sends_each_variants_capacity_in_turn(plan_doc: dict[str, Any]) -> None:
+    """UpdateEndpointWeightsAndCapacities changes one variant's capacity per call: the alarm sends the first, and
+    each sweep while the standby is warm sends the next."""
+    with mock_aws():
+        dw = DetectWorld(two_variants(plan_doc), aws_like_hooks=aws_like.one_variant_capacity_per_call)
+        assert "pre-warm: the standby's endpoints started" in suspect(dw).reason
+        assert counts(dw, STANDBY) == {"ranker": (0.75, 4), "reranker": (0.25, 1)}
+        warming = sweep(dw.config, dw.factory, now=1_000_300.0)["recsys"]
+        assert warming.startswith("warm until 1001800 (epoch s) unless a failover follows; "), warming
+        assert counts(dw, STANDBY) == {"ranker": (0.75, 4), "reranker": (0.25, 3)}
+        assert sweep(dw.config, dw.factory, now=1_000_600.0)["recsys"] == (
+            "warm until 1001800 (epoch s) unless a failover follows"
+        ), "nothing more to send"
+        item = ledger(dw).get("recsys", SK) or {}
+        assert item["counts"] == {"recsys-ranker-usw2": {"ranker": 1, "reranker": 1}}, "what to go back to"
+        back = sweep(dw.config, dw.factory, now=1_001_800.0)["recsys"]
+        assert back.startswith("false alarm: scaling the standby back"), back

@@ -14,6 +14,7 @@ from failover_controller.steps import shift_sagemaker_traffic as step
 from failover_controller.steps.base import enforce_deadline
 from failoverctl.drill import world
 from tests.support import aws_like
+from tests.support.events import two_variants
 from tests.support.requests import request
 
 
@@ -224,20 +225,6 @@ def test_an_instance_quota_refusal_is_named(session: boto3.Session, plan_doc: di
         step.run(request(plan, f, "scale_target"))
     assert "'ml.g4dn.xlarge for endpoint usage' is 2 Instances" in info.value.message
     assert "Service Quotas" in info.value.message
-
-
-def two_variants(plan_doc: dict[str, Any]) -> dict[str, Any]:
-    for region, endpoint in plan_doc["sagemaker"]["endpoints"].items():
-        endpoint["variants"].append(
-            {
-                "variant_name": "reranker",
-                "standby_instance_count": 1,
-                "active_instance_count": 3 if region == "us-west-2" else 2,
-                "active_weight": 0.25,
-            }
-        )
-        endpoint["variants"][0]["active_weight"] = 0.75
-    return plan_doc
 
 
 def test_capacity_moves_one_variant_per_call_and_the_poll_sends_the_next(

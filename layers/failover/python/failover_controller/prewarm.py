@@ -8,7 +8,8 @@ the runbook's scale-up: "at least", weights untouched, an autoscaled variant's M
 data nor DNS. One pre-warm per suspicion: the plan's ``PREWARM`` ledger item is created conditionally before
 anything is changed, so a crash leaves a record for the sweep, never an untracked scale-up.
 
-Detect's schedule sweeps (``SWEEP``): after ``prewarm_seconds`` a pre-warm that no run took over goes back to
+Detect's schedule sweeps (``SWEEP``): until ``prewarm_seconds`` have passed, each sweep sends the next variant's
+capacity (SageMaker scales one variant per call); after them, a pre-warm that no run took over goes back to
 the counts it found (MinCapacity too), and its extra instance-hours (what the false alarm cost) go to the ledger as
 ``PREWARM#<at>``. It never scales back while a run holds the lock, after a run has finished since the pre-warm
 (that run's capacity is the runbook's business), or once writes go to this region.
@@ -107,7 +108,9 @@ def _sweep_one(plan: RecoveryPlan, region: str, factory: ClientFactory, ledger: 
     if write_region(plan, region, factory) == region:
         return _retire(ledger, plan, item, now, f"writes go to {region}: the standby is the active region")
     if now < float(item["until"]):
-        return f"warm until {int(item['until'])} (epoch s) unless a failover follows"
+        return f"warm until {int(item['until'])} (epoch s) unless a failover follows" + _keep_warming(
+            plan, region, factory, ledger, item
+        )
     if item.get("changed") is False:
         return _retire(ledger, plan, item, now, "false alarm: the pre-warm had changed nothing")
     req = _request(plan, region, factory)
@@ -115,6 +118,19 @@ def _sweep_one(plan: RecoveryPlan, region: str, factory: ClientFactory, ledger: 
     if not result.done:
         return f"false alarm: scaling the standby back ({result.message})"
     return _retire(ledger, plan, item, now, "false alarm: the standby is back at the counts it had")
+
+
+def _keep_warming(plan: RecoveryPlan, region: str, factory: ClientFactory, ledger: Ledger, item: dict[str, Any]) -> str:
+    """The pre-warm goes on: SageMaker scales one variant per call, so each sweep sends the next variant's capacity
+    once the endpoint is InService again (the counts found at the start stay the ones to go back to)."""
+    req = _request(plan, region, factory)
+    try:
+        result = to_capacity(req, region, req.result(STEP), active=True)
+    except (FailoverError, ClientError, BotoCoreError) as exc:
+        return f"; warming further failed: {exc}"
+    if result.changed and not item.get("changed"):
+        ledger.put(plan.application, SK, {**item, "changed": True})
+    return f"; {result.message}" if result.changed else ""
 
 
 def _back(req: StepRequest, region: str, endpoint: Endpoint, item: dict[str, Any], part: StepResult) -> StepResult:
