@@ -277,7 +277,9 @@ def test_cloudwatch_alarm_actions_can_publish_to_the_encrypted_topic() -> None:
 
 
 def _resolve(node: Any, params: dict[str, str]) -> Any:
-    """The two intrinsics the rule patterns use, with a stack's parameter values."""
+    """The intrinsics the rule patterns use, with a stack's parameter (and pseudo-parameter) values."""
+    if isinstance(node, dict) and "Fn::Sub" in node:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: params[m.group(1)], node["Fn::Sub"])
     if isinstance(node, dict) and "Ref" in node:
         value = params[node["Ref"]]
         return value.split(",") if node["Ref"] == "AlarmNames" else value
@@ -309,11 +311,13 @@ def test_every_plan_alarm_reaches_the_standbys_detect_while_its_region_works() -
             "source": "aws.cloudwatch",
             "detail-type": "CloudWatch Alarm State Change",
             "region": region,
+            "resources": [f"arn:aws:cloudwatch:{region}:123456789012:alarm:{alarm}"],
             "detail": {"alarmName": alarm, "state": {"value": "ALARM"}},
         }
 
     def matches(pattern: dict[str, Any], region: str, evt: dict[str, Any]) -> bool:
-        resolved = _resolve(pattern, params[region])
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": "123456789012"}
+        resolved = _resolve(pattern, params[region] | pseudo)
         return bool(EventPattern.load(json.dumps(resolved)).matches_event(evt))  # type: ignore[arg-type]
 
     standby, primary = plan.standby_region, plan.primary_region
@@ -329,6 +333,12 @@ def test_every_plan_alarm_reaches_the_standbys_detect_while_its_region_works() -
             assert matches(forward["Properties"]["EventPattern"], primary, evt), signal.name
             assert matches(detect_pattern["Pattern"], standby, evt), f"{signal.name} forwarded"
     assert not matches(forward["Properties"]["EventPattern"], primary, event("recsys-api-canary-use1", primary))
+    # An event the peer forwarded here names an alarm of the peer's region: never forwarded back, even when both
+    # stacks forward the same names.
+    health = next(s.name for s in plan.signals if s.region == primary)
+    from_peer = event(health, standby)
+    assert not matches(forward["Properties"]["EventPattern"], primary, from_peer)
+    assert not matches(forward["Properties"]["EventPattern"], primary, {**from_peer, "region": primary})
 
 
 def test_each_checkov_skip_is_named_once_with_its_reason() -> None:
