@@ -480,3 +480,52 @@ def test_record_names_are_the_same_whatever_their_case_and_trailing_dot(plan_doc
         {**first, "name": "SVC.EXAMPLE.BOX", "set_identifiers": {"us-east-1": "b-east", "us-west-2": "b-west"}},
     ]
     assert problems_of(plan_doc) == ["route53.records[1]: SVC.EXAMPLE.BOX CNAME is listed twice"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_constant_json_does_not_have_is_refused(plan_doc: dict[str, Any], number: str) -> None:
+    """json.loads takes NaN and Infinity; the plan would be stored as NaN in SSM, which strict parsers refuse, and a
+    weight of nan would be sent on every poll."""
+    text = json.dumps(plan_doc).replace('"active_weight": 1.0', f'"active_weight": {number}', 1)
+    assert number in text
+    with pytest.raises(PlanInvalid, match=f"not valid JSON: {number} is not a JSON number"):
+        loads_plan(text, "plan.json")
+
+
+def test_a_number_too_large_to_hold_is_refused_where_it_is(plan_doc: dict[str, Any]) -> None:
+    text = json.dumps(plan_doc).replace('"active_weight": 1.0', '"active_weight": 1e309', 1)
+    with pytest.raises(PlanInvalid) as info:
+        loads_plan(text, "plan.json")
+    assert info.value.problems == [
+        "sagemaker.endpoints.us-east-1.variants[0].active_weight: must be a finite number, got inf"
+    ]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_number_in_a_document_is_refused(plan_doc: dict[str, Any], value: float) -> None:
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["active_weight"] = value
+    assert problems_of(plan_doc) == [
+        f"sagemaker.endpoints.us-west-2.variants[0].active_weight: must be a finite number, got {value}"
+    ]
+
+
+def test_a_duplicate_key_is_refused_instead_of_the_last_one_winning(plan_doc: dict[str, Any]) -> None:
+    text = json.dumps(plan_doc).replace('"mode": ', '"mode": "ungraceful", "mode": ', 1)
+    with pytest.raises(PlanInvalid, match="duplicate key 'mode' in one object"):
+        loads_plan(text, "plan.json")
+
+
+@pytest.mark.parametrize("field", ["application", "name"])
+def test_a_trailing_newline_does_not_pass_a_pattern(plan_doc: dict[str, Any], field: str) -> None:
+    """JSON Schema patterns are ECMA-262: "$" is the end of the text. Python's "$" also matches before a final
+    newline, so "recsys\\n" passed "^[a-z0-9-]+$" and was queried and stored under that name."""
+    if field == "application":
+        plan_doc["application"] += "\n"
+        where = "application"
+    else:
+        plan_doc["signals"]["alarms"][0]["name"] += "\n"
+        where = "signals.alarms[0].name"
+    problems = problems_of(plan_doc)
+    assert problems
+    assert problems[0].startswith(f"{where}: "), problems
+    assert "does not match" in problems[0]

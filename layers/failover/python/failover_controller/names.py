@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
-PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$")
+# \Z, not $: Python's $ also matches before a final newline, so "us-east-1\n" would pass.
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]\Z")
+PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
+ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:[^\n]+\Z")
 DEFAULT_PLAN_PREFIX = "/failover-controller/plans"
 
 

@@ -405,9 +405,28 @@ def _reserved_concurrency(doc: dict[str, Any]) -> tuple[int, int]:
     return chosen.get("steps", 2), chosen.get("detect", 5)
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {shown(key)} in one object (the last would win silently)")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def strict_json(text: str) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity, no duplicate keys (json.loads takes both, the last key
+    winning). ValueError names the problem."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_not_json)
+
+
 def loads_plan(text: str, source: str) -> RecoveryPlan:
     try:
-        doc = json.loads(text)
+        doc = strict_json(text)
     except json.JSONDecodeError as exc:
         raise PlanInvalid(source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from exc
     except RecursionError as exc:

@@ -4,11 +4,18 @@ The layer stays pure Python and dependency-free (jsonschema needs a compiled ext
 that this validator and jsonschema agree on the plan schema. Supported keywords: type, enum, const,
 required, properties, additionalProperties, propertyNames, minProperties, items, minItems, maxItems,
 uniqueItems, minLength, maxLength, pattern, minimum, maximum, exclusiveMinimum, $ref (local), $defs.
+
+Two points where JSON Schema is stricter than Python: a pattern is an ECMA-262 regular expression, whose ``$``
+matches at the very end only (Python's also matches before a final newline, so ``"recsys\n"`` would pass
+``^[a-z]+$``); and a JSON number is finite (NaN and Infinity are not JSON, and a number like 1e309 is not one a
+JSON parser can hold), so a non-finite number is refused wherever a number is allowed.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from functools import cache
 from typing import Any
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -154,12 +161,20 @@ def _string_problems(value: str, schema: dict[str, Any]) -> list[str]:
         problems.append(f"must be at least {schema['minLength']} characters long")
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         problems.append(f"must be at most {schema['maxLength']} characters long")
-    if "pattern" in schema and not re.search(schema["pattern"], value):
+    if "pattern" in schema and not ecma_pattern(schema["pattern"]).search(value):
         problems.append(f"{shown(value)} does not match {schema['pattern']!r}")
     return problems
 
 
+@cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with ECMA-262's ``$``: the end of the text, never before a final newline."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
 def _number_problems(value: float, schema: dict[str, Any]) -> list[str]:
+    if not math.isfinite(value):
+        return [f"must be a finite number, got {value}"]
     problems = []
     if "minimum" in schema and value < schema["minimum"]:
         problems.append(f"must be >= {schema['minimum']}, got {value}")
