@@ -39,7 +39,8 @@ TARGET_SHARE_OF_RTO = 0.75
 def sequential_definition(asl: dict[str, Any]) -> dict[str, Any]:
     """The state machine with its Parallel's branches run one after another: the first branch's states, then the
     second's, then a Pass that shapes the same result the Parallel did. Each branch task catches as the Parallel
-    did; everything else is unchanged."""
+    did (a branch's own catch, there to keep the other branch going, has no branch to keep going here, and its
+    states are left out); everything else is unchanged."""
     out = copy.deepcopy(asl)
     states = out["States"]
     parallel = states.pop(PARALLEL)
@@ -47,7 +48,10 @@ def sequential_definition(asl: dict[str, Any]) -> dict[str, Any]:
     join = f"{PARALLEL}Joined"
     for i, branch in enumerate(parallel["Branches"]):
         follow = names[i + 1] if i + 1 < len(names) else join
+        caught = {c["Next"] for s in branch["States"].values() for c in s.get("Catch", [])}
         for name, original in branch["States"].items():
+            if name in caught:
+                continue
             state = dict(original)
             if state.get("End"):
                 state.pop("End")
@@ -57,7 +61,8 @@ def sequential_definition(asl: dict[str, Any]) -> dict[str, Any]:
                 state["Catch"] = parallel.get("Catch", [])
             states[name] = state
     outputs = [
-        next(s.get("OutputPath", "$") for s in b["States"].values() if s.get("End")) for b in parallel["Branches"]
+        next(s.get("OutputPath", "$") for n, s in b["States"].items() if s.get("End") and n in states)
+        for b in parallel["Branches"]
     ]
     shaped = {key: outputs[int(value.strip("$[]"))] for key, value in parallel.get("ResultSelector", {}).items()}
     states[join] = {

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from failover_controller.errors import PlanInvalid
 from failover_controller.names import DEFAULT_PLAN_PREFIX
 from failover_controller.plan import load_plan_file
 from failoverctl import dns as dns_setup
-from failoverctl import drill, operate
+from failoverctl import drill, inputs, operate
 from failoverctl import report as run_report
 from failoverctl.follow import FollowError
 from failoverctl.paths import ROOT
@@ -56,16 +57,20 @@ def _plan_validate(args: argparse.Namespace) -> int:
 def _plan_params(args: argparse.Namespace) -> int:
     try:
         plan = load_plan_file(args.file)
+        plan.require_region(args.region)
         account = args.account or caller_account(args.region)
         params = stack_parameters(plan, args.region, account, alarm_event_source=args.alarm_event_source)
-    except PlanInvalid as exc:
-        print(f"{args.file}: {exc.message}", file=sys.stderr)
+        text = json.dumps(params, indent=2)
+        if args.output:
+            inputs.write_text(args.output, text + "\n")
+        else:
+            print(text)
+    except (PlanInvalid, inputs.OutputError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    text = json.dumps(params, indent=2)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    except (ClientError, BotoCoreError) as exc:
+        print(f"cannot read the account from STS in {args.region} (pass --account): {exc}", file=sys.stderr)
+        return EXIT_DRILL_BROKEN
     return EXIT_OK
 
 
@@ -73,6 +78,11 @@ def _drill(args: argparse.Namespace) -> int:
     if args.stop:
         print(drill.stop_kept())
         return EXIT_OK
+    try:  # before anything starts: a plan file that is not a plan (or /dev/zero) stops here
+        load_plan_file(args.plan)
+    except PlanInvalid as exc:
+        print(f"drill: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     options = drill.Options(
         scenario=args.scenario,
         failback=args.failback,
@@ -117,7 +127,9 @@ def parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=_plan_validate)
     params = plan.add_parser("params", help="the stack parameters of a plan for one region (JSON)")
     params.add_argument("file")
-    params.add_argument("--region", required=True, help="the region of the stack (one of the plan's two)")
+    params.add_argument(
+        "--region", required=True, type=inputs.region, help="the region of the stack (one of the plan's two)"
+    )
     params.add_argument("--account", help="the AWS account id (default: the caller's, from STS)")
     params.add_argument("--alarm-event-source", default="aws.cloudwatch")
     params.add_argument("--output", "-o", help="write to this file instead of standard output")
@@ -125,7 +137,10 @@ def parser() -> argparse.ArgumentParser:
     push = plan.add_parser("push", help="store a plan where the stack of --region reads it (SSM; 8 KB at most)")
     push.add_argument("file")
     push.add_argument(
-        "--prefix", default=DEFAULT_PLAN_PREFIX, help="the stack's PlanParameterPrefix (default: %(default)s)"
+        "--prefix",
+        type=inputs.plan_prefix,
+        default=DEFAULT_PLAN_PREFIX,
+        help="the stack's PlanParameterPrefix (default: %(default)s)",
     )
     operate.add_target_options(push)
     push.set_defaults(func=_operate(operate.push))
@@ -164,12 +179,6 @@ def _add_dns_command(sub: Any) -> None:
     )
     operate.add_target_options(release)
     release.set_defaults(func=_operate(dns_setup.release))
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, got {text!r}")
-    return int(text)
 
 
 def _add_drill_command(sub: Any) -> None:
@@ -221,20 +230,20 @@ def _add_drill_world_options(run: argparse.ArgumentParser) -> None:
     """How the drill's world behaves: its time, its outages' bursts, its account."""
     run.add_argument(
         "--time-scale",
-        type=float,
+        type=inputs.time_scale,
         default=drill.DEFAULT_TIME_SCALE,
         help="AWS's durations (benchmarks/dependency_timings.json) and the runbook's waits are divided by this "
         f"(default {drill.DEFAULT_TIME_SCALE:g}: a 2-minute switchover takes 1 s); 0: every change is instant",
     )
     run.add_argument(
         "--burst",
-        type=_positive_int,
+        type=inputs.positive_int,
         help="a brown-out's failures come in runs of this many consecutive calls (default: the scenario's; "
         "brownout: 6, one more than the SDK's attempts)",
     )
     run.add_argument(
         "--account-concurrency",
-        type=_positive_int,
+        type=inputs.positive_int,
         default=1000,
         help="the emulated account's Lambda concurrency quota (default 1000, AWS's default; a new account may have "
         "10): the deploy fails, naming it, when the stack's reservations would leave fewer than 100 unreserved",
@@ -250,7 +259,9 @@ def _add_operator_commands(sub: Any) -> None:
 
     start = sub.add_parser("failover", help="start the runbook into --to REGION and follow it live")
     start.add_argument("plan")
-    start.add_argument("--to", required=True, help="the region to fail over into (its controller runs the runbook)")
+    start.add_argument(
+        "--to", required=True, type=inputs.region, help="the region to fail over into (its controller runs the runbook)"
+    )
     start.add_argument("--mode", choices=["graceful", "ungraceful"], default="graceful")
     start.add_argument("--dry-run", action="store_true", help="every step reports what it would do; nothing changes")
     start.add_argument(
@@ -263,9 +274,11 @@ def _add_operator_commands(sub: Any) -> None:
     start.add_argument("--force-beyond-rpo", action="store_true", help="ungraceful: accept losing more than the RPO")
     start.add_argument("--reason", help="recorded in the ledger and the notifications")
     start.add_argument("--name", help="the execution name (default: PLAN-manual-<UTC time>)")
-    start.add_argument("--poll-seconds", type=int, help="wait between status polls (default 15)")
+    start.add_argument("--poll-seconds", type=inputs.positive_int, help="wait between status polls (default 15)")
     start.add_argument("--no-follow", action="store_true", help="start it and print its ARN")
-    start.add_argument("--timeout", type=float, default=3600.0, help="stop following after this many seconds")
+    start.add_argument(
+        "--timeout", type=inputs.positive_seconds, default=3600.0, help="stop following after this many seconds"
+    )
     operate.add_target_options(start)
     start.set_defaults(func=_operate(operate.failover), region=None)
 
@@ -274,7 +287,7 @@ def _add_operator_commands(sub: Any) -> None:
         ("reject", "reject a run waiting at its approval gate (nothing changes)"),
     ):
         gate = sub.add_parser(verb, help=helptext)
-        gate.add_argument("run", help="the execution name or ARN")
+        gate.add_argument("run", type=inputs.run_id, help="the execution name or ARN")
         gate.add_argument("--by", help="who decides (default: your user name)")
         if verb == "reject":
             gate.add_argument("--reason")
@@ -298,22 +311,28 @@ def _add_record_commands(sub: Any) -> None:
     env.set_defaults(func=_operate(operate.sam_env))
 
     page = sub.add_parser("report", help="a run's picture: an HTML page from its execution history and ledger entry")
-    page.add_argument("run", help="the execution name or ARN")
+    page.add_argument("run", type=inputs.run_id, help="the execution name or ARN")
     page.add_argument("--out", help="where to write it (default: RUN.html)")
     operate.add_target_options(page)
     page.set_defaults(func=_operate(run_report.command))
 
     runs = sub.add_parser("status", help="recent runs from the ledger: outcome, achieved RTO, RPO exposure")
     runs.add_argument("--plan", help="the plan (default: the stack's)")
-    runs.add_argument("--limit", type=int, default=10)
+    runs.add_argument("--limit", type=inputs.positive_int, default=10)
     runs.add_argument("--json", action="store_true")
     operate.add_target_options(runs)
     runs.set_defaults(func=_operate(operate.status))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    code: int = args.func(args)
+    """Everything printed, argparse's refusals too, is shown with its control characters escaped."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = inputs.EscapingStream(out), inputs.EscapingStream(err)
+    try:
+        args = parser().parse_args(argv)
+        code: int = args.func(args)
+    finally:
+        sys.stdout, sys.stderr = out, err
     return code
 
 

@@ -14,7 +14,6 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Any
 
 import boto3
@@ -31,6 +30,7 @@ from failover_controller.reads import dns
 from failover_controller.reads.aurora import global_cluster, settled_writer_region
 from failover_controller.run_context import parse_start
 from failover_controller.steps.base import StepRequest
+from failoverctl import inputs
 from failoverctl.follow import FollowError, Printer, follow, ledger_outcome, why
 from failoverctl.paths import DEFAULT_STACK, LOCAL_STATE_FILE
 from failoverctl.stack import account_concurrency, stack_reservation, stack_resources
@@ -212,16 +212,27 @@ def _who() -> str:
     return "unknown"
 
 
+def run_input(desc: dict[str, Any], name: str) -> dict[str, Any]:
+    """The input a run was started with (DescribeExecution's ``input``): an object for a run of this controller."""
+    try:
+        start = json.loads(desc.get("input") or "{}")
+    except ValueError:
+        start = None
+    if not isinstance(start, dict):
+        raise InputInvalid(f"run {name}", ["its input is not a JSON object: it is not a run of this controller"])
+    return start
+
+
 def _approval(ctl: Controller, run: str) -> tuple[str, str, str]:
     """(plan, execution name, task token) of a run waiting for approval."""
-    name = run.rsplit(":", 1)[-1]
+    name = inputs.run_name(run)
     arn = execution_arn(ctl.state_machine_arn, name)
     sfn = ctl.factory.client("stepfunctions", ctl.region)
     try:
         desc = sfn.describe_execution(executionArn=arn)
     except ClientError as exc:
         raise CommandError(f"no run {name} in {ctl.region}: {exc}") from exc
-    plan = json.loads(desc.get("input") or "{}").get("plan", ctl.plan_name)
+    plan = str(run_input(desc, name).get("plan") or ctl.plan_name)
     item = ctl.ledger.get(plan, f"APPROVAL#{name}")
     if desc["status"] != "RUNNING" or item is None:
         raise CommandError(f"run {name} is {desc['status']} and is not waiting for approval")
@@ -299,7 +310,7 @@ def sam_env(args: argparse.Namespace, out: IO[str]) -> int:
             variables["AWS_ENDPOINT_URL"] = endpoint
     text = json.dumps(env, indent=2, sort_keys=True) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        inputs.write_text(args.out, text)
         out.write(f"{args.out}: the environment of {len(env)} functions of {ctl.stack} in {ctl.region}\n")
     else:
         out.write(text)
@@ -316,7 +327,15 @@ def _kept_state() -> dict[str, Any]:
     """What `failoverctl drill --keep` left running ({} when nothing is)."""
     if not LOCAL_STATE_FILE.exists():
         return {}
-    state: dict[str, Any] = json.loads(LOCAL_STATE_FILE.read_text())
+    try:
+        state = json.loads(LOCAL_STATE_FILE.read_text(encoding="utf-8")[:100_000])
+    except (OSError, ValueError) as exc:
+        state = exc
+    if not isinstance(state, dict):
+        raise InputInvalid(
+            f"the kept drill's state file {LOCAL_STATE_FILE}",
+            ["is not the JSON object a `failoverctl drill --keep` writes: run `failoverctl drill --stop`"],
+        )
     return state
 
 
@@ -340,6 +359,7 @@ def push(args: argparse.Namespace, out: IO[str]) -> int:
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         raise CommandError("no region: pass --region")
+    plan.require_region(region)
     stored = push_plan(plan, prefix=args.prefix, region=region, factory=factory_for(args))
     out.write(f"{stored['name']} in {stored['region']}: {stored['bytes']} bytes ({stored['tier']} tier)\n")
     return 0
@@ -367,8 +387,13 @@ def check_account(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--region", help="the controller's region (default: AWS_REGION)")
-    parser.add_argument("--stack", default=DEFAULT_STACK, help="the controller's stack name (default: %(default)s)")
+    parser.add_argument("--region", type=inputs.region, help="the controller's region (default: AWS_REGION)")
+    parser.add_argument(
+        "--stack",
+        type=inputs.stack_name,
+        default=DEFAULT_STACK,
+        help="the controller's stack name (default: %(default)s)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the emulators a `failoverctl drill --keep` left running")
     where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (an emulator)")
@@ -382,7 +407,13 @@ def run_command(func: Any, args: argparse.Namespace, out: IO[str], err: IO[str])
     except InputInvalid as exc:
         err.write(f"invalid: {exc.message}\n")
         return 2
+    except inputs.OutputError as exc:
+        err.write(f"invalid: {exc}\n")
+        return 2
     except (CommandError, FailoverError, FollowError) as exc:
+        err.write(f"error: {exc}\n")
+        return 3
+    except (ClientError, BotoCoreError) as exc:  # AWS refused or could not be reached: one line, not a traceback
         err.write(f"error: {exc}\n")
         return 3
     return code

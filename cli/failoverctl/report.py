@@ -18,8 +18,9 @@ from typing import IO, Any
 from failover_controller.ledger import Ledger
 from failover_controller.names import execution_arn
 from failover_controller.prewarm import SK as PREWARM_SK
+from failoverctl import inputs
 from failoverctl.follow import timeline_of
-from failoverctl.operate import CommandError, Controller, controller
+from failoverctl.operate import CommandError, Controller, controller, run_input
 
 # A step's own states: its polls and waits are drawn as one bar.
 GROUPS = {
@@ -318,7 +319,7 @@ def _steps_world(steps: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 def from_aws(ctl: Controller, run: str) -> dict[str, Any]:
     """A run report of a real run: its execution history (the timeline) and its ledger entry (figures, steps, the
     pre-warm), read from the controller in ``ctl.region``."""
-    name = run.rsplit(":", 1)[-1]
+    name = inputs.run_name(run)
     arn = run if run.startswith("arn:") else execution_arn(ctl.state_machine_arn, name)
     sfn = ctl.factory.client("stepfunctions", ctl.region)
     try:
@@ -328,7 +329,7 @@ def from_aws(ctl: Controller, run: str) -> dict[str, Any]:
         ]
     except Exception as exc:
         raise CommandError(f"cannot read execution {arn}: {exc}") from exc
-    start = json.loads(desc.get("input") or "{}")
+    start = run_input(desc, name)
     plan = str(start.get("plan") or ctl.plan_name)
     ledger = next((r for r in ctl.ledger.runs(plan, limit=50) if r.get("execution") == name), {})
     steps = ledger.get("steps") or {}
@@ -373,7 +374,7 @@ def _prewarm_of(ledger: Ledger, plan: str, run: dict[str, Any]) -> dict[str, Any
 def command(args: argparse.Namespace, out: IO[str]) -> int:
     """`failoverctl report RUN`: the run's HTML page, from its execution history and ledger entry in --region."""
     run = from_aws(controller(args), args.run)
-    path = Path(args.out or f"{args.run.rsplit(':', 1)[-1]}.html")
-    write(run, path)
+    path = Path(args.out or f"{inputs.run_name(args.run)}.html")  # a run's name is never a path
+    inputs.write_text(path, render(run))
     out.write(f"{path}: {run['execution_status']}, outcome {run['outcome']}\n")
     return 0

@@ -10,8 +10,9 @@ import pytest
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
+from failover_controller.errors import InputInvalid
 from failover_controller.plan import parse_plan
-from failoverctl import operate
+from failoverctl import inputs, operate
 from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main, parser
 from failoverctl.stack import RUNBOOK_FUNCTIONS, concurrency_problem, stack_parameters, stack_reservation
 from tests.support.events import ROOT, SAMPLE_PLAN
@@ -152,3 +153,113 @@ def test_a_deploy_that_would_leave_fewer_than_100_unreserved_is_refused_naming_t
         assert problem in found
         assert "'Concurrent executions' quota" in found
         assert "controller.reserved_concurrency" in found
+
+
+# Bad input: one line, exit 2 (3 when AWS cannot be reached), control characters shown escaped, nothing started.
+
+
+def test_control_sequences_in_a_plan_are_shown_escaped(
+    tmp_path: Path, plan_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_doc["objectives"]["\x1b]0;pwned\x07"] = 1
+    plan_doc["application"] = "\x1b[2J\x9b2Jrecsys"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(plan_doc))
+    assert main(["plan", "validate", str(bad)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "\x9b" not in err
+    assert "\x07" not in err
+    assert "\\x1b" in err
+
+
+def test_a_drill_of_a_plan_that_is_not_one_stops_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "--plan", "/dev/zero"]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "/dev/zero" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["drill", "--time-scale", "-1"],
+        ["drill", "--time-scale", "nan"],
+        ["drill", "--time-scale", "inf"],
+        ["status", "--limit", "0"],
+        ["status", "--region", "moon-1"],
+        ["status", "--region", "us-east-1\n"],
+        ["status", "--stack", "failover\x1b[2J"],
+        ["report", "../../etc/passwd"],
+        ["report", "a/b"],
+        ["approve", "run name"],
+        ["reject", "x" * 81],
+        ["failover", "recsys", "--to", "us-west-2", "--timeout", "-1"],
+        ["failover", "recsys", "--to", "mars-1"],
+        ["failover", "recsys", "--to", "us-west-2", "--poll-seconds", "0"],
+        ["plan", "push", str(SAMPLE_PLAN), "--region", "us-west-2", "--prefix", "../../x"],
+        ["plan", "push", str(SAMPLE_PLAN), "--region", "us-west-2", "--prefix", "/a/../b"],
+        ["plan", "params", str(SAMPLE_PLAN), "--region", "atlantis-1"],
+    ],
+)
+def test_bad_input_is_refused_with_exit_2_before_anything_runs(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "error: argument" in err
+    assert "\x1b" not in err
+
+
+def test_a_plan_push_for_a_region_the_plan_does_not_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "push", str(SAMPLE_PLAN), "--region", "eu-west-1"]) == EXIT_INVALID
+    assert "region 'eu-west-1' is not one of the plan's regions" in capsys.readouterr().err
+
+
+def test_plan_params_without_credentials_is_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["plan", "params", str(SAMPLE_PLAN), "--region", "us-west-2"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "pass --account" in err
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no-such-folder" / "params.json"
+    argv = ["plan", "params", str(SAMPLE_PLAN), "--region", "us-west-2", "--account", "123456789012", "-o", str(out)]
+    assert main(argv) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cannot write" in err
+
+
+@pytest.mark.parametrize("started_with", ["[1, 2]", '"a string"', "not json", "null"])
+def test_a_run_whose_input_is_not_an_object_is_not_a_run_of_this_controller(started_with: str) -> None:
+    with pytest.raises(InputInvalid, match="its input is not a JSON object"):
+        operate.run_input({"input": started_with}, "someone-elses-run")
+
+
+def test_a_corrupt_kept_drill_state_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "drill.json"
+    state.write_text("{not json")
+    monkeypatch.setattr(operate, "LOCAL_STATE_FILE", state)
+    assert main(["status", "--local", "--region", "us-west-2"]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "failoverctl drill --stop" in err
+
+
+def test_a_default_report_file_is_named_after_the_run_in_the_current_folder() -> None:
+    arn = "arn:aws:states:us-west-2:123456789012:execution:failover-controller:recsys-manual-20261128T030405Z"
+    args = parser().parse_args(["report", arn])
+    assert inputs.run_name(args.run) == "recsys-manual-20261128T030405Z"

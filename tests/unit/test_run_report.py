@@ -75,7 +75,8 @@ def test_the_sequential_variant_runs_the_parallels_branches_one_after_another() 
     assert states["StandbyScaled"]["Next"] == "PromoteAndScaleJoined"
     joined = states["PromoteAndScaleJoined"]
     assert joined["Parameters"] == {"promote_aurora.$": "$.promote", "scale_up_standby.$": "$.scale"}
-    assert (joined["ResultPath"], joined["Next"]) == ("$.results.promote_and_scale", "SwitchDynamoDBWrites")
+    assert (joined["ResultPath"], joined["Next"]) == ("$.results.promote_and_scale", "DidTheStandbyScale")
+    assert "StandbyNotScaled" not in states, "a branch's own catch has no other branch to keep going"
     assert states["PromoteAurora"]["Catch"] == ASL["States"]["PromoteAndScale"]["Catch"]
     reachable, todo = set(), [seq["StartAt"]]
     while todo:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from failover_controller.clients import ClientFactory
-from failover_controller.plan import RecoveryPlan
+from failover_controller.plan import RecoveryPlan, load_plan_file
 from failoverctl.drill import world
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ SCENARIOS = {
 
 
 def scenario_plan_doc(options: Options, scenario: Scenario) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(options.plan_file.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = copy.deepcopy(load_plan_file(options.plan_file).document)  # read bounded, validated
     doc["signals"]["mode"] = scenario.mode
     doc["signals"]["require_approval"] = False
     if scenario.rto_seconds is not None:
