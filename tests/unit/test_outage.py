@@ -5,6 +5,7 @@ front of a real emulator (moto's server)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from failoverctl.drill.outage import (
     OutageProxy,
     SlowWorld,
     Upstreams,
+    _Handler,
     error_code_of,
     error_response,
     outcome_of,
@@ -690,8 +692,41 @@ def test_at_scale_zero_every_change_is_instant_and_a_negative_scale_is_refused()
     form = f"GlobalClusterIdentifier={GLOBAL}&TargetDbClusterIdentifier={TARGET}".encode()
     assert world_.intercept(rds_call("SwitchoverGlobalCluster"), {}, form, "/") is None
     assert world_.patch(rds_call("DescribeGlobalClusters"), global_clusters_xml(SOURCE)) == global_clusters_xml(SOURCE)
-    with pytest.raises(ValueError, match="time scale: must be 0 \\(instant\\) or more, got -1"):
-        world_.configure(-1, TIMINGS)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"time scale: must be a finite number, 0 \(instant\) or more, got "):
+            world_.configure(bad, TIMINGS)
+
+
+@pytest.mark.parametrize(
+    ("head", "body"),
+    [
+        (b"Content-Length: twelve\r\n", b""),
+        (b"Content-Length: -5\r\n", b""),
+        (b"Transfer-Encoding: chunked\r\n", b"zz\r\n"),
+    ],
+)
+def test_a_malformed_request_is_answered_400_and_the_proxy_goes_on(
+    proxy: OutageProxy, head: bytes, body: bytes
+) -> None:
+    status = _raw_request(proxy, b"POST / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n" + body)
+    assert status.startswith(b"HTTP/1.1 400"), status
+    assert through(proxy, "sqs").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_a_half_sent_request_does_not_hold_its_thread(proxy: OutageProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body that stops coming: the connection times out and is answered, instead of a thread waiting forever."""
+    monkeypatch.setattr(_Handler, "timeout", 0.5)
+    status = _raw_request(proxy, b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"half', wait=10)
+    assert status.startswith(b"HTTP/1.1 400"), status
+    assert through(proxy, "sqs").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def _raw_request(proxy: OutageProxy, data: bytes, wait: float = 5.0) -> bytes:
+    """What the proxy answers to ``data`` sent as it is, over one socket (its status line; b"" when it closed)."""
+    host, port = proxy.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=wait) as sock:
+        sock.sendall(data)
+        return sock.recv(4096).split(b"\r\n", 1)[0]
 
 
 def test_the_timings_come_from_the_one_file_of_assumptions() -> None:

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import math
 import re
 import socket
 import sys
@@ -383,8 +384,8 @@ class SlowWorld:
         capacity: dict[str, int] | None = None,
         aurora_reading: str = "as-before",
     ) -> None:
-        if scale < 0:
-            raise ValueError(f"time scale: must be 0 (instant) or more, got {scale!r}")
+        if not math.isfinite(scale) or scale < 0:
+            raise ValueError(f"time scale: must be a finite number, 0 (instant) or more, got {scale!r}")
         bad = {r: n for r, n in (capacity or {}).items() if not isinstance(n, int) or n < 0}
         if bad:
             raise ValueError(f"capacity: instances a region can still provision, 0 or more, got {bad!r}")
@@ -989,6 +990,9 @@ class OutageProxy(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are two writes: without this, each answer waits ~40 ms
+    # A request line, headers or body that stops coming frees its thread after this long (socketserver applies it
+    # to the connection): the SDK's own read timeout is shorter, so no client is still waiting by then.
+    timeout = 120
     server: OutageProxy
 
     def log_message(self, *_: Any) -> None:
@@ -1005,7 +1009,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return b"".join(chunks)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(f"Content-Length {length} is negative")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise ValueError("the body is shorter than its Content-Length")
+        return body
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -1017,8 +1027,30 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _malformed(self, exc: Exception) -> None:
+        """A request that cannot be read (a Content-Length or chunk size that is no number, a body cut short):
+        answered 400 and the connection closed, as a web server does, never a traceback."""
+        self.close_connection = True
+        message = "malformed request: " + ("the body stopped coming" if isinstance(exc, OSError) else str(exc))
+        with contextlib.suppress(OSError):
+            self._send(
+                400,
+                {"Content-Type": "application/json", "Connection": "close"},
+                json.dumps({"error": message}).encode(),
+            )
+
+    def _request_body(self) -> bytes | None:
+        """The request's body; None when it could not be read (answered already)."""
+        try:
+            return self._body()
+        except (ValueError, OSError) as exc:
+            self._malformed(exc)
+            return None
+
     def _handle(self) -> None:
-        body = self._body()
+        body = self._request_body()
+        if body is None:
+            return
         if self.path.startswith(CONTROL):
             self._control(body)
             return
@@ -1063,6 +1095,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.add(call, outcome_of(own[0], error_code_of(*own)))
             self._send(*own)
             return
+        self._answer_from_upstream(call, sent, body)
+
+    def _answer_from_upstream(self, call: Call, sent: dict[str, str], body: bytes) -> None:
+        """The emulator's answer, as the world shows it, and what AWS does besides (events relayed across regions,
+        capacity moved into a registered range)."""
         status, answer_headers, answer = self._forward(call, sent, body)
         if status < 300:
             answer = self.server.slow.patch(call, answer)
