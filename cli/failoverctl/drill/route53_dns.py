@@ -18,6 +18,8 @@ zones the way Route 53 does, so that the controller can be judged by what DNS an
 
 - A check's periods are the drill's: its seconds divided by the time scale, in whole seconds, at least one (the
   emulator keeps datapoints by the second), as the drill's CloudWatch (``ministack_as_aws``) evaluates the alarms.
+  A period can then be shorter than a round of the checkers, which on AWS judge every minute-long period many
+  times: LastKnownStatus is the status the last periods with data made, whether or not a round fell inside them.
 
 Records, health checks and alarms are read from the emulator directly: Route 53's data plane and health checkers do
 not go down with a region. A region the outage proxy blacks out does not answer its alarms' states.
@@ -227,6 +229,11 @@ class World:
             return state == "OK"
         setting = str(cfg.get("InsufficientDataHealthStatus", "LastKnownStatus"))
         if setting == "LastKnownStatus":
+            # The last status the data made: the checkers judge every period on AWS, a period lasts a minute, so
+            # none is missed; here a period can be one second, shorter than a round of the checkers.
+            last = None if copy is None or region in self.down else self.evaluate(region, copy.settings, latest=True)
+            if last is not None:
+                return last == "OK"
             return bool(known.pending != bool(cfg.get("Inverted"))) if known else True
         return setting == "Healthy"
 
@@ -257,20 +264,27 @@ class World:
         second), at least one; the same rule as the drill's CloudWatch (``ministack_as_aws.period_s``)."""
         return float(max(1, round(period / self.scale))) if self.scale else 1.0
 
-    def evaluate(self, region: str, alarm: dict[str, Any], now: float | None = None) -> str | None:
+    # How many periods back the last known status is looked for (``evaluate``'s ``latest``).
+    LOOKBACK_PERIODS = 120
+
+    def evaluate(
+        self, region: str, alarm: dict[str, Any], now: float | None = None, *, latest: bool = False
+    ) -> str | None:
         """The alarm's state from its metric's data, as CloudWatch evaluates it: the last EvaluationPeriods periods
         that have ended (at time scale 0, up to the current second), each breaching or not by the alarm's statistic,
-        DatapointsToAlarm of them making ALARM. None: no data in those periods (insufficient data)."""
+        DatapointsToAlarm of them making ALARM. None: no data in those periods (insufficient data). ``latest``: the
+        last EvaluationPeriods periods that had data (up to ``LOOKBACK_PERIODS`` back), the status they made."""
         now = time.time() if now is None else now
         bucket = self.bucket_s(float(alarm.get("Period", 60)))
         periods = int(alarm.get("EvaluationPeriods", 1))
         current = int(now // bucket)
         last = current - 1 if self.scale else current
+        back = self.LOOKBACK_PERIODS if latest else periods + 2
         seconds = _client("cloudwatch", self.emulator, region).get_metric_statistics(
             Namespace=alarm["Namespace"],
             MetricName=alarm["MetricName"],
             Dimensions=alarm.get("Dimensions", []),
-            StartTime=now - (periods + 2) * bucket,
+            StartTime=now - back * bucket,
             EndTime=now + 1,
             Period=1,
             Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
@@ -278,8 +292,10 @@ class World:
         by_bucket: dict[int, list[dict[str, Any]]] = {}
         for point in seconds:
             index = int(point["Timestamp"].timestamp() // bucket)
-            if last - periods < index <= last:
+            if (index <= last) if latest else (last - periods < index <= last):
                 by_bucket.setdefault(index, []).append(point)
+        if latest:
+            by_bucket = {i: by_bucket[i] for i in sorted(by_bucket)[-periods:]}
         if not by_bucket:
             return None
         breaching = sum(_breaches(alarm, _statistic(alarm["Statistic"], p)) for p in by_bucket.values())
