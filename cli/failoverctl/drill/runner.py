@@ -304,7 +304,7 @@ def _build_and_deploy(
         "SageMaker endpoints, Route 53 records) ..."
     )
     plan = world.build(
-        scenario_plan_doc(options, scenario),
+        scenario_plan_doc(options.plan_file, scenario),
         f,
         lag_ms=scenario.lag_ms,
         standby_model_tag=scenario.standby_model_tag,

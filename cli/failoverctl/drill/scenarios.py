@@ -5,14 +5,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, load_plan_file
 from failoverctl.drill import world
-
-if TYPE_CHECKING:
-    from failoverctl.drill.runner import Options
 
 
 class DrillError(RuntimeError):
@@ -162,8 +160,8 @@ SCENARIOS = {
 }
 
 
-def scenario_plan_doc(options: Options, scenario: Scenario) -> dict[str, Any]:
-    doc: dict[str, Any] = copy.deepcopy(load_plan_file(options.plan_file).document)  # read bounded, validated
+def scenario_plan_doc(plan_file: Path, scenario: Scenario) -> dict[str, Any]:
+    doc: dict[str, Any] = copy.deepcopy(load_plan_file(plan_file).document)  # read bounded, validated
     doc["signals"]["mode"] = scenario.mode
     doc["signals"]["require_approval"] = False
     if scenario.rto_seconds is not None:
