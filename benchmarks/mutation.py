@@ -48,6 +48,8 @@ DECISION_MODULES = [
     "guards.py",
     "changes.py",
     "readiness.py",
+    "prewarm.py",
+    "reads/dns.py",
     "checks/*.py",
     "steps/*.py",
 ]
@@ -237,8 +239,22 @@ def _score(c: Counter[str]) -> float:
     return c["killed"] / judged if judged else 1.0
 
 
+def _earlier(judged: set[str]) -> dict[str, Counter[str]]:
+    """The modules an earlier run judged and this one did not (a run of some modules keeps the others' results)."""
+    if not REPORT_JSON.exists():
+        return {}
+    found: dict[str, dict[str, int]] = json.loads(REPORT_JSON.read_text())
+    return {
+        m: Counter({"killed": c["killed"], "survived": c["survived"], "equivalent": c["equivalent"]})
+        for m, c in found.items()
+        if m not in judged
+    }
+
+
 def write(result: dict[str, Any], command: str) -> None:
     modules = dict(sorted(result["per_module"].items()))
+    kept = _earlier({m for m, c in modules.items() if _judged(c)})
+    modules = dict(sorted((modules | kept).items()))
     data = {
         m: {"killed": c["killed"], "survived": c["survived"] + c["no_tests"], "equivalent": c["equivalent"]}
         | ({"not_run": c["not_run"]} if c["not_run"] else {})
@@ -263,6 +279,7 @@ def write(result: dict[str, Any], command: str) -> None:
             continue
         mark = "" if _score(c) >= GOAL else " **below goal**"
         mark += " (partial)" if c["not_run"] else ""
+        mark += " (an earlier run)" if m in kept else ""
         survived = c["survived"] + c["no_tests"]
         lines.append(
             f"| `{m}` | {c['killed']} | {survived} | {c['equivalent']} | {c['not_run']} | {_score(c):.1%}{mark} |"

@@ -157,6 +157,11 @@ def error_on(session: boto3.Session, event: str, code: str, message: str) -> Non
     session.events.register(event, lambda **_: _error(code, message, 400))  # type: ignore[arg-type]
 
 
+def answer_with_error(code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
+    """What a before-call hook returns to answer with AWS's error ``code`` (and HTTP ``status``)."""
+    return _error(code, message, status)
+
+
 def _error(code: str, message: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
     return AWSResponse("https://aws-like.invalid/", status, {}, None), {  # type: ignore[arg-type]
         "Error": {"Code": code, "Message": message},

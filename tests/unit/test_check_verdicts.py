@@ -3,13 +3,23 @@ the sample application in the fast world, changed one way at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from failover_controller.checks import artifacts, aurora, dynamodb, route53, sagemaker
+import pytest
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from failover_controller.checks import BROWNED_OUT, NO_ANSWER, artifacts, aurora, dynamodb, route53, sagemaker
 from failover_controller.clients import ClientFactory
 from failover_controller.plan import RecoveryPlan, parse_plan
+from failover_controller.steps.base import Mode
 from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
@@ -802,3 +812,68 @@ def test_every_variant_serving_another_model_is_named(
         "fail",
         "variant(s) extra1, ranker serve a different image or model data",
     )
+
+
+# Each way a service can fail to answer, and the verdict it gets: never a pass, unknown when nothing says the
+# resource is wrong (no answer; an answer of throttling or 5xx past the SDK's retries; an API the service lacks),
+# failing when the service said so (denied, not found).
+SSM = "https://ssm.us-west-2.amazonaws.com"
+
+
+def _failing(failure: Exception | tuple[str, int]) -> Callable[..., Any]:
+    """A before-call hook: the call fails with ``failure`` (an exception of the SDK, or AWS's error and status)."""
+
+    def fail(**_: Any) -> Any:
+        if isinstance(failure, Exception):
+            raise failure
+        code, status = failure
+        return aws_like.answer_with_error(code, f"drill: {code}", status)
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("failure", "verdict", "detail"),
+    [
+        (EndpointConnectionError(endpoint_url=SSM), "unknown", NO_ANSWER),
+        (ConnectTimeoutError(endpoint_url=SSM), "unknown", NO_ANSWER),
+        (ReadTimeoutError(endpoint_url=SSM), "unknown", NO_ANSWER),
+        (ConnectionClosedError(endpoint_url=SSM), "unknown", NO_ANSWER),
+        (("ThrottlingException", 400), "unknown", BROWNED_OUT),
+        (("InternalServerError", 500), "unknown", BROWNED_OUT),
+        (("ServiceUnavailable", 503), "unknown", BROWNED_OUT),
+        (("AccessDeniedException", 400), "fail", "AccessDeniedException"),
+        (("ParameterNotFound", 400), "fail", "parameter missing in us-west-2"),
+        (("UnknownOperationException", 400), "unknown", "the service cannot answer"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+)
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_every_way_a_service_fails_to_answer_has_its_verdict(
+    app: RecoveryPlan, f: ClientFactory, *, failure: Any, verdict: str, detail: str, mode: Mode
+) -> None:
+    f.ssm("us-west-2").meta.events.register("before-call.ssm.GetParameter", _failing(failure))
+    req = request(app, f, "check", mode=mode)
+    (parameter,) = [c for c in dynamodb.checks(req) if c.name == "dynamodb.write_region_parameter"]
+    assert parameter.verdict == verdict, parameter.detail
+    assert detail in parameter.detail
+
+
+@pytest.mark.parametrize(
+    ("failure", "verdict", "detail"),
+    [
+        (EndpointConnectionError(endpoint_url=SSM), "unknown", NO_ANSWER),
+        (ReadTimeoutError(endpoint_url=SSM), "unknown", NO_ANSWER),
+        (("ThrottlingException", 400), "unknown", BROWNED_OUT),
+        (("InternalFailure", 500), "unknown", BROWNED_OUT),
+        (("AccessDeniedException", 400), "fail", "AccessDeniedException"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+)
+def test_an_endpoint_whose_containers_cannot_be_read_is_never_a_crash(
+    app: RecoveryPlan, f: ClientFactory, failure: Any, verdict: str, detail: str
+) -> None:
+    f.sagemaker("us-west-2").meta.events.register("before-call.sagemaker.DescribeEndpoint", _failing(failure))
+    (read,) = [c for c in artifacts.checks(request(app, f, "check")) if c.name == "model.artifacts"]
+    assert read.verdict == verdict, read.detail
+    assert detail in read.detail

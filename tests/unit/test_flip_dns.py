@@ -11,6 +11,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import InputInvalid, PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import flip_dns as step
+from failover_controller.steps.base import Mode
 from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
@@ -105,11 +106,12 @@ def test_dns_waits_for_the_database_while_its_promotion_is_under_way(
     assert routing(plan, f) == [{"us-east-1": 50, "us-west-2": 0}] * 2
 
 
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
 def test_a_dry_run_plans_the_batch_and_changes_nothing_even_before_the_database_moved(
-    plan_doc: dict[str, Any], f: ClientFactory
+    plan_doc: dict[str, Any], f: ClientFactory, mode: Mode
 ) -> None:
     plan = dns_plan(plan_doc, f, weight=10)
-    result = step.run(request(plan, f, "flip", dry_run=True))
+    result = step.run(request(plan, f, "flip", dry_run=True, mode=mode))
     assert routing(plan, f) == [{"us-east-1": 10, "us-west-2": 0}] * 2
     assert [(a.api, a.performed) for a in result.actions] == [("route53:ChangeResourceRecordSets", False)]
     weights = {

@@ -11,7 +11,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import PollTimeout, PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import shift_sagemaker_traffic as step
-from failover_controller.steps.base import enforce_deadline
+from failover_controller.steps.base import Mode, enforce_deadline
 from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.events import two_variants
@@ -44,18 +44,22 @@ def test_second_scale_changes_nothing(sagemaker_plan: RecoveryPlan, moto: Client
     assert again.done
 
 
-def test_dry_run_reports_the_update_and_changes_nothing(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
-    result = step.run(request(sagemaker_plan, moto, "scale_target", dry_run=True))
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_dry_run_reports_the_update_and_changes_nothing(
+    sagemaker_plan: RecoveryPlan, moto: ClientFactory, mode: Mode
+) -> None:
+    result = step.run(request(sagemaker_plan, moto, "scale_target", dry_run=True, mode=mode))
     assert not result.changed
     assert result.actions[0].api == "sagemaker:UpdateEndpointWeightsAndCapacities"
     assert not result.actions[0].performed
     assert config(sagemaker_plan, moto) == STANDBY
 
 
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
 def test_status_in_a_dry_run_waits_for_nothing_and_changes_nothing(
-    sagemaker_plan: RecoveryPlan, moto: ClientFactory
+    sagemaker_plan: RecoveryPlan, moto: ClientFactory, mode: Mode
 ) -> None:
-    assert step.run(request(sagemaker_plan, moto, "status", dry_run=True)).done
+    assert step.run(request(sagemaker_plan, moto, "status", dry_run=True, mode=mode)).done
     assert config(sagemaker_plan, moto) == STANDBY
 
 

@@ -12,6 +12,7 @@ from failover_controller.errors import VerificationFailed
 from failover_controller.plan import RecoveryPlan
 from failover_controller.reads import route53
 from failover_controller.steps import compensate, flip_dns, shift_sagemaker_traffic, switch_dynamodb_writes, verify
+from failover_controller.steps.base import Mode
 from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
@@ -124,8 +125,9 @@ def test_verify_says_why_a_writer_in_the_target_is_not_promoted(
     )
 
 
-def test_verify_in_a_dry_run_reports_the_world_without_failing(app: RecoveryPlan, f: ClientFactory) -> None:
-    result = verify.run(request(app, f, "check", dry_run=True))
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_verify_in_a_dry_run_reports_the_world_without_failing(app: RecoveryPlan, f: ClientFactory, mode: Mode) -> None:
+    result = verify.run(request(app, f, "check", dry_run=True, mode=mode))
     assert result.message == "dry run: nothing was changed; the checks show the world as it is"
     assert {c.name: c.verdict for c in result.checks} == {
         "aurora.writer": "fail",
@@ -197,9 +199,10 @@ def test_compensation_while_the_promotion_is_under_way_changes_nothing_and_asks_
     assert written(app, f) == {"us-east-1": "us-west-2", "us-west-2": "us-west-2"}
 
 
-def test_a_dry_run_compensates_nothing(app: RecoveryPlan, f: ClientFactory) -> None:
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_a_dry_run_compensates_nothing(app: RecoveryPlan, f: ClientFactory, mode: Mode) -> None:
     mixed(app, f)
-    result = compensate.run(request(app, f, "align", dry_run=True))
+    result = compensate.run(request(app, f, "align", dry_run=True, mode=mode))
     assert result.message == "dry run: nothing was changed, nothing to compensate"
     assert result.before["writer_region"] == "us-east-1"
     assert written(app, f) == {"us-east-1": "us-west-2", "us-west-2": "us-west-2"}

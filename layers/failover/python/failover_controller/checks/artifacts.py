@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from failover_controller.checks import guarded, skipped_ungraceful
-from failover_controller.errors import PreconditionFailed, StepFailed
+from failover_controller.checks import BROWNED_OUT, NO_ANSWER, guarded, skipped_ungraceful
+from failover_controller.errors import PreconditionFailed, StepFailed, TransientAwsError
 from failover_controller.reads import ecr, s3, sagemaker
 from failover_controller.results import Check
 from failover_controller.steps.base import StepRequest
@@ -29,6 +29,12 @@ def checks(req: StepRequest) -> list[Check]:
             variants = sagemaker.containers_of(req, region, endpoint.endpoint_name)
         except (PreconditionFailed, StepFailed) as exc:
             out.append(Check("model.artifacts", endpoint.endpoint_name, None, "readable", "fail", exc.message))
+            continue
+        except TransientAwsError as exc:
+            why = BROWNED_OUT if exc.answered else NO_ANSWER
+            out.append(
+                Check("model.artifacts", endpoint.endpoint_name, None, "readable", "unknown", f"{why}: {exc.message}")
+            )
             continue
         containers |= {f"{endpoint.endpoint_name}/{v}": items for v, items in variants.items()}
     for item in (item for items in containers.values() for item in items):

@@ -15,7 +15,8 @@ from failover_controller.steps.base import StepRequest
 
 def checks(req: StepRequest) -> list[Check]:
     out = [guarded("dynamodb.replica_active", t, "ACTIVE", partial(_replica, req, t)) for t in req.plan.dynamodb_tables]
-    out.append(_write_region_parameter(req))
+    name = req.plan.write_region_parameter
+    out.append(guarded("dynamodb.write_region_parameter", name, "exists", partial(_write_region_parameter, req)))
     return out
 
 
