@@ -38,6 +38,7 @@ from functions.detect.app import lambda_handler
 from tests.support.detect_world import TABLE, DetectWorld, alarm_event
 from tests.support.events import ROOT, load_event
 from tests.support.lambda_context import FakeContext
+from tests.support.moto_atomic import atomic_dynamodb_writes
 from tests.support.silent_region import silent_endpoint
 
 TEMPLATE = ROOT / "template.yaml"
@@ -48,22 +49,6 @@ def dw(plan_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[De
     atomic_dynamodb_writes(monkeypatch)
     with mock_aws():
         yield DetectWorld(plan_doc)
-
-
-def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB checks a write's condition and writes atomically; moto's in-process backend does neither under a
-    lock, so two threads could both pass one condition (seen under load). Its writes are serialized here."""
-    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - a dev dependency
-
-    lock = threading.Lock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, serialized)
 
 
 def test_quorum_in_alarm_starts_exactly_one_execution(dw: DetectWorld) -> None:
@@ -439,6 +424,20 @@ def test_the_peer_budget_is_shared_by_every_call_of_an_invocation() -> None:
         with pytest.raises(TransientAwsError):
             call("DescribeAlarms", cw.describe_alarms)
         assert len(peer.connections) == 2
+
+
+def test_the_peer_budget_is_one_for_every_service_of_an_invocation() -> None:
+    """Not a budget per client: once CloudWatch in the peer region spent it, RDS there is not asked at all."""
+    with silent_endpoint() as cloudwatch, silent_endpoint() as rds:
+        endpoints = {"cloudwatch@us-east-1": cloudwatch.url, "rds@us-east-1": rds.url}
+        factory = ClientFactory(endpoints=endpoints, peer_config=FAST_PEER)
+        factory.peer_budget_seconds = 0.3
+        factory.begin("us-west-2")
+        with pytest.raises(TransientAwsError, match="no answer"):
+            call("DescribeAlarms", factory.cloudwatch("us-east-1").describe_alarms)
+        with pytest.raises(TransientAwsError, match="no answer"):
+            call("DescribeGlobalClusters", factory.rds("us-east-1").describe_global_clusters)
+        assert (len(cloudwatch.connections), len(rds.connections)) == (1, 0)
 
 
 def test_the_peer_profile_fits_detects_timeout_with_room_for_its_own_region() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -14,6 +16,7 @@ from failover_controller.errors import FailoverError, TransientAwsError
 from failover_controller.ledger import Ledger, Lock
 from failoverctl.drill import world
 from tests.support import aws_like
+from tests.support.moto_atomic import atomic_dynamodb_writes
 
 T0 = 1_800_000_000  # a fixed instant: every lock below is judged against it, never against the clock
 
@@ -176,3 +179,22 @@ def test_what_one_answer_read_is_kept_while_the_rest_is_asked_again(ledger: Ledg
     many = ledger.get_many("recsys", ["LOCK", "LAST_RUN"])
     assert (many["LOCK"]["owner"], many["LAST_RUN"]["execution"]) == ("run-a", "run-0")
     assert calls["n"] == 2
+
+
+def test_of_many_runs_asking_at_once_exactly_one_takes_the_lock(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Truly concurrent callers (threads released together), as two controllers or a person and Detect would be."""
+    atomic_dynamodb_writes(monkeypatch)
+    start = threading.Barrier(16)
+
+    def ask(i: int) -> Lock:
+        start.wait()
+        return ledger.acquire_lock("recsys", f"run-{i}", 600, now=T0)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        locks = list(pool.map(ask, range(16)))
+    winners = [lock.owner for lock in locks if lock.acquired]
+    assert len(winners) == 1
+    assert {lock.owner for lock in locks} == set(winners), "every loser is told who holds it"
+    assert (ledger.get("recsys", "LOCK") or {})["owner"] == winners[0]

@@ -3,7 +3,10 @@ takes them back when no failover followed, and never when one did. Asserted on t
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -18,6 +21,7 @@ from tests.support import aws_like
 from tests.support.detect_world import TABLE, DetectWorld, alarm_event
 from tests.support.events import two_variants
 from tests.support.lambda_context import FakeContext
+from tests.support.moto_atomic import atomic_dynamodb_writes
 
 STANDBY, PRIMARY = "us-west-2", "us-east-1"
 
@@ -154,3 +158,35 @@ def test_a_prewarm_of_several_variants_sends_each_variants_capacity_in_turn(plan
         assert item["counts"] == {"recsys-ranker-usw2": {"ranker": 1, "reranker": 1}}, "what to go back to"
         back = sweep(dw.config, dw.factory, now=1_001_800.0)["recsys"]
         assert back.startswith("false alarm: scaling the standby back"), back
+
+
+def test_suspicions_arriving_at_once_prewarm_once(plan_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several of the plan's alarms' first events, delivered together (the quorum not met by any of them): one
+    pre-warm, one scale-up sent, one ledger record."""
+    atomic_dynamodb_writes(monkeypatch)
+    plan_doc["signals"]["quorum"] = 3
+    sent: list[str] = []
+    with mock_aws():
+        dw = DetectWorld(
+            plan_doc,
+            aws_like_hooks=lambda s: s.events.register(
+                "before-call.sagemaker.UpdateEndpointWeightsAndCapacities", lambda **_: sent.append("update")
+            ),
+        )
+        dw.set_alarm("recsys-api-canary-use1")
+        dw.set_alarm("recsys-inference-canary-use1")
+        start = threading.Barrier(8)
+        now = float(int(time.time()))
+
+        def deliver(i: int) -> Any:
+            name = "recsys-api-canary-use1" if i % 2 else "recsys-inference-canary-use1"
+            event = alarm_event(name, id=f"event-{i}", at=now)
+            start.wait()
+            return dw.decide(event, now=now)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            decisions = list(pool.map(deliver, range(8)))
+        assert [d.outcome for d in decisions] == ["ignored"] * 8
+        assert sum("pre-warm: the standby's endpoints started" in d.reason for d in decisions) == 1
+        assert sent == ["update"], "one scale-up sent"
+        assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
