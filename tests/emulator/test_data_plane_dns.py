@@ -128,9 +128,10 @@ def test_a_claim_moves_the_answers_and_running_again_claims_nothing(
     assert verify._dns_check(request(plan, emulated, "check")).verdict == "pass"
 
 
-def test_no_claim_while_the_writer_is_elsewhere(plan: RecoveryPlan, emulated: ClientFactory) -> None:
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_no_claim_while_the_writer_is_elsewhere(plan: RecoveryPlan, emulated: ClientFactory, mode: str) -> None:
     with pytest.raises(PreconditionFailed, match="writer"):
-        flip_dns.run(request(plan, emulated, "flip"))
+        flip_dns.run(request(plan, emulated, "flip", mode=mode))  # type: ignore[arg-type]
     assert not cloudwatch.traffic_claim(plan, emulated, "us-west-2")["claimed"]
     assert answered(plan) == {"us-east-1"}
 

@@ -96,13 +96,14 @@ def test_a_second_flip_changes_nothing(plan_doc: dict[str, Any], f: ClientFactor
     assert again.message == "DNS already sends traffic to us-west-2; nothing to do"
 
 
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
 def test_dns_waits_for_the_database_while_its_promotion_is_under_way(
-    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase
+    plan_doc: dict[str, Any], f: ClientFactory, db: GlobalDatabase, mode: Mode
 ) -> None:
     plan = dns_plan(plan_doc, f, weight=50)
-    db.start("SwitchoverGlobalCluster", "us-west-2")
+    db.start("SwitchoverGlobalCluster" if mode == "graceful" else "FailoverGlobalCluster", "us-west-2")
     with pytest.raises(PreconditionFailed, match="DNS must follow the database"):
-        step.run(request(plan, f, "flip"))
+        step.run(request(plan, f, "flip", mode=mode))
     assert routing(plan, f) == [{"us-east-1": 50, "us-west-2": 0}] * 2
 
 

@@ -11,6 +11,7 @@ from failover_controller.clients import ClientFactory
 from failover_controller.errors import PreconditionFailed, StepFailed
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.steps import switch_dynamodb_writes as step
+from failover_controller.steps.base import Mode
 from failoverctl.drill import world
 from tests.support import aws_like
 from tests.support.aurora_world import GlobalDatabase
@@ -112,12 +113,16 @@ def test_a_dry_run_names_the_writes_and_makes_none(
     assert result.after == result.before
 
 
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
 def test_writes_wait_for_the_database_while_its_promotion_is_under_way(
-    plan: RecoveryPlan, f: ClientFactory, tables: GlobalTables, db: GlobalDatabase
+    plan: RecoveryPlan, f: ClientFactory, tables: GlobalTables, db: GlobalDatabase, mode: Mode
 ) -> None:
-    db.start("FailoverGlobalCluster", "us-west-2", status="failing-over")
+    if mode == "graceful":
+        db.start("SwitchoverGlobalCluster", "us-west-2", status="switching-over")
+    else:
+        db.start("FailoverGlobalCluster", "us-west-2", status="failing-over")
     with pytest.raises(PreconditionFailed, match="writes must follow the database"):
-        step.run(request(plan, f, "switch", mode="ungraceful"))
+        step.run(request(plan, f, "switch", mode=mode))
     assert written(plan, f) == {"us-east-1": "us-east-1", "us-west-2": "us-east-1"}
 
 
