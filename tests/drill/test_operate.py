@@ -182,3 +182,25 @@ def test_both_controllers_at_once_never_split_the_brain(emulator_pair: emulators
         codes = [result["code"] for _, result in runners]
         assert 0 in codes, [result["text"][-800:] for _, result in runners]
         _consistent(snapshot(emulator_pair, deployed))
+
+
+def test_a_run_this_controller_did_not_start_and_an_unwritable_output_are_refused_in_one_line(
+    emulator_pair: emulators.Emulators, deployed: Any, tmp_path: Path
+) -> None:
+    """Last in this module: it starts an execution of its own (one that fails at once, changing nothing)."""
+    target = ["--region", "us-west-2", "--endpoint-url", emulator_pair.ministack_url]
+    ctl = operate.controller(parser().parse_args(["status", *target]))
+    ctl.factory.client("stepfunctions", "us-west-2").start_execution(
+        stateMachineArn=ctl.state_machine_arn, name="not-ours", input="[1, 2]"
+    )
+    for argv in (["report", "not-ours", "--out", str(tmp_path / "x.html")], ["approve", "not-ours"]):
+        code, text = cli(emulator_pair, *argv, "--region", "us-west-2")
+        assert code == 2, text
+        assert text.count("\n") == 1
+        assert "its input is not a JSON object" in text
+    unwritable = str(tmp_path / "no-such-folder" / "out")
+    run = deployed["execution_arn"]
+    for argv in (["report", run, "--out", unwritable], ["sam-env", "--out", unwritable]):
+        code, text = cli(emulator_pair, *argv, "--region", "us-west-2")
+        assert (code, text.count("\n")) == (2, 1), text
+        assert "cannot write" in text

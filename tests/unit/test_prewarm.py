@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from failover_controller.ledger import Ledger
-from failover_controller.prewarm import SK, SWEEP, sweep
+from failover_controller.prewarm import SK, SWEEP, start, sweep
 from failoverctl.drill import world
 from functions.detect.app import lambda_handler
 from tests.support import aws_like
@@ -190,3 +190,141 @@ def test_suspicions_arriving_at_once_prewarm_once(plan_doc: dict[str, Any], monk
         assert sum("pre-warm: the standby's endpoints started" in d.reason for d in decisions) == 1
         assert sent == ["update"], "one scale-up sent"
         assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
+
+
+# What a pre-warm records, and each way a sweep ends it.
+
+
+def test_a_prewarm_records_what_it_found_to_the_millisecond(dw: DetectWorld) -> None:
+    dw.set_alarm("recsys-api-canary-use1")
+    now = 1_000_000.12345
+    dw.decide(alarm_event(id="a", at=now), now=now)
+    assert ledger(dw).get("recsys", SK) == {
+        "pk": "PLAN#recsys",
+        "sk": SK,
+        "at": 1_000_000,
+        "at_s": 1_000_000.123,
+        "until": 1_001_800,
+        "alarm": "recsys-api-canary-use1",
+        "status": "warming",
+        "counts": {"recsys-ranker-usw2": {"ranker": 1}},
+        "changed": True,
+    }
+    raced = start(dw.plan, "recsys-inference-canary-use1", STANDBY, factory=dw.factory, ledger=ledger(dw), now=now)
+    assert raced == "; the standby is already warming", "a Detect that lost the race to record it changes nothing"
+
+
+def test_a_standby_at_active_capacity_is_recorded_unchanged_and_retired_at_no_cost(dw: DetectWorld) -> None:
+    boto3.client("sagemaker", region_name=STANDBY).update_endpoint_weights_and_capacities(
+        EndpointName="recsys-ranker-usw2",
+        DesiredWeightsAndCapacities=[{"VariantName": "ranker", "DesiredInstanceCount": 4}],
+    )
+    decision = suspect(dw)
+    assert decision.reason.endswith("; the standby's endpoints are at active capacity already"), decision.reason
+    assert (ledger(dw).get("recsys", SK) or {})["changed"] is False
+    said = sweep(dw.config, dw.factory, now=1_020_000.0)["recsys"]
+    assert said == "false alarm: the pre-warm had changed nothing; 0.0 extra instance-hours"
+    (ended,) = ledger(dw).items("recsys", f"{SK}#")
+    assert (ended["sk"], ended["ended"], ended["ended_at"], ended["extra_instance_hours"]) == (
+        f"{SK}#1000000",
+        "false alarm: the pre-warm had changed nothing",
+        1_020_000,
+        0.0,
+    )
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}, "nothing to scale back"
+
+
+def test_a_long_false_alarm_costs_its_extra_instance_hours(dw: DetectWorld) -> None:
+    suspect(dw)
+    said = sweep(dw.config, dw.factory, now=1_020_000.0)["recsys"]
+    assert said == "false alarm: the standby is back at the counts it had; 16.667 extra instance-hours", said
+
+
+def test_no_prewarm_record_no_suffix_once_writes_go_to_the_standby(dw: DetectWorld) -> None:
+    boto3.client("ssm", region_name=STANDBY).put_parameter(
+        Name=dw.plan.write_region_parameter, Value=STANDBY, Type="String", Overwrite=True
+    )
+    decision = suspect(dw)
+    assert decision.reason.endswith("recsys-inference-canary-use1=OK)"), decision.reason
+
+
+@pytest.mark.parametrize(
+    ("held", "said"),
+    [
+        ({"LOCK": {"owner": "run-1", "expires_at": 1_002_000}}, "run run-1 holds the lock: the standby's capacity"),
+        ({"LOCK": {"owner": "run-1"}}, "false alarm: the standby is back"),
+        (
+            {"LAST_RUN": {"execution": "run-1", "outcome": "failed", "finished_at": 1_000_000}},
+            "taken over by run run-1",
+        ),
+        ({"LAST_RUN": {"execution": "run-1", "outcome": "failed"}}, "false alarm: the standby is back"),
+        ({"LAST_RUN": {"execution": "run-0", "outcome": "failed", "finished_at": 999_999}}, "false alarm: the standby"),
+    ],
+)
+def test_the_sweep_judges_a_lock_and_a_last_run_at_their_boundaries(
+    dw: DetectWorld, held: dict[str, dict[str, Any]], said: str
+) -> None:
+    """A lock expiring now still holds; a run finished when the pre-warm began took it over; without their
+    times, neither counts."""
+    suspect(dw)
+    for sk, values in held.items():
+        ledger(dw).put("recsys", sk, values)
+    assert sweep(dw.config, dw.factory, now=1_002_000.0)["recsys"].startswith(said)
+
+
+def test_the_sweep_keeps_warming_a_standby_the_first_alarm_could_not_change(dw: DetectWorld) -> None:
+    """A pre-warm recorded unchanged (the endpoint was busy, say) is warmed by the sweep, and then counts as one
+    that changed something: the sweep will scale it back."""
+    ledger(dw).put(
+        "recsys",
+        SK,
+        {"at": 1_000_000, "until": 1_001_800, "alarm": "a", "status": "warming", "counts": {}, "changed": False},
+    )
+    said = sweep(dw.config, dw.factory, now=1_000_300.0)["recsys"]
+    assert said.startswith(
+        "warm until 1001800 (epoch s) unless a failover follows; recsys-ranker-usw2 in us-west-2 updating"
+    )
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 4)}
+    assert ledger(dw).get("recsys", SK) == {
+        "pk": "PLAN#recsys",
+        "sk": SK,
+        "at": 1_000_000,
+        "until": 1_001_800,
+        "alarm": "a",
+        "status": "warming",
+        "counts": {},
+        "changed": True,
+    }
+    back = sweep(dw.config, dw.factory, now=1_001_800.0)["recsys"]
+    assert back.startswith("false alarm: the standby is back at the counts it had"), back
+    assert counts(dw, STANDBY) == {"ranker": (1.0, 1)}, "no counts recorded: the plan's standby count"
+
+
+def test_warming_further_that_fails_is_said_and_the_sweep_goes_on(dw: DetectWorld) -> None:
+    suspect(dw)
+    boto3.client("sagemaker", region_name=STANDBY).delete_endpoint(EndpointName="recsys-ranker-usw2")
+    said = sweep(dw.config, dw.factory, now=1_000_300.0)["recsys"]
+    assert said.startswith("warm until 1001800 (epoch s) unless a failover follows; warming further failed: ")
+    assert "recsys-ranker-usw2" in said
+
+
+def test_an_autoscaled_standby_gets_its_minimum_back_with_its_count(plan_doc: dict[str, Any]) -> None:
+    with mock_aws():
+        dw = DetectWorld(plan_doc)
+        world.autoscale_standby(dw.plan, dw.factory)
+        suspect(dw)
+        aas = dw.factory.client("application-autoscaling", STANDBY)
+
+        def minimum() -> int:
+            (target,) = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+            return int(target["MinCapacity"])
+
+        assert minimum() == 4, "raised with the pre-warm, so autoscaling keeps the capacity"
+        sweep(dw.config, dw.factory, now=1_001_800.0)
+        assert (minimum(), counts(dw, STANDBY)) == (1, {"ranker": (1.0, 1)})
+
+
+def test_the_sweep_on_its_schedule_reads_the_clock(dw: DetectWorld) -> None:
+    now = float(int(time.time()))
+    suspect(dw, now=now)
+    assert sweep(dw.config, dw.factory)["recsys"].startswith(f"warm until {int(now) + 1800} (epoch s)")
