@@ -88,6 +88,9 @@ def test_detect_pre_warms_the_standby_on_the_first_alarm(invoke: Any, world: Wor
     f = observer(world)
     ledger = Ledger(world.report["outputs"]["LedgerTableName"], REGION, f)
     before = drill_world.endpoint_config(PLAN, f, REGION)
+    # The world as AWS has it when CloudWatch sends the event: the plan's alarms exist, and this one is in ALARM.
+    drill_world.create_alarms(PLAN, f)
+    f.cloudwatch(REGION).set_alarm_state(AlarmName="recsys-api-canary-use1", StateValue="ALARM", StateReason="drill")
     event = tmp_path / "alarm-now.json"  # the sample, sent now: Detect acts on fresh events only
     event.write_text(json.dumps(alarm_event()), encoding="utf-8")
     answer = invoke("DetectFunction", event)
