@@ -39,9 +39,14 @@ def claims(f: ClientFactory, db: GlobalDatabase) -> Iterator[tuple[RecoveryPlan,
         for region in plan.regions:
             world.create_claim_alarm(plan, f, region)
         dns_answers(script, "us-east-1")
-        db.start("SwitchoverGlobalCluster", "us-west-2")
-        db.finish()
+        writer_moved(db, "us-west-2")
         yield plan, script
+
+
+def writer_moved(db: GlobalDatabase, region: str, api: str = "SwitchoverGlobalCluster") -> None:
+    """The Aurora writer now in ``region``, by a promotion that completed."""
+    db.start(api, region)
+    db.finish()
 
 
 def dns_answers(script: Script, region: str) -> None:
@@ -116,8 +121,7 @@ def test_a_graceful_failback_withdraws_the_standbys_claim_first_then_waits_befor
     claims: tuple[RecoveryPlan, Script], f: ClientFactory, db: GlobalDatabase
 ) -> None:
     plan, script = claims
-    db.start("SwitchoverGlobalCluster", "us-east-1")
-    db.finish()
+    writer_moved(db, "us-east-1")
     alarm_reads(plan, f, "us-west-2", claimed=True)
     alarm_reads(plan, f, "us-east-1", claimed=True)
     dns_answers(script, "us-west-2")
@@ -145,8 +149,7 @@ def test_an_ungraceful_failback_claims_in_the_primary_without_the_standby(
     claims: tuple[RecoveryPlan, Script], f: ClientFactory, db: GlobalDatabase
 ) -> None:
     plan, _ = claims
-    db.start("FailoverGlobalCluster", "us-east-1")
-    db.finish()
+    writer_moved(db, "us-east-1", "FailoverGlobalCluster")
     result = claim(plan, f, "us-east-1", "us-east-1", mode="ungraceful")
     assert published(result) == [("us-east-1", True, True)]
     assert result.before["wanted"] == {"us-east-1": True}
@@ -156,8 +159,7 @@ def test_compensation_toward_the_other_region_withdraws_this_regions_claim(
     claims: tuple[RecoveryPlan, Script], f: ClientFactory, db: GlobalDatabase
 ) -> None:
     plan, _ = claims
-    db.start("SwitchoverGlobalCluster", "us-east-1")
-    db.finish()
+    writer_moved(db, "us-east-1")
     alarm_reads(plan, f, "us-west-2", claimed=True)
     result = claim(plan, f, "us-west-2", "us-east-1")
     assert published(result) == [("us-west-2", False, True)]
@@ -184,8 +186,7 @@ def test_no_claim_while_the_database_writes_elsewhere(
     claims: tuple[RecoveryPlan, Script], f: ClientFactory, db: GlobalDatabase, mode: Mode
 ) -> None:
     plan, _ = claims
-    db.start("SwitchoverGlobalCluster", "us-east-1")
-    db.finish()
+    writer_moved(db, "us-east-1")
     with pytest.raises(PreconditionFailed, match="DNS must follow the database: the Aurora writer is in us-east-1"):
         claim(plan, f, "us-west-2", "us-west-2", mode=mode)
     assert f.cloudwatch("us-west-2").list_metrics(Namespace=CLAIM_NAMESPACE)["Metrics"] == []

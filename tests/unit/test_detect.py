@@ -32,6 +32,7 @@ from failover_controller.detect import (
     parse_alarm_event,
 )
 from failover_controller.errors import InputInvalid, TransientAwsError
+from failover_controller.handler import DEAD_LETTER_EVENT_CHARS
 from failover_controller.ledger import Ledger
 from failoverctl.drill import world
 from functions.detect.app import lambda_handler
@@ -784,3 +785,27 @@ def test_detect_acts_on_no_event_older_than_aws_delivers_it() -> None:
     rule = detect["Events"]["AlarmStateChange"]["Properties"]
     assert rule["RetryPolicy"]["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE_S
     assert detect["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DetectDeadLetterQueue"}
+
+
+def test_a_refused_event_too_large_for_a_message_is_kept_cut_short(
+    dw: DetectWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQS takes messages of up to 256 KiB: an event refused for its size goes to the queue cut short, not lost."""
+    sqs = boto3.client("sqs", region_name="us-west-2")
+    queue = sqs.create_queue(QueueName="detect-dlq")["QueueUrl"]
+    for key, value in {
+        "PLANS": "recsys",
+        "LEDGER_TABLE": TABLE,
+        "STATE_MACHINE_ARN": dw.state_machine,
+        "PLAN_PARAMETER_PREFIX": world.PLAN_PREFIX,
+        "DEAD_LETTER_QUEUE_URL": queue,
+    }.items():
+        monkeypatch.setenv(key, value)
+    event = alarm_event()
+    event["detail"]["configuration"] = {"description": "x" * MAX_EVENT_BYTES}
+    assert lambda_handler(event, FakeContext())["outcome"] == "refused"
+    (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+    body = json.loads(message["Body"])
+    assert "event" not in body
+    assert len(body["event_truncated"]) == DEAD_LETTER_EVENT_CHARS
+    assert body["event_truncated"].startswith('{"version": "0"')

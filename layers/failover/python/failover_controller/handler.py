@@ -130,8 +130,10 @@ def refuse(event: Any, exc: FailoverError, config: DetectConfig, factory: Client
     """A malformed event can never succeed: it goes to Detect's dead-letter queue now, with the reason (whose alarm
     tells people), instead of through Lambda's retries. A failed send raises: Lambda's retries then end there too."""
     text = json.dumps(event, default=str)
-    body = {"refused": exc.message, "event": event if len(text) <= DEAD_LETTER_EVENT_CHARS else None}
-    if body["event"] is None:
+    body: dict[str, Any] = {"refused": exc.message}
+    if len(text) <= DEAD_LETTER_EVENT_CHARS:
+        body["event"] = event
+    else:
         body["event_truncated"] = text[:DEAD_LETTER_EVENT_CHARS]
     call(
         "SendMessage to Detect's dead-letter queue",

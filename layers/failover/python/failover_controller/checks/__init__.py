@@ -23,12 +23,17 @@ def guarded(name: str, resource: str, threshold: Any, fn: Callable[[], Check]) -
     try:
         return fn()
     except TransientAwsError as exc:
-        why = BROWNED_OUT if exc.answered else NO_ANSWER
-        return Check(name, resource, None, threshold, "unknown", f"{why}: {exc.message}")
+        return unanswered(name, resource, threshold, exc)
     except (PreconditionFailed, StepFailed) as exc:
         if any(marker in exc.message for marker in _UNANSWERED):
             return Check(name, resource, None, threshold, "unknown", f"the service cannot answer: {exc.message}")
         return Check(name, resource, observed=None, threshold=threshold, verdict="fail", detail=exc.message)
+
+
+def unanswered(name: str, resource: str, threshold: Any, exc: TransientAwsError) -> Check:
+    """A check whose service did not answer (or answered with errors past the SDK's retries): unknown, saying which."""
+    why = BROWNED_OUT if exc.answered else NO_ANSWER
+    return Check(name, resource, None, threshold, "unknown", f"{why}: {exc.message}")
 
 
 def skipped_ungraceful(name: str, resource: str, threshold: Any, source_region: str) -> Check:

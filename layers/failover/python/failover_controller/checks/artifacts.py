@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from failover_controller.checks import BROWNED_OUT, NO_ANSWER, guarded, skipped_ungraceful
+from failover_controller.checks import guarded, skipped_ungraceful, unanswered
 from failover_controller.errors import PreconditionFailed, StepFailed, TransientAwsError
 from failover_controller.reads import ecr, s3, sagemaker
 from failover_controller.results import Check
@@ -31,10 +31,7 @@ def checks(req: StepRequest) -> list[Check]:
             out.append(Check("model.artifacts", endpoint.endpoint_name, None, "readable", "fail", exc.message))
             continue
         except TransientAwsError as exc:
-            why = BROWNED_OUT if exc.answered else NO_ANSWER
-            out.append(
-                Check("model.artifacts", endpoint.endpoint_name, None, "readable", "unknown", f"{why}: {exc.message}")
-            )
+            out.append(unanswered("model.artifacts", endpoint.endpoint_name, "readable", exc))
             continue
         containers |= {f"{endpoint.endpoint_name}/{v}": items for v, items in variants.items()}
     for item in (item for items in containers.values() for item in items):
