@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import boto3
+import pytest
 
 from failover_controller.clients import ClientFactory
 from failover_controller.config import DetectConfig
@@ -63,6 +64,19 @@ class DetectWorld:
         boto3.client("cloudwatch", region_name=region).set_alarm_state(
             AlarmName=name, StateValue=state, StateReason="test"
         )
+
+    def as_deployed(self, monkeypatch: pytest.MonkeyPatch, *, dead_letter_queue: bool = False) -> str | None:
+        """Detect's environment as the stack sets it, for its Lambda handler; with ``dead_letter_queue``, an SQS
+        queue created for it, whose URL is returned."""
+        queue = None
+        if dead_letter_queue:
+            queue = boto3.client("sqs", region_name="us-west-2").create_queue(QueueName="detect-dlq")["QueueUrl"]
+            monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue)
+        monkeypatch.setenv("PLANS", "recsys")
+        monkeypatch.setenv("LEDGER_TABLE", TABLE)
+        monkeypatch.setenv("STATE_MACHINE_ARN", self.state_machine)
+        monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
+        return queue
 
     def executions(self) -> list[dict[str, Any]]:
         return [dict(e) for e in self.sfn.list_executions(stateMachineArn=self.state_machine)["executions"]]

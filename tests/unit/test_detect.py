@@ -313,10 +313,7 @@ def test_every_problem_of_an_alarm_detail_is_named_exactly() -> None:
 
 
 def test_the_handler_returns_its_decision(dw: DetectWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLANS", "recsys")
-    monkeypatch.setenv("LEDGER_TABLE", TABLE)
-    monkeypatch.setenv("STATE_MACHINE_ARN", dw.state_machine)
-    monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
+    dw.as_deployed(monkeypatch)
     dw.set_alarm("recsys-api-canary-use1")
     result = lambda_handler(alarm_event(), FakeContext())
     assert result["outcome"] == "ignored"
@@ -742,16 +739,8 @@ def test_a_refused_event_goes_to_the_dead_letter_queue_at_once_with_its_reason(
 ) -> None:
     """A malformed event never becomes valid: Lambda's retries cannot help, so Detect sends it to its dead-letter
     queue itself and returns; nothing raised, nothing lost."""
+    queue = dw.as_deployed(monkeypatch, dead_letter_queue=True) or ""
     sqs = boto3.client("sqs", region_name="us-west-2")
-    queue = sqs.create_queue(QueueName="detect-dlq")["QueueUrl"]
-    for key, value in {
-        "PLANS": "recsys",
-        "LEDGER_TABLE": TABLE,
-        "STATE_MACHINE_ARN": dw.state_machine,
-        "PLAN_PARAMETER_PREFIX": world.PLAN_PREFIX,
-        "DEAD_LETTER_QUEUE_URL": queue,
-    }.items():
-        monkeypatch.setenv(key, value)
     event = alarm_event(time="2026-13-45T99:99:99Z")
     result = lambda_handler(event, FakeContext())
     assert result["outcome"] == "refused"
@@ -766,13 +755,7 @@ def test_a_refused_event_goes_to_the_dead_letter_queue_at_once_with_its_reason(
 def test_without_a_dead_letter_queue_a_refused_event_is_raised(
     dw: DetectWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in {
-        "PLANS": "recsys",
-        "LEDGER_TABLE": TABLE,
-        "STATE_MACHINE_ARN": dw.state_machine,
-        "PLAN_PARAMETER_PREFIX": world.PLAN_PREFIX,
-    }.items():
-        monkeypatch.setenv(key, value)
+    dw.as_deployed(monkeypatch)
     with pytest.raises(EventInvalid, match="time: "):
         lambda_handler(alarm_event(time="yesterday"), FakeContext())
 
@@ -791,16 +774,8 @@ def test_a_refused_event_too_large_for_a_message_is_kept_cut_short(
     dw: DetectWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQS takes messages of up to 256 KiB: an event refused for its size goes to the queue cut short, not lost."""
+    queue = dw.as_deployed(monkeypatch, dead_letter_queue=True) or ""
     sqs = boto3.client("sqs", region_name="us-west-2")
-    queue = sqs.create_queue(QueueName="detect-dlq")["QueueUrl"]
-    for key, value in {
-        "PLANS": "recsys",
-        "LEDGER_TABLE": TABLE,
-        "STATE_MACHINE_ARN": dw.state_machine,
-        "PLAN_PARAMETER_PREFIX": world.PLAN_PREFIX,
-        "DEAD_LETTER_QUEUE_URL": queue,
-    }.items():
-        monkeypatch.setenv(key, value)
     event = alarm_event()
     event["detail"]["configuration"] = {"description": "x" * MAX_EVENT_BYTES}
     assert lambda_handler(event, FakeContext())["outcome"] == "refused"

@@ -118,10 +118,7 @@ def test_the_sweep_never_scales_back_once_writes_go_to_the_standby(dw: DetectWor
 
 
 def test_detects_schedule_runs_the_sweep(dw: DetectWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEDGER_TABLE", TABLE)
-    monkeypatch.setenv("STATE_MACHINE_ARN", dw.state_machine)
-    monkeypatch.setenv("PLANS", "recsys")
-    monkeypatch.setenv("PLAN_PARAMETER_PREFIX", world.PLAN_PREFIX)
+    dw.as_deployed(monkeypatch)
     assert lambda_handler(SWEEP, FakeContext()) == {"outcome": "swept", "plans": {"recsys": "nothing pre-warmed"}}
 
 

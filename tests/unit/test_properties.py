@@ -69,10 +69,7 @@ def detect_world(plan_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> I
         dw = DetectWorld(plan_doc)
         for signal in ("recsys-api-canary-use1", "recsys-inference-canary-use1"):
             dw.set_alarm(signal)  # a quorum is in ALARM: only the event's validity stands between it and a run
-        monkeypatch.setenv("PLANS", "recsys")
-        monkeypatch.setenv("LEDGER_TABLE", TABLE)
-        monkeypatch.setenv("STATE_MACHINE_ARN", dw.state_machine)
-        monkeypatch.setenv("PLAN_PARAMETER_PREFIX", "/failover-controller/plans")
+        dw.as_deployed(monkeypatch)
         yield dw
 
 
