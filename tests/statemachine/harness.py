@@ -73,6 +73,7 @@ def step_result(done: bool = True, changed: bool = True, **extra: Any) -> dict[s
         "checks": [],
         "after": {"change_id": "C0SCRIPTED"},
         "carry": {},
+        "ready_for_traffic": done,
         **extra,
     }
 

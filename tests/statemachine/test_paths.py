@@ -24,7 +24,8 @@ HAPPY = [
     "WaitForDns",
     "CheckDns",
     "IsDnsDone",
-    "AreWeightsShifted",
+    "CheckFullCapacity",
+    "IsFullCapacity",
     "Verify",
     "DrainSource",
     "IsDryRun",
@@ -188,22 +189,76 @@ def test_poll_loops_wait_until_done(sfn: Harness) -> None:
     assert sfn.entered(arn).count("CheckAurora") == 2
 
 
-def test_verify_waits_for_a_weights_only_update_to_finish(sfn: Harness) -> None:
-    """A weights-only shift leaves the endpoint Updating; Verify reads it only once it is InService again."""
+def test_after_dns_the_standby_is_polled_to_full_capacity_before_verify(sfn: Harness) -> None:
+    """Traffic moves at the plan's traffic capacity; the scale-up goes on, and Verify reads the standby only once it
+    is at full capacity and weights."""
     sfn.script(
         "ShiftSageMakerTraffic",
         step_result(done=False),
         step_result(done=False, changed=False),
         step_result(changed=False),
-        action="shift_weights",
+        action="full_capacity",
     )
     arn = sfn.start(START)
     assert sfn.wait(arn)["status"] == "SUCCEEDED"
     entered = sfn.entered(arn)
-    assert entered.count("CheckWeights") == 2
-    assert entered.index("FlipDns") < entered.index("WaitForWeights") < entered.index("Verify")
-    polls = sfn.called("ShiftSageMakerTraffic", "shift_weights")[1:]
-    assert [p["deadline"] > 0 for p in polls] == [True, True]
+    assert entered.count("CheckFullCapacity") == 3
+    assert entered.index("FlipDns") < entered.index("WaitForFullCapacity") < entered.index("Verify")
+    polls = sfn.called("ShiftSageMakerTraffic", "full_capacity")
+    assert [p["deadline"] > 0 for p in polls] == [True, True, True]
+    assert "capacity" not in sfn.called("Verify")[0], "verified at full capacity"
+
+
+def test_traffic_moves_once_the_standby_is_ready_for_it_and_the_scale_up_goes_on(sfn: Harness) -> None:
+    """An ungraceful run whose plan moves traffic at the standby's warm capacity: the scale-up's first call says
+    ready, the branch ends without a poll, DNS moves, and the full capacity is polled after it."""
+    sfn.script("ShiftSageMakerTraffic", step_result(done=False, ready_for_traffic=True), action="scale_target")
+    sfn.script("ShiftSageMakerTraffic", step_result(done=False), lambda _p: step_result(), action="full_capacity")
+    arn = sfn.start({**START, "mode": "ungraceful"})
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    entered = sfn.entered(arn)
+    assert "CheckSageMaker" not in entered
+    assert entered.index("FlipDns") < entered.index("CheckFullCapacity")
+    run = ledger_item("RUN#")[0]
+    assert float(run["traffic_s"]["N"]) <= float(run["full_capacity_s"]["N"]) <= float(run["achieved_rto_s"]["N"])
+
+
+def test_writes_follow_the_database_not_the_capacity(sfn: Harness) -> None:
+    """DynamoDB writes switch right after Aurora is writable, while the scale-up is still polled."""
+    sfn.script("ShiftSageMakerTraffic", step_result(done=False, ready_for_traffic=False), action="scale_target")
+    slow = [step_result(done=False, changed=False, ready_for_traffic=False) for _ in range(5)]
+    sfn.script("ShiftSageMakerTraffic", *slow, step_result(changed=False), action="status")
+    arn = sfn.start(START)
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    entered = sfn.entered(arn)
+    last_poll = max(i for i, s in enumerate(entered) if s == "CheckSageMaker")
+    assert entered.index("SwitchDynamoDBWrites") < last_poll
+    assert entered.index("FlipDns") > last_poll, "traffic waits for the plan's traffic capacity (graceful: full)"
+
+
+def test_a_standby_short_of_full_capacity_after_traffic_moved_keeps_traffic_and_says_so(sfn: Harness) -> None:
+    short = "shift_sagemaker_traffic was still not done at the run's deadline: ranker has 1 of 4 instances"
+    sfn.script("ShiftSageMakerTraffic", step_result(done=False, ready_for_traffic=True), action="scale_target")
+    sfn.script("ShiftSageMakerTraffic", Raise("PollTimeout", short), action="full_capacity")
+    arn = sfn.start({**START, "mode": "ungraceful"})
+    desc = sfn.wait(arn)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "ReducedCapacity"
+    assert "ranker has 1 of 4 instances" in desc["cause"]
+    entered = sfn.entered(arn)
+    assert "Compensate" not in entered, "traffic is not taken back to a dead region"
+    assert "DrainSource" not in entered, "the source is never drained below full capacity"
+    assert [p.get("capacity") for p in sfn.called("Verify")] == ["traffic"]
+    run = ledger_item("RUN#")[0]
+    assert run["outcome"]["S"] == "reduced_capacity"
+    assert run["traffic_region"]["S"] == "us-west-2"
+    assert "full_capacity_s" not in run, "never reached"
+    assert ledger_item("LAST_RUN")[0]["outcome"]["S"] == "reduced_capacity", "the cooldown counts it"
+    assert ledger_item("LOCK") == []
+    message = inbox()[0]
+    assert message["Subject"] == "[failover-controller] recsys: failover to us-west-2 SERVING AT REDUCED CAPACITY"
+    assert "Traffic now: us-west-2" in message["Message"]
+    assert "not full" in message["Message"]
 
 
 def test_each_sagemaker_poll_gets_what_the_last_call_carried(sfn: Harness) -> None:
@@ -239,7 +294,8 @@ def test_a_failed_scale_up_lets_a_promotion_under_way_finish_then_compensates(sf
     assert len(sfn.called("PromoteAurora", "status")) == 3, "the promotion was followed to its end"
     entered = sfn.entered(arn)
     assert entered.index("Compensate") > max(i for i, s in enumerate(entered) if s == "CheckAurora")
-    assert "SwitchDynamoDBWrites" not in entered
+    assert "SwitchDynamoDBWrites" in entered, "writes followed the database in its branch"
+    assert not {"ShiftSageMakerWeights", "FlipDns"} & set(entered), "traffic did not move"
 
 
 def test_a_poll_past_the_deadline_times_out_and_compensates(sfn: Harness) -> None:

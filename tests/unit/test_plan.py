@@ -529,3 +529,47 @@ def test_a_trailing_newline_does_not_pass_a_pattern(plan_doc: dict[str, Any], fi
     assert problems
     assert problems[0].startswith(f"{where}: "), problems
     assert "does not match" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"ungraceful": 0}, "sagemaker.traffic_at_capacity.ungraceful: must be > 0, got 0"),
+        ({"graceful": 1.5}, "sagemaker.traffic_at_capacity.graceful: must be <= 1, got 1.5"),
+        ({"graceful": "half"}, "sagemaker.traffic_at_capacity.graceful: must be of type number"),
+        ({"failback": 0.5}, "sagemaker.traffic_at_capacity.failback"),
+    ],
+)
+def test_the_traffic_capacity_is_a_fraction_per_mode(plan_doc: dict[str, Any], given: Any, problem: str) -> None:
+    plan_doc["sagemaker"]["traffic_at_capacity"] = given
+    with pytest.raises(PlanInvalid) as info:
+        parse_plan(plan_doc)
+    assert any(p.startswith(problem) for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("fraction", "counts"),
+    [(0.25, {"ranker": 1, "reranker": 1}), (0.5, {"ranker": 2, "reranker": 2}), (0.7, {"ranker": 3, "reranker": 3}),
+     (0.01, {"ranker": 1, "reranker": 1}), (1.0, {"ranker": 4, "reranker": 3})],
+)  # fmt: skip
+def test_traffic_counts_are_the_ceiling_of_the_fraction_and_at_least_one(
+    plan_doc: dict[str, Any], fraction: float, counts: dict[str, int]
+) -> None:
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"] = [
+        {"variant_name": "ranker", "standby_instance_count": 1, "active_instance_count": 4, "active_weight": 0.75},
+        {"variant_name": "reranker", "standby_instance_count": 1, "active_instance_count": 3, "active_weight": 0.25},
+    ]
+    plan_doc["sagemaker"]["traffic_at_capacity"] = {"ungraceful": fraction}
+    plan = parse_plan(plan_doc)
+    (endpoint,) = plan.endpoints["us-west-2"]
+    assert plan.traffic_counts(endpoint, "ungraceful") == counts
+    assert plan.traffic_counts(endpoint, "graceful") == {"ranker": 4, "reranker": 3}, "absent: full capacity"
+
+
+def test_the_sample_moves_ungraceful_traffic_at_its_warm_capacity() -> None:
+    plan = load_plan_file(SAMPLE_PLAN)
+    for region in plan.regions:
+        for endpoint in plan.endpoints[region]:
+            warm = {v.variant_name: v.standby_instance_count for v in endpoint.variants}
+            assert plan.traffic_counts(endpoint, "ungraceful") == warm
+    assert plan.traffic_at_capacity["graceful"] == 1.0

@@ -639,3 +639,114 @@ def test_a_poll_carries_a_failed_updates_reason_that_sagemaker_stops_showing(
 def test_a_poll_without_a_failure_carries_nothing(sagemaker_plan: RecoveryPlan, moto: ClientFactory) -> None:
     result = step.run(request(sagemaker_plan, moto, "status", carry={}))
     assert (result.done, result.carry) == (True, {})
+
+
+# Traffic at a capacity the plan chooses (sagemaker.traffic_at_capacity): the scale-up says when the standby is
+# ready for traffic, and goes on after it.
+
+
+def with_traffic_at(plan_doc: dict[str, Any], graceful: float, ungraceful: float) -> dict[str, Any]:
+    plan_doc["sagemaker"]["traffic_at_capacity"] = {"graceful": graceful, "ungraceful": ungraceful}
+    return plan_doc
+
+
+def instances_arrive_after(session: boto3.Session, polls: int) -> None:
+    """After an update the endpoint reads Updating with its old single instance in service for ``polls``
+    descriptions (SageMaker serves through an update; the new instances come in at its end)."""
+    pending = {"left": 0}
+
+    def started(**_: Any) -> None:
+        pending["left"] = polls
+
+    def show(parsed: dict[str, Any], **_: Any) -> None:
+        if pending["left"] > 0:
+            pending["left"] -= 1
+            parsed["EndpointStatus"] = "Updating"
+            for variant in parsed["ProductionVariants"]:
+                variant["CurrentInstanceCount"] = 1
+
+    session.events.register("after-call.sagemaker.UpdateEndpointWeightsAndCapacities", started)
+    session.events.register("after-call.sagemaker.DescribeEndpoint", show)
+
+
+@pytest.mark.parametrize(
+    ("fraction", "ready"),
+    [(0.25, [True, True, True]), (0.5, [False, False, True]), (1.0, [False, False, True])],
+)
+def test_the_standby_is_ready_for_traffic_at_the_plans_fraction_of_active_capacity(
+    session: boto3.Session, plan_doc: dict[str, Any], fraction: float, ready: list[bool]
+) -> None:
+    """ceil(fraction x 4) instances in service: 1 for 0.25 (the warm instance, ready while it scales up), 2 for 0.5
+    and 4 for 1.0 (ready once the update is in)."""
+    plan, f = build(session, with_traffic_at(plan_doc, 1.0, fraction))
+    instances_arrive_after(session, polls=2)
+    first = step.run(request(plan, f, "scale_target", mode="ungraceful"))
+    polls = [step.run(request(plan, f, "status", mode="ungraceful")) for _ in range(2)]
+    assert [r.ready_for_traffic for r in (first, *polls)] == ready
+    assert [r.done for r in (first, *polls)] == [False, False, True]
+    assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (1.0, 4)}, "the scale-up went on"
+
+
+def test_graceful_keeps_full_capacity_before_traffic_unless_the_plan_says_otherwise(
+    session: boto3.Session, plan_doc: dict[str, Any]
+) -> None:
+    plan, f = build(session, with_traffic_at(plan_doc, 1.0, 0.25))
+    instances_arrive_after(session, polls=1)
+    assert step.run(request(plan, f, "scale_target", mode="graceful")).ready_for_traffic is False
+    assert step.run(request(plan, f, "status", mode="ungraceful")).ready_for_traffic is True
+
+
+@pytest.mark.parametrize(("mode", "ready"), [("ungraceful", True), ("graceful", False)])
+def test_a_quota_refusal_once_ready_for_traffic_is_said_and_left_to_the_full_capacity_poll(
+    session: boto3.Session, plan_doc: dict[str, Any], mode: Mode, ready: bool
+) -> None:
+    plan, f = build(session, with_traffic_at(plan_doc, 1.0, 0.25))
+    aws_like.error_on(
+        session,
+        "before-call.sagemaker.UpdateEndpointWeightsAndCapacities",
+        "ResourceLimitExceeded",
+        "The account-level service limit 'ml.g4dn.xlarge for endpoint usage' is 1 Instances",
+    )
+    if not ready:
+        with pytest.raises(StepFailed, match="instance quota"):
+            step.run(request(plan, f, "scale_target", mode=mode))
+        return
+    result = step.run(request(plan, f, "scale_target", mode=mode))
+    assert (result.ready_for_traffic, result.done) == (True, False)
+    assert "instance quota" in result.message
+    assert "instance quota" in result.carry["failures"]["recsys-ranker-usw2"]
+    with pytest.raises(StepFailed, match="instance quota"):
+        step.run(request(plan, f, "full_capacity", mode=mode, deadline=2**40))
+    assert world.endpoint_config(plan, f, "us-west-2") == {"ranker": (1.0, 1)}
+
+
+def test_a_poll_ready_for_traffic_is_not_timed_out_by_the_deadline(
+    session: boto3.Session, plan_doc: dict[str, Any]
+) -> None:
+    plan, f = build(session, with_traffic_at(plan_doc, 1.0, 0.25))
+    instances_arrive_after(session, polls=3)
+    step.run(request(plan, f, "scale_target", mode="ungraceful"))
+    result = step.run(request(plan, f, "status", mode="ungraceful", deadline=1))
+    enforce_deadline("shift_sagemaker_traffic", result, {"deadline": 1}, now=10.0)  # ready: no PollTimeout
+    result.ready_for_traffic = False
+    with pytest.raises(PollTimeout):
+        enforce_deadline("shift_sagemaker_traffic", result, {"deadline": 1}, now=10.0)
+
+
+def test_before_dns_only_weights_are_sent_and_after_it_the_capacity_too(
+    moto: ClientFactory, plan_doc: dict[str, Any]
+) -> None:
+    """shift_weights (before DNS) holds the standby to the traffic counts, so it sends weights alone;
+    full_capacity (after DNS) sends the capacity too."""
+    world.create_sagemaker(parse_plan(plan_doc), moto)
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["active_weight"] = 0.5
+    plan = parse_plan(with_traffic_at(plan_doc, 1.0, 0.25))
+    shifted = step.run(request(plan, moto, "shift_weights", mode="ungraceful"))
+    assert shifted.actions[0].params["DesiredWeightsAndCapacities"] == [{"VariantName": "ranker", "DesiredWeight": 0.5}]
+    assert world.endpoint_config(plan, moto, "us-west-2") == {"ranker": (0.5, 1)}
+    full = step.run(request(plan, moto, "full_capacity", mode="ungraceful"))
+    assert full.actions[0].params["DesiredWeightsAndCapacities"] == [
+        {"VariantName": "ranker", "DesiredWeight": 0.5, "DesiredInstanceCount": 4}
+    ]
+    assert world.endpoint_config(plan, moto, "us-west-2") == {"ranker": (0.5, 4)}
+    assert step.run(request(plan, moto, "full_capacity", mode="ungraceful")).done

@@ -233,3 +233,21 @@ def test_what_compensation_cannot_do_is_named_and_the_rest_is_done(app: Recovery
 
 def _denied(**_: Any) -> Any:
     return aws_like._error("AccessDenied", "not authorized", 403)
+
+
+def test_verify_at_the_traffic_capacity_holds_the_standby_to_what_traffic_needs(
+    app: RecoveryPlan, f: ClientFactory, db: GlobalDatabase
+) -> None:
+    """Traffic moved at the plan's traffic capacity (the sample's ungraceful: the warm instance) and the standby
+    never reached full capacity: the run is verified at what traffic needs, and says so."""
+    db.writer_region = "us-west-2"
+    switch_dynamodb_writes.run(request(app, f, "switch", mode="ungraceful"))
+    flip_dns.run(request(app, f, "flip", mode="ungraceful"))
+    reduced = verify.run(request(app, f, "check", mode="ungraceful", capacity="traffic"))
+    serving = next(c for c in reduced.checks if c.name == "sagemaker.serving")
+    assert (serving.verdict, serving.threshold) == ("pass", {"ranker": {"in_service_at_least": 1}})
+    assert reduced.message == "verified: recsys is served from us-west-2 (at the plan's traffic capacity, below full)"
+    with pytest.raises(VerificationFailed, match=r"sagemaker\.active recsys-ranker-usw2"):
+        verify.run(request(app, f, "check", mode="ungraceful"))
+    with pytest.raises(VerificationFailed, match=r"sagemaker\.serving recsys-ranker-usw2"):
+        verify.run(request(app, f, "check", mode="graceful", capacity="traffic"))  # graceful: 1.0 of active

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -83,6 +84,8 @@ class RecoveryPlan:
     endpoints: dict[str, tuple[Endpoint, ...]]  # per region; the n-th of each region serve the same model
     drain_source: bool
     prewarm_seconds: int  # 0: no pre-warm on suspicion
+    # Per mode: the fraction of the active capacity the standby must have in service before traffic moves.
+    traffic_at_capacity: dict[str, float]
     artifact_buckets: dict[str, str]
     image_repository: str
     hosted_zone_id: str
@@ -103,6 +106,14 @@ class RecoveryPlan:
     @property
     def regions(self) -> tuple[str, str]:
         return (self.primary_region, self.standby_region)
+
+    def traffic_counts(self, endpoint: Endpoint, mode: str) -> dict[str, int]:
+        """Each variant's instances in service before traffic moves in ``mode``: ceil(fraction x active), at least 1
+        (ARC Region switch's rule for its capacity blocks)."""
+        fraction = self.traffic_at_capacity[mode]
+        return {
+            v.variant_name: max(1, math.ceil(round(fraction * v.active_instance_count, 9))) for v in endpoint.variants
+        }
 
     def other_region(self, region: str) -> str:
         """The region traffic leaves when failing into ``region``."""
@@ -349,7 +360,42 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
     problems = _semantic_problems(doc)
     if problems:
         raise PlanInvalid(source, problems)
-    endpoints = {
+    route53 = doc["route53"]
+    return RecoveryPlan(
+        application=doc["application"],
+        primary_region=doc["regions"]["primary"],
+        standby_region=doc["regions"]["standby"],
+        rto_seconds=doc["objectives"]["rto_seconds"],
+        rpo_seconds=doc["objectives"]["rpo_seconds"],
+        signals=tuple(Signal(name=a["name"], region=a["region"]) for a in doc["signals"]["alarms"]),
+        quorum=doc["signals"]["quorum"],
+        cooldown_seconds=doc["signals"]["cooldown_seconds"],
+        automatic_mode=doc["signals"].get("mode", "ungraceful"),
+        automatic_requires_approval=doc["signals"].get("require_approval", False),
+        global_cluster_id=doc["aurora"]["global_cluster_id"],
+        aurora_clusters=dict(doc["aurora"]["clusters"]),
+        dynamodb_tables=tuple(doc["dynamodb"]["tables"]),
+        write_region_parameter=doc["dynamodb"]["write_region_parameter"],
+        endpoints=_endpoints(doc),
+        drain_source=doc["sagemaker"].get("drain_source", False),
+        prewarm_seconds=doc["sagemaker"].get("prewarm_seconds", 0),
+        traffic_at_capacity=_traffic_at_capacity(doc),
+        artifact_buckets=dict(doc["sagemaker"]["artifact_buckets"]),
+        image_repository=doc["sagemaker"]["image_repository"],
+        hosted_zone_id=route53["hosted_zone_id"].removeprefix("/hostedzone/"),
+        dns_mode=route53.get("mode", "control_plane"),
+        name_servers=tuple(route53.get("name_servers", ())),
+        client_subnets=dict(route53.get("client_subnets", {})),
+        routing_policy=route53["routing_policy"],
+        active_weight=route53.get("active_weight", 100),
+        records=tuple(_record(r) for r in route53["records"]),
+        document=doc,
+        reserved_concurrency=_reserved_concurrency(doc),
+    )
+
+
+def _endpoints(doc: dict[str, Any]) -> dict[str, tuple[Endpoint, ...]]:
+    return {
         region: tuple(
             Endpoint(
                 endpoint_name=ep["endpoint_name"],
@@ -367,37 +413,12 @@ def parse_plan(doc: Any, source: str = "(inline)") -> RecoveryPlan:
         )
         for region, value in doc["sagemaker"]["endpoints"].items()
     }
-    route53 = doc["route53"]
-    return RecoveryPlan(
-        application=doc["application"],
-        primary_region=doc["regions"]["primary"],
-        standby_region=doc["regions"]["standby"],
-        rto_seconds=doc["objectives"]["rto_seconds"],
-        rpo_seconds=doc["objectives"]["rpo_seconds"],
-        signals=tuple(Signal(name=a["name"], region=a["region"]) for a in doc["signals"]["alarms"]),
-        quorum=doc["signals"]["quorum"],
-        cooldown_seconds=doc["signals"]["cooldown_seconds"],
-        automatic_mode=doc["signals"].get("mode", "ungraceful"),
-        automatic_requires_approval=doc["signals"].get("require_approval", False),
-        global_cluster_id=doc["aurora"]["global_cluster_id"],
-        aurora_clusters=dict(doc["aurora"]["clusters"]),
-        dynamodb_tables=tuple(doc["dynamodb"]["tables"]),
-        write_region_parameter=doc["dynamodb"]["write_region_parameter"],
-        endpoints=endpoints,
-        drain_source=doc["sagemaker"].get("drain_source", False),
-        prewarm_seconds=doc["sagemaker"].get("prewarm_seconds", 0),
-        artifact_buckets=dict(doc["sagemaker"]["artifact_buckets"]),
-        image_repository=doc["sagemaker"]["image_repository"],
-        hosted_zone_id=route53["hosted_zone_id"].removeprefix("/hostedzone/"),
-        dns_mode=route53.get("mode", "control_plane"),
-        name_servers=tuple(route53.get("name_servers", ())),
-        client_subnets=dict(route53.get("client_subnets", {})),
-        routing_policy=route53["routing_policy"],
-        active_weight=route53.get("active_weight", 100),
-        records=tuple(_record(r) for r in route53["records"]),
-        document=doc,
-        reserved_concurrency=_reserved_concurrency(doc),
-    )
+
+
+def _traffic_at_capacity(doc: dict[str, Any]) -> dict[str, float]:
+    """Per mode, the fraction of active capacity before traffic moves: 1.0 where the plan says nothing."""
+    given = doc["sagemaker"].get("traffic_at_capacity", {})
+    return {mode: float(given.get(mode, 1.0)) for mode in ("graceful", "ungraceful")}
 
 
 def _reserved_concurrency(doc: dict[str, Any]) -> tuple[int, int]:

@@ -52,6 +52,8 @@ class StepResult:
     # What a poll hands to its next call through the state machine (a poll is stateless): what it learned that
     # AWS may no longer show by then.
     carry: dict[str, Any] = field(default_factory=dict)
+    # ShiftSageMakerTraffic's scale-up: the standby has in service what the plan asks for before traffic moves.
+    ready_for_traffic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

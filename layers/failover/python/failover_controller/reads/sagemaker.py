@@ -14,6 +14,9 @@ from failover_controller.reads import Scope, arn_account
 # endpoint "returns to an InService status" (DescribeEndpoint's EndpointStatus).
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 
+# An endpoint serves through an update: UpdateEndpoint deploys "(there is no availability loss)".
+SERVING = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+
 BROKEN = frozenset({"Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -76,6 +79,15 @@ def _matches(seen: dict[str, Any], desired: Desired, *, field: str) -> bool:
         if not weight_ok(variant[f"{field}_weight"], want):
             return False
     return True
+
+
+def serves_at(seen: dict[str, Any], counts: dict[str, int]) -> bool:
+    """Whether an endpoint serves with at least ``counts`` instances in each variant, an update running or not."""
+    variants = seen.get("variants") or {}
+    return seen.get("status") in SERVING and all(
+        isinstance(have := (variants.get(name) or {}).get("current_instance_count"), int) and have >= count
+        for name, count in counts.items()
+    )
 
 
 def at_config(seen: dict[str, Any], desired: Desired) -> bool:

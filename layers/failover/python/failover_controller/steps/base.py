@@ -106,7 +106,7 @@ def _typed_params(event: dict[str, Any], params: dict[str, type]) -> tuple[dict[
 def enforce_deadline(step: str, result: StepResult, params: dict[str, Any], now: float) -> None:
     """A poll (a call given the run's deadline) still not done after the deadline ends the loop with PollTimeout."""
     deadline = params.get("deadline")
-    if not result.done and deadline is not None and now >= deadline:
+    if not (result.done or result.ready_for_traffic) and deadline is not None and now >= deadline:
         raise PollTimeout(
             f"{step} was still not done at the run's deadline ({int(now - deadline)} s past it): {result.message}",
             details={"step": step, "last_seen": result.after},

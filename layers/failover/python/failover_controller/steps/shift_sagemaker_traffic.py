@@ -2,9 +2,16 @@
 
 Actions: ``scale_target`` (the target's variants to at least their active capacity, weights untouched),
 ``status`` (the scale-up's poll: done when the target is InService at active capacity; it sends the next
-variant's capacity once the previous one is in), ``shift_weights`` (the target at the plan's active weights,
-done when the endpoint is InService again), ``drain_source`` (graceful mode and ``drain_source`` in the plan:
-the source endpoint back to standby capacity, after DNS has moved).
+variant's capacity once the previous one is in), ``shift_weights`` (before DNS: the plan's active weights, sent
+when the endpoint takes an update, never waited for), ``full_capacity`` (after DNS: the target at active capacity
+and weights, done when InService so; the run's deadline ends it), ``drain_source`` (graceful mode and
+``drain_source`` in the plan: the source endpoint back to standby capacity, after DNS has moved).
+
+Traffic does not wait for full capacity when the plan says so (``sagemaker.traffic_at_capacity``): the scale-up
+and its polls also say ``ready_for_traffic`` once every variant has ceil(fraction x active) instances in service
+(an endpoint serves while it updates: UpdateEndpoint has "no availability loss"). A scale-up refused once the
+standby is ready for traffic (an instance quota) is not the end of the run: traffic moves, and the full-capacity
+poll after DNS meets the refusal again and the run records reduced capacity.
 
 What AWS does that shapes this: UpdateEndpointWeightsAndCapacities changes the weights of any number of variants
 but the capacity of one variant per call, and the endpoint is ``Updating`` (or ``SystemUpdating`` for AWS's own
@@ -39,13 +46,14 @@ from failover_controller.reads.sagemaker import (
     count_ok,
     endpoint_state,
     scalable_targets,
+    serves_at,
     weight_ok,
 )
 from failover_controller.results import PlannedAction, StepResult
 from failover_controller.steps.base import StepRequest
 
 STEP = "shift_sagemaker_traffic"
-ACTIONS = ("scale_target", "status", "shift_weights", "drain_source")
+ACTIONS = ("scale_target", "status", "shift_weights", "full_capacity", "drain_source")
 PARAMS: dict[str, type] = {"deadline": int, "carry": dict}
 # SageMaker shows an update's FailureReason only until the next update is applied, so a poll carries the last one it
 # saw (by endpoint) to the next, and the run's deadline can still say why the standby is short.
@@ -252,13 +260,62 @@ def to_capacity(req: StepRequest, region: str, result: StepResult, *, active: bo
     return each_endpoint(req, region, result, one)
 
 
+def _ready_for_traffic(req: StepRequest, result: StepResult) -> bool:
+    """Done, or (the plan moving traffic below full capacity in this mode) every endpoint serving at its traffic
+    counts."""
+    if result.done:
+        return True
+    if req.plan.traffic_at_capacity[req.mode] >= 1.0:
+        return False
+    return all(
+        serves_at(result.after.get(e.endpoint_name) or {}, req.plan.traffic_counts(e, req.mode))
+        for e in req.plan.endpoints[req.target_region]
+    )
+
+
 def scale_target(req: StepRequest) -> StepResult:
-    """Capacity first (weights untouched), so the standby can take the load before traffic moves."""
-    return to_capacity(req, req.target_region, req.result(STEP), active=True)
+    """Capacity first (weights untouched), so the standby can take the load before traffic moves. A refusal once
+    the standby serves at its traffic counts is said, carried on, and left to the full-capacity poll."""
+    region = req.target_region
+
+    def one(endpoint: Endpoint, part: StepResult) -> StepResult:
+        counts = _counts(endpoint, active=True)
+        try:
+            hold_minimum(req, region, endpoint, counts, part, raise_only=True)
+            return converge(req, region, endpoint, lambda seen: _keep_weights(seen, counts, at_least=True), part)
+        except StepFailed as refused:
+            traffic = req.plan.traffic_counts(endpoint, req.mode)
+            if req.plan.traffic_at_capacity[req.mode] >= 1.0 or not serves_at(part.before, traffic):
+                raise
+            part.after, part.done = part.before, False
+            part.carry.setdefault(FAILURES, {})[endpoint.endpoint_name] = str(refused)
+            part.message = f"{endpoint.endpoint_name} in {region} serves at its traffic capacity; scale-up: {refused}"
+            return part
+
+    result = each_endpoint(req, region, req.result(STEP), one)
+    result.ready_for_traffic = _ready_for_traffic(req, result)
+    return result
+
+
+def _weights_over(endpoint: Endpoint, counts: dict[str, int]) -> Desired:
+    return {v.variant_name: Want(v.active_weight, counts[v.variant_name]) for v in endpoint.variants}
 
 
 def shift_weights(req: StepRequest) -> StepResult:
-    """The target endpoints at the plan's active weights and (at least) capacity; done once InService again."""
+    """Before DNS: the plan's active weights over (at least) the traffic counts; an endpoint still scaling up is
+    left to the full-capacity poll (SageMaker refuses an update while one runs)."""
+    region = req.target_region
+
+    def one(endpoint: Endpoint, part: StepResult) -> StepResult:
+        desired = _weights_over(endpoint, req.plan.traffic_counts(endpoint, req.mode))
+        return converge(req, region, endpoint, lambda _seen: desired, part)
+
+    return each_endpoint(req, region, req.result(STEP), one)
+
+
+def full_capacity(req: StepRequest) -> StepResult:
+    """After DNS: the target endpoints at the plan's active weights and (at least) capacity; done once InService
+    so. One variant's capacity per call, polled until the run's deadline."""
     region = req.target_region
     return each_endpoint(
         req,
@@ -285,6 +342,7 @@ def status(req: StepRequest) -> StepResult:
     if req.dry_run:
         result = req.result(STEP)
         result.done, result.message = True, "dry run: nothing was started, nothing to wait for"
+        result.ready_for_traffic = True
         return result
     return scale_target(req)
 
@@ -293,6 +351,7 @@ def run(req: StepRequest) -> StepResult:
     actions = {
         "scale_target": scale_target,
         "shift_weights": shift_weights,
+        "full_capacity": full_capacity,
         "status": status,
         "drain_source": drain_source,
     }

@@ -2,7 +2,8 @@
 
 Read independently of what the steps reported: the Aurora writer, the write-region parameter, the target
 endpoint's capacity and weights, and where DNS sends the names (asked of the zone's name servers). Any
-mismatch raises VerificationFailed naming each one.
+mismatch raises VerificationFailed naming each one. With ``capacity: traffic`` (traffic moved, the standby did not
+reach full capacity) the endpoints are held to the plan's traffic counts in service, weights as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from failover_controller.steps.base import StepRequest
 
 STEP = "verify"
 ACTIONS = ("check",)
-PARAMS: dict[str, type] = {}
+PARAMS: dict[str, type] = {"capacity": str}
 
 
 def check(req: StepRequest) -> StepResult:
@@ -61,7 +62,8 @@ def check(req: StepRequest) -> StepResult:
             "the failover did not verify: " + "; ".join(failing),
             details={"checks": [c.__dict__ for c in result.checks]},
         )
-    result.message = f"verified: {req.plan.application} is served from {target}"
+    reduced = " (at the plan's traffic capacity, below full)" if req.params.get("capacity") == "traffic" else ""
+    result.message = f"verified: {req.plan.application} is served from {target}{reduced}"
     return result
 
 
@@ -79,11 +81,21 @@ def _not_settled(cluster: dict[str, Any]) -> str:
 
 def _endpoint_check(req: StepRequest, endpoint: Endpoint) -> Check:
     seen = sagemaker.endpoint_state(req, req.target_region, endpoint)
+    observed = {"status": seen["status"], "variants": seen["variants"]}
+    if req.params.get("capacity") == "traffic":
+        counts = req.plan.traffic_counts(endpoint, req.mode)
+        return Check(
+            "sagemaker.serving",
+            endpoint.endpoint_name,
+            observed,
+            {name: {"in_service_at_least": n} for name, n in counts.items()},
+            "pass" if sagemaker.serves_at(seen, counts) else "fail",
+        )
     active = sagemaker.active_config(endpoint)
     return Check(
         "sagemaker.active",
         endpoint.endpoint_name,
-        {"status": seen["status"], "variants": seen["variants"]},
+        observed,
         {name: {"weight": w.weight, "at_least": w.count} for name, w in active.items()},
         "pass" if sagemaker.at_config(seen, active) else "fail",
     )
