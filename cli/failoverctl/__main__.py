@@ -8,7 +8,7 @@
   readiness PLAN              would a failover into --region work now?
   failover PLAN --to REGION   start the runbook there and follow it live
   approve RUN / reject RUN    answer a run's approval gate
-  status                      recent runs: outcome, achieved RTO, RPO exposure
+  status                      recent runs: outcome, time to traffic and to full capacity, RPO exposure
   report RUN                  a run's picture: HTML timeline, critical path, RTO/RPO, verifications
   sam-env                     the deployed functions' environment, for `sam local invoke --env-vars`
   drill                       a whole failover on the local emulators
@@ -316,7 +316,7 @@ def _add_record_commands(sub: Any) -> None:
     operate.add_target_options(page)
     page.set_defaults(func=_operate(run_report.command))
 
-    runs = sub.add_parser("status", help="recent runs from the ledger: outcome, achieved RTO, RPO exposure")
+    runs = sub.add_parser("status", help="recent runs: outcome, times to traffic and to full capacity, RPO")
     runs.add_argument("--plan", help="the plan (default: the stack's)")
     runs.add_argument("--limit", type=inputs.positive_int, default=10)
     runs.add_argument("--json", action="store_true")

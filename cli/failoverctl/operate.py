@@ -260,16 +260,22 @@ def reject(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _seconds(value: Any, missing: str = "-") -> str:
+    return missing if value is None else f"{float(value):.1f}"
+
+
 def status(args: argparse.Namespace, out: IO[str]) -> int:
-    """Recent runs of the plan from the ledger of --region's controller: outcome, RTO, RPO exposure."""
+    """Recent runs of the plan from the ledger of --region's controller: outcome, time to traffic and to full
+    capacity against the RTO, RPO exposure."""
     ctl = controller(args)
     runs = ctl.ledger.runs(args.plan or ctl.plan_name, limit=args.limit)
     if args.json:
         out.write(json.dumps(runs, indent=2, default=str) + "\n")
         return 0
-    rows = [["STARTED", "RUN", "OUTCOME", "MODE", "TO", "RTO s (target)", "RPO ms (target)", "TRAFFIC"]]
+    rows = [
+        ["STARTED", "RUN", "OUTCOME", "MODE", "TO", "TO TRAFFIC s", "TO FULL s", "RTO s", "RPO ms (target)", "TRAFFIC"]
+    ]
     for r in runs:
-        rto = "-" if r.get("achieved_rto_s") is None else f"{r['achieved_rto_s']:.1f} ({r.get('rto_target_s')})"
         rpo = "-" if r.get("rpo_exposure_ms") is None else f"{r['rpo_exposure_ms']:.0f} ({r.get('rpo_target_ms')})"
         rows.append(
             [
@@ -278,7 +284,9 @@ def status(args: argparse.Namespace, out: IO[str]) -> int:
                 r.get("outcome", ""),
                 f"{r.get('mode', '')}{' dry' if r.get('dry_run') else ''}",
                 r.get("target_region", ""),
-                rto,
+                _seconds(r.get("traffic_s")),
+                _seconds(r.get("full_capacity_s"), "not full" if r.get("outcome") == "reduced_capacity" else "-"),
+                str(r.get("rto_target_s") or "-"),
                 rpo,
                 r.get("traffic_region") or "-",
             ]

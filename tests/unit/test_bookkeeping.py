@@ -172,7 +172,7 @@ def test_a_compensation_that_failed_itself_is_named(controller: tuple[Controller
 
 def test_an_unknown_outcome_records_nothing(controller: tuple[ControllerConfig, ClientFactory]) -> None:
     config, f = controller
-    with pytest.raises(InputInvalid, match="outcome: must be one of succeeded, dry_run, aborted"):
+    with pytest.raises(InputInvalid, match="outcome: must be one of succeeded, reduced_capacity, dry_run, aborted"):
         record(recorded("maybe"), config, f)
     assert ledger(f).runs("recsys") == []
 
@@ -223,6 +223,37 @@ def test_the_rto_clock_starts_at_the_first_alarm_else_the_event_else_the_run() -
         "changed": True,
     }
     assert manual["rto_target_s"] == 900
+
+
+def test_time_to_traffic_and_to_full_capacity_are_read_from_the_steps_that_saw_them() -> None:
+    manual = figures({}, {"type": "manual"})
+    assert (manual["traffic_s"], manual["full_capacity_s"]) == (300.0, 360.0)
+    event = load_event("record")
+    run = RunContext.from_dict(event["run"])
+    results = copy.deepcopy(event["results"])
+    results["promote_and_scale"]["scale_up_standby"] = {"done": True, "finished_at": "2026-11-28T03:04:00+00:00"}
+    assert recovery_figures(run, results)["full_capacity_s"] == 240.0, "full before traffic: the branch saw it"
+    results["dns_poll"]["done"] = False
+    results["flip_dns"] = {"done": True, "finished_at": "2026-11-28T03:04:30+00:00"}
+    assert recovery_figures(run, results)["traffic_s"] == 270.0, "DNS already answering when flipped"
+    results["full_capacity"]["done"] = False
+    results["promote_and_scale"]["scale_up_standby"]["done"] = False
+    assert recovery_figures(run, results)["full_capacity_s"] is None, "never reached: reduced capacity"
+
+
+def test_a_reduced_capacity_run_keeps_traffic_in_the_target_and_cools_down(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    event = recorded("reduced_capacity")
+    event["results"]["full_capacity"]["done"] = False
+    event["error"] = {"Error": "PollTimeout", "Cause": "ranker has 1 of 4 instances"}
+    out = record(event, config, f)
+    assert out["outcome"] == "reduced_capacity"
+    assert (out["traffic_s"], out["full_capacity_s"]) == (300.0, None)
+    (entry,) = ledger(f).runs("recsys")
+    assert (entry["outcome"], entry["traffic_region"]) == ("reduced_capacity", "us-west-2")
+    assert ledger(f).get("recsys", "LAST_RUN")["outcome"] == "reduced_capacity"
 
 
 # The run context: defaults for what a manual start leaves out, and names AWS accepts.
@@ -572,7 +603,8 @@ def test_an_unknown_outcome_is_named_exactly(controller: tuple[ControllerConfig,
     with pytest.raises(InputInvalid) as e:
         record({"outcome": "maybe"}, config, f)
     assert str(e.value) == (
-        "record request is invalid: outcome: must be one of succeeded, dry_run, aborted, rejected, invalid, failed"
+        "record request is invalid: outcome: must be one of succeeded, reduced_capacity, dry_run, aborted, rejected, "
+        "invalid, failed"
     )
 
 

@@ -54,7 +54,9 @@ def test_succeeded() -> None:
         {
             **BASE,
             "traffic_region": "us-west-2",
-            "achieved_rto_s": 412.4,
+            "achieved_rto_s": 430.0,
+            "traffic_s": 281.6,
+            "full_capacity_s": 412.4,
             "rto_target_s": 900,
             "data_loss": "up to 750 ms of writes (replication lag at promotion)",
             "rpo_target_ms": 60000,
@@ -63,7 +65,8 @@ def test_succeeded() -> None:
     assert subject == "[failover-controller] recsys: failover to us-west-2 SUCCEEDED"
     assert body == head("succeeded") + (
         "Traffic now: us-west-2\n"
-        "Recovery:    412 s from the first alarm to DNS verified (within the 900 s RTO)\n"
+        "Traffic:     282 s from the first alarm to DNS answering with the target (within the 900 s RTO)\n"
+        "Capacity:    412 s from the first alarm to the standby at full capacity (within the 900 s RTO)\n"
         "Data lost:   up to 750 ms of writes (replication lag at promotion) (RPO 60000 ms)\n"
         "\n"
         "Next: Watch the application's dashboards in us-west-2. Fail back later with a graceful run started from "
@@ -72,8 +75,9 @@ def test_succeeded() -> None:
 
 
 def test_succeeded_over_the_rto() -> None:
-    _, body = compose("succeeded", {**BASE, "achieved_rto_s": 1201.0, "rto_target_s": 900})
-    assert "Recovery:    1201 s from the first alarm to DNS verified (OVER the 900 s RTO)\n" in body
+    _, body = compose("succeeded", {**BASE, "traffic_s": 1201.0, "full_capacity_s": 1300.0, "rto_target_s": 900})
+    assert "Traffic:     1201 s from the first alarm to DNS answering with the target (OVER the 900 s RTO)\n" in body
+    assert "Capacity:    1300 s from the first alarm to the standby at full capacity (OVER the 900 s RTO)\n" in body
     assert body.endswith("dashboards in us-west-2. Fail back later with a graceful run started from us-east-1 "
                          "once it is healthy and replication has caught up.")  # fmt: skip
 

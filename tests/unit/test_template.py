@@ -207,7 +207,7 @@ def test_the_dashboard_body_is_json_with_the_targets_drawn() -> None:
     widgets = json.loads(body.replace("${Rto}", "900").replace("${Rpo}", "60000"))["widgets"]
     titles = [w["properties"]["title"] for w in widgets]
     assert any(t.startswith("Ready to fail over") for t in titles)
-    assert any(t.startswith("Achieved RTO") for t in titles)
+    assert any(t.startswith("From the first alarm: time to traffic and to full capacity") for t in titles)
     assert any(t.startswith("RPO exposure") for t in titles)
 
 

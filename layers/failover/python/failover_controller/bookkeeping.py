@@ -18,10 +18,12 @@ from failover_controller.plan_store import PlanStore
 from failover_controller.run_context import RunContext, new_run, parse_start
 from failover_controller.steps.base import require_home
 
-OUTCOMES = ("succeeded", "dry_run", "aborted", "rejected", "invalid", "failed")
+OUTCOMES = ("succeeded", "reduced_capacity", "dry_run", "aborted", "rejected", "invalid", "failed")
 # A run with one of these outcomes changed (or tried to change) the world: Detect's cooldown counts from it.
 # "noop" (a succeeded run in which no step changed anything: it was already failed over) is not one of them.
-COOLS_DOWN = ("succeeded", "failed")
+COOLS_DOWN = ("succeeded", "reduced_capacity", "failed")
+# Traffic moved to the target (it serves, at full or reduced capacity).
+SERVES_TARGET = ("succeeded", "noop", "reduced_capacity")
 
 
 def _ledger(config: ControllerConfig, factory: ClientFactory) -> Ledger:
@@ -95,10 +97,28 @@ def _instant(stamp: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _finished_when_done(*steps: Any) -> str | None:
+    """The finish of the first of ``steps`` that reported done."""
+    for step in steps:
+        if isinstance(step, dict) and step.get("done") is True and step.get("finished_at"):
+            return str(step["finished_at"])
+    return None
+
+
+def milestones(results: dict[str, Any]) -> dict[str, str | None]:
+    """When the runbook saw DNS answer with the target (the DNS poll that found it, or the flip that was already
+    in place), and the standby at full capacity (its scale-up branch, else the poll after DNS)."""
+    parallel = results.get("promote_and_scale") or {}
+    return {
+        "traffic_at": _finished_when_done(results.get("dns_poll"), results.get("flip_dns")),
+        "full_capacity_at": _finished_when_done(parallel.get("scale_up_standby"), results.get("full_capacity")),
+    }
+
+
 def recovery_figures(run: RunContext, results: dict[str, Any]) -> dict[str, Any]:
-    """Achieved RTO (first alarm, or the start of a manual run, to DNS flipped and verified), the RPO exposure at
-    promotion (what an ungraceful promotion may have lost: the replication lag just before it), and each
-    step's timing."""
+    """From the first alarm (or the start of a manual run): time to traffic (DNS answering with the target), time
+    to full capacity, and the achieved RTO (to verified); the RPO exposure at promotion (what an ungraceful
+    promotion may have lost: the replication lag just before it), and each step's timing."""
     steps: dict[str, Any] = {}
     flat = dict(results)
     flat.update({k: v for k, v in (results.get("promote_and_scale") or {}).items() if isinstance(v, dict)})
@@ -122,7 +142,10 @@ def recovery_figures(run: RunContext, results: dict[str, Any]) -> dict[str, Any]
         exposure, loss = None, "unknown: no replication lag datapoint before the promotion"
     else:
         exposure, loss = float(lag), f"up to {float(lag):.0f} ms of writes (replication lag at promotion)"
+    seen = milestones(results)
     return {
+        "traffic_s": _seconds_between(clock_start, seen["traffic_at"]),
+        "full_capacity_s": _seconds_between(clock_start, seen["full_capacity_at"]),
         "achieved_rto_s": _seconds_between(clock_start, verified),
         "rto_target_s": run.rto_seconds,
         "rpo_exposure_ms": exposure,
@@ -145,8 +168,13 @@ def _emit_metrics(run: RunContext, outcome: str, figures: dict[str, Any]) -> Non
     metrics.add_metric(name="FailoverRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="FailoverSucceeded", unit=MetricUnit.Count, value=1 if outcome == "succeeded" else 0)
     metrics.add_metric(name="FailoverFailed", unit=MetricUnit.Count, value=1 if outcome == "failed" else 0)
-    if figures.get("achieved_rto_s") is not None:
-        metrics.add_metric(name="AchievedRTO", unit=MetricUnit.Seconds, value=figures["achieved_rto_s"])
+    reduced = 1 if outcome == "reduced_capacity" else 0
+    metrics.add_metric(name="FailoverReducedCapacity", unit=MetricUnit.Count, value=reduced)
+    for key, name in (("achieved_rto_s", "AchievedRTO"), ("traffic_s", "TimeToTraffic")):
+        if figures.get(key) is not None:
+            metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=figures[key])
+    if figures.get("full_capacity_s") is not None:
+        metrics.add_metric(name="TimeToFullCapacity", unit=MetricUnit.Seconds, value=figures["full_capacity_s"])
     if figures.get("rpo_exposure_ms") is not None:
         metrics.add_metric(name="RPOExposure", unit=MetricUnit.Milliseconds, value=figures["rpo_exposure_ms"])
 
@@ -165,7 +193,7 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         if not run.dry_run:
             figures = recovery_figures(run, event.get("results") or {})
             if outcome == "noop":
-                figures["achieved_rto_s"] = None
+                figures.update(achieved_rto_s=None, traffic_s=None, full_capacity_s=None)
             summary.update(figures)
             _emit_metrics(run, outcome, figures)
         released = _write_ledger(
@@ -179,6 +207,8 @@ def record(event: Any, config: ControllerConfig, factory: ClientFactory) -> dict
         "notification": message_id,
         "subject": subject,
         "achieved_rto_s": figures.get("achieved_rto_s"),
+        "traffic_s": figures.get("traffic_s"),
+        "full_capacity_s": figures.get("full_capacity_s"),
         "rpo_exposure_ms": figures.get("rpo_exposure_ms"),
     }
 
@@ -201,7 +231,7 @@ def _summary(event: dict[str, Any], outcome: str) -> dict[str, Any]:
             f"compensation itself failed ({failure.get('Error')}): writes and DNS may not follow the Aurora writer; "
             f"{str(failure.get('Cause', ''))[:300]}"
         )
-    if outcome in ("succeeded", "noop"):
+    if outcome in SERVES_TARGET:
         summary["traffic_region"] = summary.get("target_region")
     elif compensation.get("after", {}).get("writer_region"):
         summary["traffic_region"] = compensation["after"]["writer_region"]

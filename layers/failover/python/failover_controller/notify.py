@@ -14,6 +14,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 HEADLINES = {
     "succeeded": "SUCCEEDED",
+    "reduced_capacity": "SERVING AT REDUCED CAPACITY",
     "noop": "NOTHING TO DO (already there)",
     "dry_run": "DRY RUN",
     "aborted": "ABORTED (not ready)",
@@ -24,6 +25,9 @@ HEADLINES = {
 NEXT_STEPS = {
     "succeeded": "Watch the application's dashboards in {target}. Fail back later with a graceful run started "
     "from {source} once it is healthy and replication has caught up.",
+    "reduced_capacity": "Traffic is in {target} and stays there, but the standby did not reach the plan's active "
+    "capacity (the error above says what it has and why). Raise the instance quota or wait for capacity, then bring "
+    "each variant to its active count (UpdateEndpointWeightsAndCapacities, one variant per call).",
     "noop": "Nothing was changed: the database, writes, inference and DNS already were in {target}.",
     "dry_run": "Nothing was changed. Read the step results in the execution history for what a real run would do.",
     "aborted": "Nothing was changed: {target} is not ready. Fix the failing checks, or fail over another way.",
@@ -75,18 +79,30 @@ def compose(outcome: str, summary: dict[str, Any]) -> tuple[str, str]:
         lines.append(f"Error:       {summary['error'].get('Error')}: {str(summary['error'].get('Cause', ''))[:600]}")
     if summary.get("traffic_region"):
         lines.append(f"Traffic now: {summary['traffic_region']}")
-    if summary.get("achieved_rto_s") is not None:
-        rto, rto_target = summary["achieved_rto_s"], summary.get("rto_target_s")
-        verdict = "within" if rto_target is None or rto <= rto_target else "OVER"
-        lines.append(
-            f"Recovery:    {rto:.0f} s from the first alarm to DNS verified ({verdict} the {rto_target} s RTO)"
-        )
+    lines += recovery_lines(summary)
     if summary.get("data_loss"):
         lines.append(f"Data lost:   {summary['data_loss']} (RPO {summary.get('rpo_target_ms')} ms)")
     for item in summary.get("needs_attention", []):
         lines.append(f"NEEDS ATTENTION: {item}")
     lines += ["", "Next: " + NEXT_STEPS.get(outcome, "").format(target=target, source=source)]
     return subject, "\n".join(lines)
+
+
+def recovery_lines(summary: dict[str, Any]) -> list[str]:
+    """The two recovery figures against the RTO: time to traffic, and time to full capacity."""
+    target = summary.get("rto_target_s")
+    lines = []
+    for key, label, what in (
+        ("traffic_s", "Traffic:", "DNS answering with the target"),
+        ("full_capacity_s", "Capacity:", "the standby at full capacity"),
+    ):
+        if summary.get(key) is not None:
+            verdict = "within" if target is None or summary[key] <= target else "OVER"
+            figure = f"{summary[key]:.0f} s from the first alarm to {what}"
+            lines.append(f"{label:<12} {figure} ({verdict} the {target} s RTO)")
+    if summary.get("traffic_s") is not None and summary.get("full_capacity_s") is None:
+        lines.append("Capacity:    not full: the standby serves below the plan's active capacity")
+    return lines
 
 
 def publish(factory: ClientFactory, region: str, topic_arn: str, subject: str, body: str) -> str:
