@@ -22,13 +22,19 @@ from failoverctl import inputs
 from failoverctl.follow import timeline_of
 from failoverctl.operate import CommandError, Controller, controller, run_input
 
+DATA_BAR = "Aurora promotion, then DynamoDB writes"
+SCALE_BAR = "SageMaker scale-up (to the traffic capacity)"
+FULL_BAR = "Standby to full capacity"
 # A step's own states: its polls and waits are drawn as one bar.
 GROUPS = {
     "IsApprovalRequired": "",
     "WaitForApproval": "Approval",
-    "AreWeightsShifted": "Weights in service",  # checked after DNS: the update runs while DNS moves
-    "WaitForWeights": "Weights in service",
-    "CheckWeights": "Weights in service",
+    "CheckFullCapacity": FULL_BAR,  # after DNS: the standby's instances keep coming while it serves
+    "IsFullCapacity": FULL_BAR,
+    "WaitForFullCapacity": FULL_BAR,
+    "ServingAtReducedCapacity": "Verify (reduced capacity)",
+    "WhichStepFailed": "",
+    "WritesNotSwitched": "",
     "IsDnsInSync": "FlipDns",
     "WaitForDns": "FlipDns",
     "CheckDns": "FlipDns",
@@ -41,19 +47,36 @@ GROUPS = {
     "ShiftSageMakerWeightsFailed": "",
     "FlipDnsFailed": "",
     "VerifyFailed": "",
-    "PromoteAndScaleJoined": "",  # the benchmark's sequential variant
     **dict.fromkeys(
-        ("PromoteAurora", "IsAuroraPromoted", "WaitForAurora", "CheckAurora", "IsAuroraDone", "AuroraPromoted"),
-        "Aurora promotion",
+        (
+            "PromoteAurora",
+            "IsAuroraPromoted",
+            "WaitForAurora",
+            "CheckAurora",
+            "IsAuroraDone",
+            "AuroraPromoted",
+            "SwitchDynamoDBWrites",
+            "DataWritable",
+        ),
+        DATA_BAR,
     ),
     **dict.fromkeys(
-        ("ScaleUpStandby", "IsStandbyScaled", "WaitForSageMaker", "CheckSageMaker", "IsSageMakerDone", "StandbyScaled"),
-        "SageMaker scale-up",
+        (
+            "ScaleUpStandby",
+            "IsStandbyReady",
+            "StartSageMakerPolls",
+            "WaitForSageMaker",
+            "CheckSageMaker",
+            "IsStandbyReadyYet",
+            "StandbyReady",
+            "StandbyReadyPolled",
+        ),
+        SCALE_BAR,
     ),
 }
 # The Parallel's branches, and what the drill saw of each in the world (its timings).
-BRANCHES = (("Aurora promotion", "writer_seen_s"), ("SageMaker scale-up", "capacity_seen_s"))
-TAIL = ("SwitchDynamoDBWrites", "ShiftSageMakerWeights")
+BRANCHES = ((DATA_BAR, "writer_seen_s"), (SCALE_BAR, "capacity_seen_s"))
+TAIL = ("ShiftSageMakerWeights",)
 PREWARM_BAR = "Pre-warm: standby scale-up"
 DETECTION_BAR = "Detection: first alarm to the run"
 
@@ -96,13 +119,17 @@ def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
     parallel = spans.get("PromoteAndScale")
     timings = report.get("timings", {})
     # A branch ends when the world showed its change (the drill watches it; AWS's history has the branches' states).
+    # A change the world showed after the Parallel ended did not hold it: that scale-up's branch ended when the
+    # standby had the plan's traffic capacity, which the world's timings do not show (drawn as a tick).
     for label, seen in BRANCHES:
         if parallel and label not in spans and seen in timings:
-            out.append({"name": label, "start_s": parallel["start_s"], "end_s": timings[seen]})
+            end = float(timings[seen])
+            end = end if end <= parallel["end_s"] else parallel["start_s"]
+            out.append({"name": label, "start_s": parallel["start_s"], "end_s": end})
     prewarm = report.get("prewarm") or {}
     # Until the standby showed active capacity: as the drill saw it, else as the runbook's branch (or, where a
     # history lacks the branches' states, its Parallel) last found it.
-    found = spans.get("SageMaker scale-up") or spans.get("PromoteAndScale") or {}
+    found = spans.get(FULL_BAR) or spans.get(SCALE_BAR) or spans.get("PromoteAndScale") or {}
     scaled = timings.get("capacity_seen_s", found.get("end_s"))
     if prewarm.get("at") is not None and prewarm.get("changed") and scaled is not None:
         began = float(prewarm.get("at_s", prewarm["at"])) - t0
@@ -123,7 +150,7 @@ def critical_path(report: dict[str, Any]) -> list[dict[str, Any]]:
     last = max(branches, key=lambda b: b["end_s"])
     prewarm = by_name.get(PREWARM_BAR)
     path: list[dict[str, Any]] = []
-    if parallel is not None and last["name"] == "SageMaker scale-up" and prewarm is not None:
+    if parallel is not None and last["name"] == SCALE_BAR and prewarm is not None:
         path.append(prewarm)
         path.append(
             {**parallel, "start_s": min(prewarm["end_s"], parallel["end_s"]), "via": "the pre-warmed standby, polled"}
@@ -161,9 +188,11 @@ def _e(value: Any) -> str:
 
 
 def _clock(report: dict[str, Any]) -> tuple[float, str]:
-    """Wall seconds to the seconds shown, and their name: AWS's when the drill's time ran faster."""
+    """Wall seconds to the seconds drawn, and their name. A drill's timeline is drawn in its own seconds: its
+    waits ran faster and its Lambda calls did not, so no one factor turns it into AWS's (the figures above it are
+    on AWS's clock: ``clock.aws_figures``)."""
     scale = float(report.get("time_scale") or report.get("timings", {}).get("time_scale") or 0)
-    return (scale, f"s on AWS's clock (drill time x{scale:g})") if scale else (1.0, "s")
+    return (1.0, f"s of drill time (AWS's waits divided by {scale:g})") if scale else (1.0, "s")
 
 
 def svg_timeline(report: dict[str, Any]) -> str:
@@ -214,11 +243,32 @@ def svg_timeline(report: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _figures(report: dict[str, Any]) -> str:
+def _recovery_cells(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """Time to traffic and time to full capacity against the RTO: a drill's on AWS's clock (or, time not scaled, its
+    own seconds, said so), a real run's from its ledger entry."""
     ledger, timings = report.get("ledger") or {}, report.get("timings", {})
-    factor, _ = _clock(report)
-    target = ledger.get("rto_target_s") or report.get("rto_target_s")
-    rto = timings["dns_answered_s"] * factor if "dns_answered_s" in timings else ledger.get("achieved_rto_s")
+    target = ledger.get("rto_target_s") or timings.get("rto_target_s") or report.get("rto_target_s")
+    scaled = timings.get("time_scale") or report.get("time_scale")
+    note = " (AWS's clock)" if scaled else (" (drill time, not an estimate)" if "dns_answered_s" in timings else "")
+    cells = []
+    for key, label in (("traffic_s", "Time to traffic: DNS answers"), ("full_capacity_s", "Time to full capacity")):
+        value = timings.get(key, ledger.get(key))
+        shown = "-" if value is None else f"{float(value):.0f} s of {target} s{note}"
+        if (
+            value is None
+            and key == "full_capacity_s"
+            and (report.get("outcome") or ledger.get("outcome")) == ("reduced_capacity")
+        ):
+            shown = "not reached: serving at reduced capacity"
+        cells.append((label, shown, value is not None and target is not None and float(value) <= float(target)))
+    follow = timings.get("clients_follow_s")
+    if follow is not None:
+        cells.append(("Clients behind caching resolvers (one TTL later)", f"by {float(follow):.0f} s", True))
+    return cells
+
+
+def _figures(report: dict[str, Any]) -> str:
+    ledger = report.get("ledger") or {}
     rpo, rpo_target = ledger.get("rpo_exposure_ms"), ledger.get("rpo_target_ms")
     cells = [
         (
@@ -226,11 +276,7 @@ def _figures(report: dict[str, Any]) -> str:
             report.get("outcome") or ledger.get("outcome"),
             report.get("passed", ledger.get("outcome") == "succeeded"),
         ),
-        (
-            "RTO: first alarm to DNS answering",
-            "-" if rto is None else f"{float(rto):.0f} s of {target} s",
-            rto is not None and target is not None and float(rto) <= float(target),
-        ),
+        *_recovery_cells(report),
         (
             "RPO exposure",
             "-" if rpo is None else f"{float(rpo):.0f} ms of {rpo_target} ms",
@@ -294,7 +340,7 @@ def render(report: dict[str, Any]) -> str:
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
         f'<h1>{_e(title)}</h1><p class="muted">{_e(report.get("execution_arn", ""))}</p>'
         f'{_figures(report)}<h2>Timeline</h2><p class="muted">Seconds from the first alarm\'s state change. Red: the '
-        "critical path, what decided when DNS answered.</p>"
+        "critical path, what decided when DNS answered with the target.</p>"
         f"{svg_timeline(report)}<h2>Critical path</h2><ol>{steps}</ol>"
         f"<h2>The world, before and after</h2>{_world(report)}<h2>Verification</h2>{_verification(report)}"
         "</body></html>\n"

@@ -59,9 +59,11 @@ def test_the_report_renders_its_bars_and_fetches_nothing(browser: Any, tmp_path:
     assert box["width"] > 0
     assert box["height"] > 0
     critical = page.locator("svg g.bar.critical rect")
-    assert critical.count() == 5
-    assert {critical.nth(i).get_attribute("fill") for i in range(5)} == {"#d1242f"}
-    assert page.locator('[data-figure="RTO: first alarm to DNS answering"] b').inner_text() == "562 s of 900 s"
+    assert critical.count() == 4
+    assert {critical.nth(i).get_attribute("fill") for i in range(4)} == {"#d1242f"}
+    traffic = page.locator('[data-figure="Time to traffic: DNS answers"] b').inner_text()
+    assert traffic == "312 s of 900 s (AWS's clock)"
+    assert page.locator('[data-figure="Time to full capacity"] b').inner_text() == "499 s of 900 s (AWS's clock)"
     assert page.locator("tr.check").count() == 1
     page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
     assert (tmp_path / "run.png").stat().st_size > 10_000

@@ -106,9 +106,10 @@ def test_graceful_switchover(emulator_pair: emulators.Emulators, tmp_path: Path)
     assert report["prewarm"]["changed"] is True, "the first alarm pre-warmed the standby"
     # The standby is autoscaled: raising its MinCapacity made Application Auto Scaling move the capacity itself.
     assert report["autoscaling"] == [{"endpoint": "recsys-ranker-usw2", "variant": "ranker", "from": 1, "to": 4}]
-    assert timings["capacity_seen_s"] < timings["dns_answered_s"], "capacity before traffic"
-    assert timings["writer_seen_s"] < timings["dns_answered_s"], "DNS follows the writer"
-    assert timings["rto_s"] == round(timings["dns_answered_s"] * report["time_scale"], 1)
+    assert timings["capacity_seen_s"] < timings["dns_answered_s"] > timings["writer_seen_s"], "capacity, writer, DNS"
+    # Graceful keeps 1.0 of the active capacity before traffic: on AWS's clock too, capacity came first.
+    assert timings["full_capacity_s"] <= timings["traffic_s"] < timings["clients_follow_s"]
+    assert timings["traffic_s"] < timings["dns_answered_s"] * report["time_scale"], "no emulator time multiplied"
     page = (tmp_path / "graceful.html").read_text(encoding="utf-8")
     assert "<svg" in page
     assert 'data-state="Pre-warm: standby scale-up"' in page
@@ -224,18 +225,22 @@ def test_the_primarys_alarm_completes_the_quorum_through_its_stacks_forwarding_a
     assert report["iam"]["functions"] == 24, "both regions' functions held to their roles"
 
 
-def test_a_standby_without_capacity_ends_at_the_deadline_in_a_consistent_reported_state(
+def test_a_standby_without_capacity_takes_traffic_at_its_warm_capacity_and_says_it_is_reduced(
     emulator_pair: emulators.Emulators, tmp_path: Path
 ) -> None:
     report = run_drill(emulator_pair, tmp_path, "no-capacity")
-    after = report["world_after"]
-    assert report["outcome"] == "failed"
+    after, ledger = report["world_after"], report["ledger"]
+    assert report["outcome"] == "reduced_capacity"
+    assert report["error"] == "ReducedCapacity"
     assert "InsufficientInstanceCapacity" in report["cause"]
     assert "ranker has 1 of 4 instances" in report["cause"], "the run says what the standby has"
     assert after["endpoints"]["us-west-2"] == {"ranker": (1.0, 1)}, "every scale-up rolled back"
     assert after["aurora_writer"] == "us-west-2"
-    assert after["write_region"]["us-west-2"] == "us-west-2", "compensation: writes follow the writer"
-    assert all(region == FAILED_OVER_DNS for region in after["dns"].values()), "and so does DNS"
+    assert after["write_region"]["us-west-2"] == "us-west-2", "writes followed the database"
+    assert all(region == FAILED_OVER_DNS for region in after["dns"].values()), "traffic moved, and stays"
+    assert ledger["traffic_s"] < ledger["achieved_rto_s"], "traffic moved before the deadline"
+    assert ledger.get("full_capacity_s") is None
+    assert set(report["timings"]) & {"traffic_s", "full_capacity_s"} == {"traffic_s"}
     sent = sum(
         c["count"]
         for c in report["calls"]

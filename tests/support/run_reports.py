@@ -13,16 +13,19 @@ def at(s: float) -> str:
 
 
 def drill_report(*, prewarm: bool = True, capacity_s: float = 50.0, writer_s: float = 25.0) -> dict[str, Any]:
-    """A run (time x10): alarms at 0 and 12 s, the run from 13 s, the Parallel from 16 s, DNS answering at the end."""
+    """A graceful run (time x10): alarms at 0 and 12 s, the run from 13 s, the Parallel from 16 s (DynamoDB writes
+    switched in its first branch, right after the writer moved; the scale-up's branch until full capacity), DNS
+    answering, then the full-capacity check."""
     states: list[tuple[str, float, float]] = [
         ("ValidateInput", 13.0, 14.0),
         ("Preflight", 14.0, 16.0),
-        ("PromoteAndScale", 16.0, max(capacity_s, writer_s) + 1),
+        ("PromoteAndScale", 16.0, max(capacity_s, writer_s + 1) + 1),  # no branch states: ministack's history
     ]
     t = states[-1][2]
-    states += [("SwitchDynamoDBWrites", t, t + 1), ("ShiftSageMakerWeights", t + 1, t + 1.1)]
-    states += [("FlipDns", t + 1.1, t + 2), ("WaitForDns", t + 2, t + 5), ("CheckDns", t + 5, t + 5.5)]
-    states += [("Verify", t + 5.5, t + 6), ("RecordSucceeded", t + 6, t + 7)]
+    states += [("ShiftSageMakerWeights", t, t + 0.1)]
+    states += [("FlipDns", t + 0.1, t + 1), ("WaitForDns", t + 1, t + 4), ("CheckDns", t + 4, t + 4.5)]
+    states += [("CheckFullCapacity", t + 4.5, t + 5), ("IsFullCapacity", t + 5, t + 5)]
+    states += [("Verify", t + 5, t + 5.5), ("RecordSucceeded", t + 5.5, t + 6.5)]
     return {
         "plan": "recsys",
         "scenario": "ungraceful",
@@ -36,8 +39,12 @@ def drill_report(*, prewarm: bool = True, capacity_s: float = 50.0, writer_s: fl
             "started_s": 13.0,
             "writer_seen_s": writer_s,
             "capacity_seen_s": capacity_s,
-            "dns_answered_s": t + 5.2,
+            "dns_answered_s": t + 4.2,
             "time_scale": 10.0,
+            "traffic_s": 312.4,
+            "full_capacity_s": 498.6,
+            "clients_follow_s": 372.4,
+            "rto_target_s": 900,
         },
         "prewarm": {"at": T0.timestamp() + 0.5, "changed": True} if prewarm else None,
         "ledger": {"rto_target_s": 900, "rpo_exposure_ms": 120, "rpo_target_ms": 60000, "outcome": "succeeded"},

@@ -140,11 +140,12 @@ SCENARIOS = {
         Scenario(
             "no-capacity",
             "ungraceful",
-            "failed",
+            "reduced_capacity",
             "the standby region has no GPU instances left: every scale-up of its endpoint rolls back (RollingBack, "
-            "then InService at the old count); the scale-up is sent again until the run's deadline (an RTO of 60 s: "
-            "the deadline runs on the functions' own clock), which ends the run: compensation leaves writes and DNS "
-            "with the Aurora writer, and the run says how many instances the standby has",
+            "then InService at the old count). Its warm instance is the plan's traffic capacity for an ungraceful "
+            "run, so writes and DNS move to it at once; the scale-up is sent again until the run's deadline (an RTO "
+            "of 60 s: the deadline runs on the functions' own clock), and the run ends serving at reduced capacity, "
+            "traffic kept, saying how many instances the standby has",
             capacity=lambda plan: {plan.standby_region: 0},
             rto_seconds=60,
         ),

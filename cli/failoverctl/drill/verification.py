@@ -34,6 +34,8 @@ def expected_world(scenario: Scenario, plan: RecoveryPlan, before: dict[str, Any
             expected["endpoints"] = {standby: before["endpoints"][standby]}
         return expected
     expected["endpoints"] = {standby: active}
+    if scenario.expected_outcome == "reduced_capacity":  # traffic moved; every further scale-up rolled back
+        expected["endpoints"] = {standby: before["endpoints"][standby]}
     if scenario.mode == "graceful":
         expected["write_region"] = {primary: standby, standby: standby}
         expected["endpoints"][primary] = {
