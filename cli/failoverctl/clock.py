@@ -99,6 +99,12 @@ class _Run:
             entered, exited = _epoch(t.get("entered")), _epoch(t.get("exited")) or _epoch(t.get("entered"))
             if entered is not None and exited is not None:
                 self.states.append((t["state"], entered - t0, exited - t0))
+        # The world's own record of its scaled changes (the drill's outage proxy): when each began and lasted.
+        self.operations: list[tuple[str, float, float]] = [
+            (str(op["timing"]), float(op["at"]) - t0, float(op["at"]) - t0 + float(op["seconds"]))
+            for op in report.get("scaled") or []
+        ]
+        self.poll_wait_s = float(timings.get("poll_wait_s") or 0)
         prewarm = report.get("prewarm") or {}
         at = prewarm.get("at_s", prewarm.get("at"))  # epoch seconds (the ledger stores numbers as decimals)
         self.prewarm_s = float(at) - t0 if at is not None and prewarm.get("changed") else None
@@ -123,26 +129,44 @@ def _quorum_gap(run: _Run) -> list[Span]:
 
 
 def _scale_up_done(run: _Run, scale: float) -> float | None:
-    """AWS seconds from the first alarm to the standby at full capacity: the scale-up's request (the pre-warm's,
-    Detect's Lambda time once; else the runbook's, along the chain), then the scale-up itself, scaled."""
+    """AWS seconds from the first alarm to the standby at full capacity: the scale-up's request (the world's record
+    of its first scale-up, else the pre-warm's record or the runbook's call), then everything until the drill saw
+    the capacity, scaled. A request before the run is Detect's pre-warm (its Lambda time, once); one in the run is
+    read along the chain."""
     capacity = run.seen("capacity_seen_s")
-    if capacity is None:
+    ups = [a for timing, a, _ in run.operations if timing == "sagemaker_scale_up_s"]
+    began = min(ups) if ups else run.prewarm_s if run.prewarm_s is not None else run.exited("ScaleUpStandby")
+    if capacity is None or began is None:
         return None
-    if run.prewarm_s is not None:
-        return run.prewarm_s + max(0.0, capacity - run.prewarm_s) * scale
-    requested = run.exited("ScaleUpStandby")
-    if requested is None:
-        return None
-    return aws_at(run, requested, scale) + max(0.0, capacity - requested) * scale
+    started = next((a for n, a, _ in run.states if n == "ValidateInput"), None)
+    before = began if started is None or began < started else aws_at(run, began, scale)
+    return before + max(0.0, capacity - began) * scale
+
+
+def _aurora_waits(run: _Run, parallel: Span) -> list[Span]:
+    """The promotion branch's scaled waits: its Wait states and the promotion, as the world recorded it (else from
+    the request to the writer seen moving). A history without the branch's states (the emulator's) hides its
+    polls' waits: the one after the promotion ended is counted whole, so the figure errs high, never low."""
+    promotions = [
+        (a, b) for timing, a, b in run.operations if timing.startswith("aurora_") and parallel[0] <= a <= parallel[1]
+    ]
+    if not promotions:  # from its request (or, unseen, the Parallel's start) to the writer seen moving
+        requested, writer = run.exited("PromoteAurora"), run.seen("writer_seen_s")
+        requested = parallel[0] if requested is None else requested
+        promotions = [(requested, writer)] if writer is not None else []
+    waits = run.waits(AURORA_STATES)
+    if not run.spans(AURORA_STATES) and promotions:
+        end = max(b for _, b in promotions)
+        waits.append((end, end + run.poll_wait_s))
+    return waits + promotions
 
 
 def _parallel_end(run: _Run, parallel: Span, before: float, scale: float) -> float:
     """AWS seconds from the first alarm to the Parallel's end: its slower branch on AWS, each with its own scaled
     waits. A scale-up that began before the Parallel (the pre-warm) ends the scale-up branch no sooner than it
     ends on AWS's clock."""
-    writer, capacity = run.seen("writer_seen_s"), run.seen("capacity_seen_s")
-    requested = run.exited("PromoteAurora")
-    aurora = run.waits(AURORA_STATES) + ([(requested, writer)] if requested is not None and writer else [])
+    capacity = run.seen("capacity_seen_s")
+    aurora = _aurora_waits(run, parallel)
     scale_up = run.waits(SCALE_STATES)
     requested_scale = run.exited("ScaleUpStandby")
     if run.gated and requested_scale is not None and capacity is not None:

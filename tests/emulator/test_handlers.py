@@ -40,6 +40,7 @@ def test_the_whole_runbook_through_the_handlers(app: RecoveryPlan, emulated: Cli
         if status["done"]:
             break
     assert status["done"]
+    assert invoke("shift_sagemaker_traffic", load_event("shift_sagemaker_traffic_full_capacity"))["done"]
     assert invoke("shift_sagemaker_traffic", load_event("shift_sagemaker_traffic_drain"))["changed"]
 
     assert world.snapshot(app, emulated) == {

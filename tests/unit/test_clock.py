@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from failoverctl.clock import AURORA_STATES as AURORA
+from failoverctl.clock import SCALE_STATES as BRANCH_SCALE
 from failoverctl.clock import aws_figures, covered
 
 T0 = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
@@ -95,6 +97,29 @@ def test_dns_propagation_counts_at_the_scale_the_drills_alarm_periods_had() -> N
     """At x120 a 60 s claim period lasts 1 s (whole seconds): DNS's propagation ran at x60."""
     base = aws_figures(drill_report())["traffic_s"]
     assert aws_figures(drill_report(dns_scale=60.0))["traffic_s"] == pytest.approx(base - 0.5 * 60)
+
+
+def test_in_a_history_without_branch_states_the_worlds_record_of_the_promotion_is_multiplied_back() -> None:
+    """ministack's history has no states of the Parallel's branches: the promotion is taken from the world's own
+    record of its scaled changes, and the one poll wait after it is counted whole (the figure errs high)."""
+    report = drill_report(poll_wait_s=0.125)
+    report["timeline"] = [t for t in report["timeline"] if t["state"] not in AURORA | BRANCH_SCALE]
+    report["scaled"] = [{"kind": "aurora", "key": "g", "timing": "aurora_failover_s", "at": T0.timestamp() + 4.6,
+                         "seconds": 0.5}]  # fmt: skip
+    # 122.5 before | the Parallel's 3.5 s: 0.5 (failover) + 0.125 (a poll's wait) scaled, 2.875 once | 62 after
+    assert aws_figures(report)["traffic_s"] == pytest.approx(122.5 + 2.875 + 0.625 * SCALE + 62.0, abs=0.1)
+    recorded = aws_figures(report)["traffic_s"]
+    del report["scaled"]  # without the record: from the Parallel's start to the writer seen moving, all scaled
+    assert aws_figures(report)["traffic_s"] >= recorded
+
+
+def test_full_capacity_counts_from_the_scale_up_the_world_recorded() -> None:
+    """The pre-warm's ledger record is written before its call: the world's own record of the scale-up says when
+    it began (Detect's time until then counts once)."""
+    report = drill_report()
+    report["scaled"] = [{"kind": "sagemaker", "key": "us-west-2/e", "timing": "sagemaker_scale_up_s",
+                         "at": T0.timestamp() + 0.7, "seconds": 3.7}]  # fmt: skip
+    assert aws_figures(report)["full_capacity_s"] == pytest.approx(0.7 + (4.5 - 0.7) * SCALE, abs=0.1)
 
 
 def test_without_a_time_scale_the_figures_are_the_drills_own() -> None:

@@ -779,6 +779,9 @@ def test_adding_instances_takes_a_scale_up_and_removing_them_a_drain(now: int, d
     world_.intercept(update, {}, json.dumps(doc).encode(), "/")
     assert world_.operations[("sagemaker", "us-east-1/e")].ends == clock.now + seconds
     assert asked == [("us-east-1", "e")]
+    (logged,) = world_.scaled  # the drill's clock multiplies this wait back, and only it
+    assert (logged["kind"], logged["key"], logged["seconds"]) == ("sagemaker", "us-east-1/e", seconds)
+    assert logged["timing"] == ("sagemaker_scale_up_s" if desired > now else "sagemaker_scale_down_s")
 
 
 def test_a_function_its_role_does_not_allow_is_denied_and_nothing_reaches_the_emulator(proxy: OutageProxy) -> None:

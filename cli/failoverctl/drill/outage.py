@@ -365,6 +365,9 @@ class SlowWorld:
         self.failed_updates: dict[str, str] = {}  # "region/endpoint" -> the FailureReason of its last update
         self.refused: list[dict[str, str]] = []  # operations the emulator refused when they were sent on
         self.autoscaling: list[dict[str, Any]] = []  # the endpoint updates Application Auto Scaling sent itself
+        # Every slow change made, as scaled waits the drill's clock multiplies back: kind, key, its AWS duration's
+        # name, when it began (epoch s) and how long it lasted here (s).
+        self.scaled: list[dict[str, Any]] = []
         # (region, global cluster id) -> each member's ARN and whether it writes, from the emulator (None: no such
         # global cluster): what RDS checks up front, and the writer a failover leaves behind
         self.members_of: Callable[[str, str], dict[str, bool] | None] | None = None
@@ -401,6 +404,7 @@ class SlowWorld:
             self.changes.clear()
             self.refused.clear()
             self.autoscaling.clear()
+            self.scaled.clear()
 
     def seconds(self, name: str) -> float:
         return self.timings[name] / self.scale if self.scale else 0.0
@@ -465,7 +469,9 @@ class SlowWorld:
                 return error_response(
                     call, 400, "InvalidGlobalClusterStateFault", f"Global cluster {gc} is in the middle of an operation"
                 )
-            seconds = self.seconds("aurora_failover_s" if failover else "aurora_switchover_s")
+            timing = "aurora_failover_s" if failover else "aurora_switchover_s"
+            seconds = self.seconds(timing)
+            self._log("aurora", gc, timing, seconds)
             self.operations[("aurora", gc)] = Operation(
                 "aurora",
                 gc,
@@ -487,6 +493,11 @@ class SlowWorld:
             f"</ResponseMetadata></{call.action}Response>"
         )
         return 200, {"Content-Type": "text/xml"}, xml.encode()
+
+    def _log(self, kind: str, key: str, timing: str, seconds: float) -> None:
+        """Called with the lock held."""
+        if self.scale:
+            self.scaled.append({"kind": kind, "key": key, "timing": timing, "at": time.time(), "seconds": seconds})
 
     def _failover_state(self, op: Operation, now: float, xmlns: str = "") -> str:
         pending = now < op.started + self.PENDING_SHARE * (op.ends - op.started)
@@ -522,6 +533,7 @@ class SlowWorld:
             if added and left is not None and not fails:
                 self.capacity[call.region] = left - added
             self.failed_updates.pop(key, None)  # the reason "disappears as soon as a new update is applied"
+            self._log("sagemaker", key, timing, seconds)
             self.operations[("sagemaker", key)] = Operation(
                 "sagemaker",
                 key,
@@ -972,6 +984,7 @@ class OutageProxy(ThreadingHTTPServer):
             "events": self.buses.report(),
             "refused_at_completion": list(self.slow.refused),
             "autoscaling": list(self.slow.autoscaling),
+            "scaled": list(self.slow.scaled),
         }
 
     def connection(self, service: str) -> http.client.HTTPConnection:

@@ -196,7 +196,8 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
     after, dns_settled_s = _once_dns_settles(plan, observer, expected["dns"])
     checks = verify_world(expected, after)
     prewarm = ledger.get(plan.application, PREWARM_SK)
-    timings = on_aws_clock(plan, scenario.mode, _timings(run_, fired, watch.seen, pair.time_scale), run_, prewarm)
+    seen = {"timings": _timings(run_, fired, watch.seen, pair.time_scale), "timeline": run_.timeline}
+    timings = on_aws_clock(plan, scenario.mode, seen | {"prewarm": prewarm, "scaled": outage["scaled"]})
     timings |= {"deploy_s": round(ready.deploy_s, 2), "dns_settled_s": round(dns_settled_s, 2)}
     _say_outage(outage, say)
     say.step(f"execution {run_.status}, outcome {run_.outcome} (expected {scenario.expected_outcome})")
@@ -204,6 +205,7 @@ def _drill(options: Options, scenario: Scenario, pair: emu.Emulators, say: Print
         say(f"  why: {why(run_.cause)}")
     result = _report(ready, run_, execution, after=after, checks=checks, timings=timings, say=say, f=f)
     result |= {k: outage[k] for k in ("calls", "faults", "iam", "events", "refused_at_completion", "autoscaling")}
+    result["scaled"] = outage["scaled"]
     result["plan"] = plan.application
     if duplicate is not None:
         result["duplicate_delivery"] = _runs_after_duplicate(ready, duplicate, observer, say)
@@ -465,23 +467,22 @@ def calls_summary(calls: list[dict[str, Any]], faults: list[dict[str, Any]]) -> 
     return f"AWS calls from the alarm to the end: {total} ({outcomes}); by region: {regions}{touched}"
 
 
-def on_aws_clock(
-    plan: RecoveryPlan, mode: str, timings: dict[str, Any], run_: FollowedRun, prewarm: dict[str, Any] | None
-) -> dict[str, Any]:
-    """``timings`` with the two recovery figures in AWS's seconds (``clock.aws_figures``: only the waits the world
-    scaled are multiplied back), when clients behind caching resolvers follow (one TTL after DNS answers), and the
-    plan's RTO."""
+def on_aws_clock(plan: RecoveryPlan, mode: str, report: dict[str, Any]) -> dict[str, Any]:
+    """The run's ``timings`` with the two recovery figures in AWS's seconds (``clock.aws_figures``: only the waits
+    the world scaled, ``scaled``, are multiplied back), when clients behind caching resolvers follow (one TTL after
+    DNS answers), and the plan's RTO. ``report``: the run's timings, timeline, pre-warm and scaled changes."""
     gated = any(
         plan.traffic_counts(e, mode)[v.variant_name] > v.standby_instance_count
         for e in plan.endpoints[plan.standby_region]
         for v in e.variants
     )
-    timings = timings | {"traffic_waits_for_scale_up": gated}
-    if timings["time_scale"]:  # the claim alarm's period lasts whole seconds in the drill (period_s)
-        claim = dependency_timings()["claim_period_s"]
-        timings["dns_scale"] = round(claim / period_s(claim, timings["time_scale"]), 3)
-    report = {"timings": timings, "timeline": run_.timeline, "prewarm": prewarm}
-    out = timings | clock.aws_figures(report)
+    timings = report["timings"] | {"traffic_waits_for_scale_up": gated}
+    if timings["time_scale"]:
+        dependencies = dependency_timings()
+        claim, scale = dependencies["claim_period_s"], timings["time_scale"]
+        timings["dns_scale"] = round(claim / period_s(claim, scale), 3)  # the claim alarm's period: whole seconds
+        timings["poll_wait_s"] = round(dependencies["poll_interval_s"] / scale, 3)
+    out: dict[str, Any] = timings | clock.aws_figures(report | {"timings": timings})
     out["rto_target_s"] = plan.rto_seconds
     if "traffic_s" in out:
         out["clients_follow_s"] = round(out["traffic_s"] + max((r.ttl for r in plan.records), default=0), 1)
