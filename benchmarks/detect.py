@@ -69,6 +69,8 @@ def calls_by_path() -> dict[str, int]:
 
         out["transition to OK (ignored)"] = count(alarm_event(state="OK"))
         out["an alarm no plan names (ignored)"] = count(alarm_event("no-such-alarm"))
+        # CloudWatch reads the alarm as the event says (an event CloudWatch contradicts starts nothing).
+        dw.set_alarm("recsys-api-canary-use1")
         out["quorum not met, first suspicion: pre-warms the standby"] = count(alarm_event(id="q"))
         out["quorum not met, already pre-warming (ignored)"] = count(alarm_event(id="q2"))
         dw.set_alarm("recsys-inference-canary-use1")
@@ -85,6 +87,7 @@ def handler_throughput(events: int = 400) -> dict[str, float]:
     with mock_aws():
         dw = DetectWorld(plan_doc=json.loads((ROOT / "plans" / "recsys.json").read_text()))
         dw.config = DetectConfig(**{**dw.config.__dict__, "plan_cache_seconds": 300})
+        dw.set_alarm("recsys-api-canary-use1")
         dw.set_alarm("recsys-inference-canary-use1")
         dw.decide(alarm_event(id="first"))
         start = time.perf_counter()

@@ -22,6 +22,7 @@ never one that charges the product for the emulators' own overhead times the sca
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -206,12 +207,24 @@ def _chain_at(run: _Run, t: float, main: list[Span], scale: float) -> float:
     return _parallel_end(run, parallel, before, scale) + stretched(parallel[1], t, main, scale)
 
 
+def _aws_point(run: _Run, t: float, scale: float) -> float:
+    """A point of the path to traffic on AWS's clock; the pre-warm's start and the standby seen at full capacity
+    (a path through the pre-warm) are on the scale-up's own chain."""
+    if run.prewarm_s is not None and math.isclose(t, run.prewarm_s, abs_tol=1e-6):
+        return t
+    capacity = run.seen("capacity_seen_s")
+    done = _scale_up_done(run, scale) if capacity is not None and math.isclose(t, capacity, abs_tol=1e-6) else None
+    return aws_at(run, t, scale) if done is None else done
+
+
 def aws_span(report: dict[str, Any], start: float, end: float) -> float:
     """The AWS seconds of a span of the path to traffic (drill seconds from the first alarm); as measured when the
     drill's time was not scaled."""
     run = _Run(report)
     scale = float(report.get("timings", {}).get("time_scale") or report.get("time_scale") or 0)
-    return max(0.0, aws_at(run, end, scale) - aws_at(run, start, scale)) if scale else max(0.0, end - start)
+    if not scale:
+        return max(0.0, end - start)
+    return max(0.0, _aws_point(run, end, scale) - _aws_point(run, start, scale))
 
 
 def aws_figures(report: dict[str, Any]) -> dict[str, float]:

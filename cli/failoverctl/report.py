@@ -19,11 +19,12 @@ from failover_controller.ledger import Ledger
 from failover_controller.names import execution_arn
 from failover_controller.prewarm import SK as PREWARM_SK
 from failoverctl import inputs
+from failoverctl.clock import aws_span
 from failoverctl.follow import timeline_of
 from failoverctl.operate import CommandError, Controller, controller, run_input
 
-DATA_BAR = "Aurora promotion, then DynamoDB writes"
-SCALE_BAR = "SageMaker scale-up (to the traffic capacity)"
+DATA_BAR = "Aurora, then DynamoDB writes"
+SCALE_BAR = "Standby to traffic capacity"
 FULL_BAR = "Standby to full capacity"
 # A step's own states: its polls and waits are drawn as one bar.
 GROUPS = {
@@ -192,7 +193,7 @@ def _clock(report: dict[str, Any]) -> tuple[float, str]:
     waits ran faster and its Lambda calls did not, so no one factor turns it into AWS's (the figures above it are
     on AWS's clock: ``clock.aws_figures``)."""
     scale = float(report.get("time_scale") or report.get("timings", {}).get("time_scale") or 0)
-    return (1.0, f"s of drill time (AWS's waits divided by {scale:g})") if scale else (1.0, "s")
+    return (1.0, f"drill s (waits /{scale:g})") if scale else (1.0, "s")
 
 
 def svg_timeline(report: dict[str, Any]) -> str:
@@ -323,6 +324,13 @@ def _verification(report: dict[str, Any]) -> str:
     )
 
 
+def listed(path: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The critical path as a list of steps: the Parallel's branch that decided it is named in the Parallel's
+    entry (drawn as its own bar), not listed again."""
+    parallel = any(p["name"] == "PromoteAndScale" for p in path)
+    return [p for p in path if not (parallel and p["name"] in (DATA_BAR, SCALE_BAR))]
+
+
 def span_label(span: dict[str, Any]) -> str:
     return f"{span['name']} ({span['via']})" if span.get("via") else str(span["name"])
 
@@ -331,8 +339,12 @@ def render(report: dict[str, Any]) -> str:
     factor, unit = _clock(report)
     path = critical_path(report)
     title = f"{report.get('plan', 'recsys')}: {report.get('scenario') or report.get('execution_arn', 'run')}"
+    scaled = bool(report.get("time_scale") or report.get("timings", {}).get("time_scale"))
     steps = "".join(
-        f"<li>{_e(span_label(p))}: {(p['end_s'] - p['start_s']) * factor:.1f} {_e(unit)}</li>" for p in path
+        f"<li>{_e(span_label(p))}: "
+        + (f"{aws_span(report, p['start_s'], p['end_s']):.0f} s on AWS's clock, " if scaled else "")
+        + f"{(p['end_s'] - p['start_s']) * factor:.1f} {_e(unit)}</li>"
+        for p in listed(path)
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

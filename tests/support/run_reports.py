@@ -45,6 +45,7 @@ def drill_report(*, prewarm: bool = True, capacity_s: float = 50.0, writer_s: fl
             "full_capacity_s": 498.6,
             "clients_follow_s": 372.4,
             "rto_target_s": 900,
+            "traffic_waits_for_scale_up": True,  # graceful: traffic at full capacity
         },
         "prewarm": {"at": T0.timestamp() + 0.5, "changed": True} if prewarm else None,
         "ledger": {"rto_target_s": 900, "rpo_exposure_ms": 120, "rpo_target_ms": 60000, "outcome": "succeeded"},

@@ -65,7 +65,8 @@ def test_the_page_is_self_contained_and_marks_the_critical_path() -> None:
     assert "312 s of 900 s (AWS&#x27;s clock)" in page, "time to traffic, as the drill measured it on AWS's clock"
     assert "499 s of 900 s (AWS&#x27;s clock)" in page, "time to full capacity"
     assert "by 372 s" in page, "clients behind caching resolvers: one TTL later"
-    assert "s of drill time" in page, "the timeline is drawn in the drill's own seconds, not multiplied"
+    assert "drill s (waits /10)" in page, "the timeline is drawn in the drill's own seconds, not multiplied"
+    assert "0 s on AWS's clock, 0.1 drill s" in page, "each span of the path: on AWS's clock, and as drawn"
 
 
 def test_a_run_serving_at_reduced_capacity_says_so() -> None:
