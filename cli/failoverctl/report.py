@@ -30,6 +30,7 @@ FULL_BAR = "Standby to full capacity"
 GROUPS = {
     "IsApprovalRequired": "",
     "WaitForApproval": "Approval",
+    "StartFullCapacityPolls": FULL_BAR,
     "CheckFullCapacity": FULL_BAR,  # after DNS: the standby's instances keep coming while it serves
     "IsFullCapacity": FULL_BAR,
     "WaitForFullCapacity": FULL_BAR,

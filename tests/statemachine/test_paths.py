@@ -274,6 +274,20 @@ def test_each_sagemaker_poll_gets_what_the_last_call_carried(sfn: Harness) -> No
     assert [p["carry"] for p in sfn.called("ShiftSageMakerTraffic", "status")] == [first, second]
 
 
+def test_the_full_capacity_polls_get_what_the_scale_up_and_the_last_poll_carried(sfn: Harness) -> None:
+    """After DNS, the scale-up goes on: the first full-capacity poll gets what the scale-up's branch carried (a
+    rolled-back update's reason), each later poll the last one's, so the deadline can still say why."""
+    first, second = {"failures": {"ranker": "first"}}, {"failures": {"ranker": "second"}}
+    sfn.script(
+        "ShiftSageMakerTraffic", step_result(done=False, ready_for_traffic=True, carry=first), action="scale_target"
+    )
+    polls = [step_result(done=False, carry=second), step_result(carry=second)]
+    sfn.script("ShiftSageMakerTraffic", *polls, action="full_capacity")
+    arn = sfn.start({**START, "mode": "ungraceful"})
+    assert sfn.wait(arn)["status"] == "SUCCEEDED"
+    assert [p["carry"] for p in sfn.called("ShiftSageMakerTraffic", "full_capacity")] == [first, second]
+
+
 @pytest.mark.parametrize("where", ["scale_target", "status"])
 def test_a_failed_scale_up_lets_a_promotion_under_way_finish_then_compensates(sfn: Harness, where: str) -> None:
     """A failure in one branch of a Parallel stops the other: the scale-up's is caught in its branch, so a promotion

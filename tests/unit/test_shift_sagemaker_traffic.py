@@ -750,3 +750,23 @@ def test_before_dns_only_weights_are_sent_and_after_it_the_capacity_too(
     ]
     assert world.endpoint_config(plan, moto, "us-west-2") == {"ranker": (0.5, 4)}
     assert step.run(request(plan, moto, "full_capacity", mode="ungraceful")).done
+
+
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+@pytest.mark.parametrize("action", ["shift_weights", "full_capacity"])
+def test_weights_and_full_capacity_in_a_dry_run_plan_the_update_and_change_nothing(
+    moto: ClientFactory, plan_doc: dict[str, Any], mode: Mode, action: str
+) -> None:
+    world.create_sagemaker(parse_plan(plan_doc), moto)
+    plan_doc["sagemaker"]["endpoints"]["us-west-2"]["variants"][0]["active_weight"] = 0.5
+    plan = parse_plan(with_traffic_at(plan_doc, 1.0, 0.25))
+    before = config(plan, moto)
+    result = step.run(request(plan, moto, action, dry_run=True, mode=mode))
+    assert (result.done, result.changed) == (True, False)
+    assert [a.performed for a in result.actions] == [False]
+    counts = result.actions[0].params["DesiredWeightsAndCapacities"][0].get("DesiredInstanceCount")
+    # Before DNS the weights go over the traffic counts (ungraceful: the warm instance; graceful: all 4, which the
+    # scale-up's branch waited for); after DNS the active count comes first.
+    weights_only = action == "shift_weights" and mode == "ungraceful"
+    assert counts == (None if weights_only else 4)
+    assert config(plan, moto) == before
