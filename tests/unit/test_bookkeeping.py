@@ -253,7 +253,7 @@ def test_a_reduced_capacity_run_keeps_traffic_in_the_target_and_cools_down(
     assert (out["traffic_s"], out["full_capacity_s"]) == (300.0, None)
     (entry,) = ledger(f).runs("recsys")
     assert (entry["outcome"], entry["traffic_region"]) == ("reduced_capacity", "us-west-2")
-    assert ledger(f).get("recsys", "LAST_RUN")["outcome"] == "reduced_capacity"
+    assert (ledger(f).get("recsys", "LAST_RUN") or {}).get("outcome") == "reduced_capacity", "the cooldown counts it"
 
 
 # The run context: defaults for what a manual start leaves out, and names AWS accepts.
