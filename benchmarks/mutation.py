@@ -133,6 +133,13 @@ def sync() -> list[str]:
         if not (PACKAGE / stale.relative_to(copy)).exists():
             stale.unlink()
             changed.append(str(stale.relative_to(copy)))
+    # The package's data (the plan's schema): mutmut does not mutate it, and the mutants read their own copy.
+    for data in sorted(p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")):
+        for root in (copy, WORKSPACE / "mutants" / "src" / "failover_controller"):
+            target = root / data.relative_to(PACKAGE)
+            if target.parent.exists() and (not target.exists() or target.read_bytes() != data.read_bytes()):
+                shutil.copyfile(data, target)
+                changed.append(f"{data.relative_to(PACKAGE)} (data)")
     return changed
 
 

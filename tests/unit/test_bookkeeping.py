@@ -402,6 +402,26 @@ def test_a_succeeded_run_is_served_from_its_target_and_counted(
     emitted = json.loads(json.dumps(metrics.serialize_metric_set()))
     assert (emitted["plan"], emitted["AchievedRTO"], emitted["RPOExposure"]) == ("recsys", [371.0], [0.0])
     assert (emitted["FailoverRuns"], emitted["FailoverSucceeded"], emitted["FailoverFailed"]) == ([1.0], [1.0], [0.0])
+    assert (emitted["TimeToTraffic"], emitted["TimeToFullCapacity"]) == ([300.0], [360.0])
+    assert emitted["FailoverReducedCapacity"] == [0.0]
+
+
+def test_a_reduced_capacity_run_is_counted_as_such_with_no_time_to_full_capacity(
+    controller: tuple[ControllerConfig, ClientFactory],
+) -> None:
+    config, f = controller
+    metrics.clear_metrics()
+    event = recorded("reduced_capacity")
+    event["results"]["full_capacity"]["done"] = False
+    record(event, config, f)
+    emitted = json.loads(json.dumps(metrics.serialize_metric_set()))
+    assert (emitted["FailoverReducedCapacity"], emitted["FailoverSucceeded"], emitted["FailoverFailed"]) == (
+        [1.0],
+        [0.0],
+        [0.0],
+    )
+    assert emitted["TimeToTraffic"] == [300.0]
+    assert "TimeToFullCapacity" not in emitted
 
 
 def test_an_unknown_exposure_and_no_verification_are_not_counted(

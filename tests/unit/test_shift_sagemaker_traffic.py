@@ -59,7 +59,8 @@ def test_dry_run_reports_the_update_and_changes_nothing(
 def test_status_in_a_dry_run_waits_for_nothing_and_changes_nothing(
     sagemaker_plan: RecoveryPlan, moto: ClientFactory, mode: Mode
 ) -> None:
-    assert step.run(request(sagemaker_plan, moto, "status", dry_run=True, mode=mode)).done
+    result = step.run(request(sagemaker_plan, moto, "status", dry_run=True, mode=mode))
+    assert (result.done, result.ready_for_traffic) == (True, True), "a dry run's branch does not wait"
     assert config(sagemaker_plan, moto) == STANDBY
 
 
@@ -710,6 +711,9 @@ def test_a_quota_refusal_once_ready_for_traffic_is_said_and_left_to_the_full_cap
     if not ready:
         with pytest.raises(StepFailed, match="instance quota"):
             step.run(request(plan, f, "scale_target", mode=mode))
+        half = parse_plan(with_traffic_at(plan_doc, 0.5, 0.25))  # 2 of 4 in service: the warm one is not enough
+        with pytest.raises(StepFailed, match="instance quota"):
+            step.run(request(half, f, "scale_target", mode=mode))
         return
     result = step.run(request(plan, f, "scale_target", mode=mode))
     assert (result.ready_for_traffic, result.done) == (True, False)
@@ -762,7 +766,7 @@ def test_weights_and_full_capacity_in_a_dry_run_plan_the_update_and_change_nothi
     plan = parse_plan(with_traffic_at(plan_doc, 1.0, 0.25))
     before = config(plan, moto)
     result = step.run(request(plan, moto, action, dry_run=True, mode=mode))
-    assert (result.done, result.changed) == (True, False)
+    assert (result.done, result.changed, result.step) == (True, False, step.STEP)
     assert [a.performed for a in result.actions] == [False]
     counts = result.actions[0].params["DesiredWeightsAndCapacities"][0].get("DesiredInstanceCount")
     # Before DNS the weights go over the traffic counts (ungraceful: the warm instance; graceful: all 4, which the
@@ -770,3 +774,19 @@ def test_weights_and_full_capacity_in_a_dry_run_plan_the_update_and_change_nothi
     weights_only = action == "shift_weights" and mode == "ungraceful"
     assert counts == (None if weights_only else 4)
     assert config(plan, moto) == before
+
+
+@pytest.mark.parametrize(("mode", "ready"), [("graceful", False), ("ungraceful", True)])
+def test_at_full_capacity_but_updating_only_a_plan_below_full_capacity_is_ready_for_traffic(
+    session: boto3.Session, plan_doc: dict[str, Any], mode: Mode, ready: bool
+) -> None:
+    """A fraction of 1.0 keeps the runbook's old rule, InService at active capacity; below it, an endpoint that
+    serves through an update (a weights change, AWS's maintenance) is ready."""
+    plan, f = build(session, with_traffic_at(plan_doc, 1.0, 0.25))
+    ClientFactory().sagemaker("us-west-2").update_endpoint_weights_and_capacities(
+        EndpointName="recsys-ranker-usw2",
+        DesiredWeightsAndCapacities=[{"VariantName": "ranker", "DesiredInstanceCount": 4}],
+    )
+    aws_like.endpoint_status(session, "SystemUpdating")
+    result = step.run(request(plan, f, "status", mode=mode))
+    assert (result.done, result.ready_for_traffic) == (False, ready)

@@ -246,6 +246,8 @@ def test_verify_at_the_traffic_capacity_holds_the_standby_to_what_traffic_needs(
     reduced = verify.run(request(app, f, "check", mode="ungraceful", capacity="traffic"))
     serving = next(c for c in reduced.checks if c.name == "sagemaker.serving")
     assert (serving.verdict, serving.threshold) == ("pass", {"ranker": {"in_service_at_least": 1}})
+    assert (serving.resource, serving.observed["status"]) == ("recsys-ranker-usw2", "InService")
+    assert serving.observed["variants"]["ranker"]["current_instance_count"] == 1
     assert reduced.message == "verified: recsys is served from us-west-2 (at the plan's traffic capacity, below full)"
     with pytest.raises(VerificationFailed, match=r"sagemaker\.active recsys-ranker-usw2"):
         verify.run(request(app, f, "check", mode="ungraceful"))

@@ -284,8 +284,8 @@ def scale_target(req: StepRequest) -> StepResult:
             hold_minimum(req, region, endpoint, counts, part, raise_only=True)
             return converge(req, region, endpoint, lambda seen: _keep_weights(seen, counts, at_least=True), part)
         except StepFailed as refused:
-            traffic = req.plan.traffic_counts(endpoint, req.mode)
-            if req.plan.traffic_at_capacity[req.mode] >= 1.0 or not serves_at(part.before, traffic):
+            # At a fraction of 1.0 the traffic counts are the active ones: a refused scale-up never serves at them.
+            if not serves_at(part.before, req.plan.traffic_counts(endpoint, req.mode)):
                 raise
             part.after, part.done = part.before, False
             part.carry.setdefault(FAILURES, {})[endpoint.endpoint_name] = str(refused)
