@@ -14,10 +14,11 @@ import pytest
 
 from failover_controller import changes
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import PreconditionFailed
+from failover_controller.errors import PreconditionFailed, VerificationFailed
 from failover_controller.names import CLAIM_NAMESPACE, claim_alarm_name
 from failover_controller.plan import RecoveryPlan, parse_plan
 from failover_controller.reads import dns
+from failover_controller.steps import verify
 from failover_controller.steps.base import Mode
 from failoverctl.drill import world
 from tests.support.aurora_world import GlobalDatabase
@@ -236,3 +237,39 @@ def test_a_claim_is_its_time_and_a_withdrawal_zero(monkeypatch: pytest.MonkeyPat
     assert withdrawn["Value"] == 0.0
     assert claimed["Unit"] == "None"
     assert claimed["Dimensions"] == [{"Name": "Application", "Value": "recsys"}]
+
+
+# Verify reads DNS as clients do, where the plan says what each region's answers are (data_plane).
+
+
+def verified(plan: RecoveryPlan, f: ClientFactory) -> Any:
+    """The whole application built around the claims' world, failed over but for DNS, and Verify's dns check."""
+    built = world.build(plan.document, f, store=False, aurora_and_tables=False, lag_ms=None)
+    for region in built.regions:
+        f.ssm(region).put_parameter(Name=built.write_region_parameter, Value="us-west-2", Overwrite=True)
+    f.sagemaker("us-west-2").update_endpoint_weights_and_capacities(
+        EndpointName="recsys-ranker-usw2",
+        DesiredWeightsAndCapacities=[{"VariantName": "ranker", "DesiredInstanceCount": 4}],
+    )
+    return built
+
+
+@pytest.mark.parametrize("mode", ["graceful", "ungraceful"])
+def test_verify_asks_dns_as_clients_do_and_names_each_name_answering_elsewhere(
+    claims: tuple[RecoveryPlan, Script], f: ClientFactory, mode: Mode
+) -> None:
+    plan, script = claims
+    built = verified(plan, f)
+    alarm_reads(built, f, "us-west-2", claimed=True)
+    with pytest.raises(VerificationFailed) as info:
+        verify.run(request(built, f, "check", mode=mode))
+    assert "dns.answers" in info.value.message
+    assert f"{API} CNAME answers ['api.us-east-1.recsys.internal']" in info.value.message
+    check = next(c for c in info.value.details["checks"] if c["name"] == "dns.answers")
+    assert (check["threshold"], check["verdict"]) == ("us-west-2", "fail")
+    assert check["observed"] == {f"{API} CNAME": "us-east-1", f"{INFERENCE} CNAME": "us-east-1"}
+    assert check["resource"] == f"{API} CNAME, {INFERENCE} CNAME"
+    dns_answers(script, "us-west-2")
+    passed = next(c for c in verify.run(request(built, f, "check", mode=mode)).checks if c.name == "dns.answers")
+    assert (passed.verdict, passed.detail, passed.threshold) == ("pass", "", "us-west-2")
+    assert passed.observed == {f"{API} CNAME": "us-west-2", f"{INFERENCE} CNAME": "us-west-2"}
