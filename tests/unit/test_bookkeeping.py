@@ -396,9 +396,10 @@ def test_a_succeeded_run_is_served_from_its_target_and_counted(
 ) -> None:
     config, f = controller
     metrics.clear_metrics()
-    record(recorded("succeeded"), config, f)
+    out = record(recorded("succeeded"), config, f)
     (entry,) = ledger(f).runs("recsys")
     assert (entry["traffic_region"], entry["achieved_rto_s"], entry["rpo_exposure_ms"]) == ("us-west-2", 371, 0)
+    assert (out["traffic_s"], out["full_capacity_s"]) == (300.0, 360.0)
     emitted = json.loads(json.dumps(metrics.serialize_metric_set()))
     assert (emitted["plan"], emitted["AchievedRTO"], emitted["RPOExposure"]) == ("recsys", [371.0], [0.0])
     assert (emitted["FailoverRuns"], emitted["FailoverSucceeded"], emitted["FailoverFailed"]) == ([1.0], [1.0], [0.0])
@@ -613,9 +614,10 @@ def test_a_noop_says_traffic_is_where_it_already_was(controller: tuple[Controlle
     event = recorded("succeeded")
     for step in [event["results"]["verify"], *event["results"]["promote_and_scale"].values()]:
         step["changed"] = False
-    record(event, config, f)
+    out = record(event, config, f)
     (entry,) = ledger(f).runs("recsys")
     assert (entry["outcome"], entry["traffic_region"]) == ("noop", "us-west-2")
+    assert (out["achieved_rto_s"], out["traffic_s"], out["full_capacity_s"]) == (None, None, None), "no recovery"
 
 
 def test_an_unknown_outcome_is_named_exactly(controller: tuple[ControllerConfig, ClientFactory]) -> None:
