@@ -58,7 +58,8 @@ SCALE_STATES = frozenset(
 MAIN_WAITS = frozenset({"WaitForDns"})
 
 
-def _epoch(stamp: Any) -> float | None:
+def epoch(stamp: Any) -> float | None:
+    """An ISO 8601 time as epoch seconds; None when it is missing or not one."""
     try:
         return datetime.fromisoformat(str(stamp)).timestamp() if stamp else None
     except ValueError:
@@ -94,10 +95,10 @@ class _Run:
         self.gated = bool(report.get("traffic_waits_for_scale_up", timings.get("traffic_waits_for_scale_up")))
         self.dns_scale = float(timings.get("dns_scale") or 0)
         self.timings = timings
-        t0 = _epoch(timings.get("first_alarm_at")) or 0.0
+        t0 = epoch(timings.get("first_alarm_at")) or 0.0
         self.states: list[tuple[str, float, float]] = []
         for t in report.get("timeline", []):
-            entered, exited = _epoch(t.get("entered")), _epoch(t.get("exited")) or _epoch(t.get("entered"))
+            entered, exited = epoch(t.get("entered")), epoch(t.get("exited")) or epoch(t.get("entered"))
             if entered is not None and exited is not None:
                 self.states.append((t["state"], entered - t0, exited - t0))
         # The world's own record of its scaled changes (the drill's outage proxy): when each began and lasted.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +18,7 @@ from failover_controller.ledger import Ledger
 from failover_controller.names import execution_arn
 from failover_controller.prewarm import SK as PREWARM_SK
 from failoverctl import inputs
-from failoverctl.clock import aws_span
+from failoverctl.clock import aws_span, epoch
 from failoverctl.follow import timeline_of
 from failoverctl.operate import CommandError, Controller, controller, run_input
 
@@ -83,22 +82,13 @@ PREWARM_BAR = "Pre-warm: standby scale-up"
 DETECTION_BAR = "Detection: first alarm to the run"
 
 
-def _epoch(stamp: Any) -> float | None:
-    if not stamp:
-        return None
-    try:
-        return datetime.fromisoformat(str(stamp)).timestamp()
-    except ValueError:
-        return None
-
-
 def origin(report: dict[str, Any]) -> float:
     """The epoch the run's times count from: the first alarm's state change, else the run's first state."""
     first = report.get("timings", {}).get("first_alarm_at") or report.get("ledger", {}).get("clock_started_at")
-    found = _epoch(first)
+    found = epoch(first)
     if found is not None:
         return found
-    entered = [_epoch(t["entered"]) for t in report.get("timeline", [])]
+    entered = [epoch(t["entered"]) for t in report.get("timeline", [])]
     return min((e for e in entered if e is not None), default=0.0)
 
 
@@ -109,7 +99,7 @@ def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
     spans: dict[str, dict[str, Any]] = {}
     for state in report.get("timeline", []):
         name = GROUPS.get(state["state"], state["state"])
-        start, end = _epoch(state["entered"]), _epoch(state.get("exited")) or _epoch(state["entered"])
+        start, end = epoch(state["entered"]), epoch(state.get("exited")) or epoch(state["entered"])
         if not name or start is None or end is None:
             continue
         span = spans.setdefault(name, {"name": name, "start_s": start - t0, "end_s": end - t0})

@@ -59,8 +59,12 @@ def endpoint_state(scope: Scope, region: str, endpoint: Endpoint) -> dict[str, A
     }
 
 
-def active_config(endpoint: Endpoint) -> Desired:
-    return {v.variant_name: Want(v.active_weight, v.active_instance_count) for v in endpoint.variants}
+def active_config(endpoint: Endpoint, counts: dict[str, int] | None = None) -> Desired:
+    """The plan's active weights, over the active instance counts (or ``counts``, at least)."""
+    return {
+        v.variant_name: Want(v.active_weight, v.active_instance_count if counts is None else counts[v.variant_name])
+        for v in endpoint.variants
+    }
 
 
 def count_ok(have: Any, want: Want) -> bool:

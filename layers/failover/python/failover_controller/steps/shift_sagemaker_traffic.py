@@ -249,13 +249,26 @@ def each_endpoint(
     return result
 
 
-def to_capacity(req: StepRequest, region: str, result: StepResult, *, active: bool) -> StepResult:
-    """Every endpoint of ``region`` at its active (at least) or standby capacity, weights untouched."""
+def to_capacity(
+    req: StepRequest, region: str, result: StepResult, *, active: bool, serving_at_traffic: bool = False
+) -> StepResult:
+    """Every endpoint of ``region`` at its active (at least) or standby capacity, weights untouched.
+    ``serving_at_traffic``: a refusal (StepFailed) of an endpoint that already serves at its traffic counts is said
+    and carried on, not raised."""
 
     def one(endpoint: Endpoint, part: StepResult) -> StepResult:
         counts = _counts(endpoint, active=active)
-        hold_minimum(req, region, endpoint, counts, part, raise_only=active)
-        return converge(req, region, endpoint, lambda seen: _keep_weights(seen, counts, at_least=active), part)
+        try:
+            hold_minimum(req, region, endpoint, counts, part, raise_only=active)
+            return converge(req, region, endpoint, lambda seen: _keep_weights(seen, counts, at_least=active), part)
+        except StepFailed as refused:
+            # At a fraction of 1.0 the traffic counts are the active ones: a refused scale-up never serves at them.
+            if not serving_at_traffic or not serves_at(part.before, req.plan.traffic_counts(endpoint, req.mode)):
+                raise
+            part.after, part.done = part.before, False
+            part.carry.setdefault(FAILURES, {})[endpoint.endpoint_name] = str(refused)
+            part.message = f"{endpoint.endpoint_name} in {region} serves at its traffic capacity; scale-up: {refused}"
+            return part
 
     return each_endpoint(req, region, result, one)
 
@@ -276,29 +289,9 @@ def _ready_for_traffic(req: StepRequest, result: StepResult) -> bool:
 def scale_target(req: StepRequest) -> StepResult:
     """Capacity first (weights untouched), so the standby can take the load before traffic moves. A refusal once
     the standby serves at its traffic counts is said, carried on, and left to the full-capacity poll."""
-    region = req.target_region
-
-    def one(endpoint: Endpoint, part: StepResult) -> StepResult:
-        counts = _counts(endpoint, active=True)
-        try:
-            hold_minimum(req, region, endpoint, counts, part, raise_only=True)
-            return converge(req, region, endpoint, lambda seen: _keep_weights(seen, counts, at_least=True), part)
-        except StepFailed as refused:
-            # At a fraction of 1.0 the traffic counts are the active ones: a refused scale-up never serves at them.
-            if not serves_at(part.before, req.plan.traffic_counts(endpoint, req.mode)):
-                raise
-            part.after, part.done = part.before, False
-            part.carry.setdefault(FAILURES, {})[endpoint.endpoint_name] = str(refused)
-            part.message = f"{endpoint.endpoint_name} in {region} serves at its traffic capacity; scale-up: {refused}"
-            return part
-
-    result = each_endpoint(req, region, req.result(STEP), one)
+    result = to_capacity(req, req.target_region, req.result(STEP), active=True, serving_at_traffic=True)
     result.ready_for_traffic = _ready_for_traffic(req, result)
     return result
-
-
-def _weights_over(endpoint: Endpoint, counts: dict[str, int]) -> Desired:
-    return {v.variant_name: Want(v.active_weight, counts[v.variant_name]) for v in endpoint.variants}
 
 
 def shift_weights(req: StepRequest) -> StepResult:
@@ -307,7 +300,7 @@ def shift_weights(req: StepRequest) -> StepResult:
     region = req.target_region
 
     def one(endpoint: Endpoint, part: StepResult) -> StepResult:
-        desired = _weights_over(endpoint, req.plan.traffic_counts(endpoint, req.mode))
+        desired = active_config(endpoint, req.plan.traffic_counts(endpoint, req.mode))
         return converge(req, region, endpoint, lambda _seen: desired, part)
 
     return each_endpoint(req, region, req.result(STEP), one)
