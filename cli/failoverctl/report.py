@@ -18,7 +18,7 @@ from failover_controller.ledger import Ledger
 from failover_controller.names import execution_arn
 from failover_controller.prewarm import SK as PREWARM_SK
 from failoverctl import inputs
-from failoverctl.clock import aws_span, epoch
+from failoverctl.clock import AURORA_STATES, SCALE_STATES, aws_span, epoch
 from failoverctl.follow import timeline_of
 from failoverctl.operate import CommandError, Controller, controller, run_input
 
@@ -48,32 +48,8 @@ GROUPS = {
     "ShiftSageMakerWeightsFailed": "",
     "FlipDnsFailed": "",
     "VerifyFailed": "",
-    **dict.fromkeys(
-        (
-            "PromoteAurora",
-            "IsAuroraPromoted",
-            "WaitForAurora",
-            "CheckAurora",
-            "IsAuroraDone",
-            "AuroraPromoted",
-            "SwitchDynamoDBWrites",
-            "DataWritable",
-        ),
-        DATA_BAR,
-    ),
-    **dict.fromkeys(
-        (
-            "ScaleUpStandby",
-            "IsStandbyReady",
-            "StartSageMakerPolls",
-            "WaitForSageMaker",
-            "CheckSageMaker",
-            "IsStandbyReadyYet",
-            "StandbyReady",
-            "StandbyReadyPolled",
-        ),
-        SCALE_BAR,
-    ),
+    **dict.fromkeys(AURORA_STATES, DATA_BAR),
+    **dict.fromkeys(SCALE_STATES, SCALE_BAR),
 }
 # The Parallel's branches, and what the drill saw of each in the world (its timings).
 BRANCHES = ((DATA_BAR, "writer_seen_s"), (SCALE_BAR, "capacity_seen_s"))

@@ -114,9 +114,11 @@ def endpoint_status(session: boto3.Session, status: str, failure_reason: str | N
     session.events.register("after-call.sagemaker.DescribeEndpoint", show)
 
 
-def endpoint_updates_take_time(session: boto3.Session, polls: int = 1) -> None:
+def endpoint_updates_take_time(session: boto3.Session, polls: int = 1, in_service: int | None = None) -> None:
     """After UpdateEndpointWeightsAndCapacities the endpoint reads Updating for the next ``polls`` descriptions
-    (moto applies an update at once), and a second update meanwhile is refused, as SageMaker does."""
+    (moto applies an update at once), and a second update meanwhile is refused, as SageMaker does. ``in_service``:
+    meanwhile each variant has that many instances in service (an endpoint serves through an update; the new
+    instances come in at its end)."""
     pending = {"left": 0}
 
     def started(**_: Any) -> None:
@@ -126,6 +128,8 @@ def endpoint_updates_take_time(session: boto3.Session, polls: int = 1) -> None:
         if pending["left"] > 0:
             pending["left"] -= 1
             parsed["EndpointStatus"] = "Updating"
+            for variant in parsed["ProductionVariants"] if in_service is not None else []:
+                variant["CurrentInstanceCount"] = in_service
 
     def refuse_while_updating(**_: Any) -> Any:
         if pending["left"] > 0:

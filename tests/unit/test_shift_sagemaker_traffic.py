@@ -651,25 +651,6 @@ def with_traffic_at(plan_doc: dict[str, Any], graceful: float, ungraceful: float
     return plan_doc
 
 
-def instances_arrive_after(session: boto3.Session, polls: int) -> None:
-    """After an update the endpoint reads Updating with its old single instance in service for ``polls``
-    descriptions (SageMaker serves through an update; the new instances come in at its end)."""
-    pending = {"left": 0}
-
-    def started(**_: Any) -> None:
-        pending["left"] = polls
-
-    def show(parsed: dict[str, Any], **_: Any) -> None:
-        if pending["left"] > 0:
-            pending["left"] -= 1
-            parsed["EndpointStatus"] = "Updating"
-            for variant in parsed["ProductionVariants"]:
-                variant["CurrentInstanceCount"] = 1
-
-    session.events.register("after-call.sagemaker.UpdateEndpointWeightsAndCapacities", started)
-    session.events.register("after-call.sagemaker.DescribeEndpoint", show)
-
-
 @pytest.mark.parametrize(
     ("fraction", "ready"),
     [(0.25, [True, True, True]), (0.5, [False, False, True]), (1.0, [False, False, True])],
@@ -680,7 +661,7 @@ def test_the_standby_is_ready_for_traffic_at_the_plans_fraction_of_active_capaci
     """ceil(fraction x 4) instances in service: 1 for 0.25 (the warm instance, ready while it scales up), 2 for 0.5
     and 4 for 1.0 (ready once the update is in)."""
     plan, f = build(session, with_traffic_at(plan_doc, 1.0, fraction))
-    instances_arrive_after(session, polls=2)
+    aws_like.endpoint_updates_take_time(session, polls=2, in_service=1)
     first = step.run(request(plan, f, "scale_target", mode="ungraceful"))
     polls = [step.run(request(plan, f, "status", mode="ungraceful")) for _ in range(2)]
     assert [r.ready_for_traffic for r in (first, *polls)] == ready
@@ -692,7 +673,7 @@ def test_graceful_keeps_full_capacity_before_traffic_unless_the_plan_says_otherw
     session: boto3.Session, plan_doc: dict[str, Any]
 ) -> None:
     plan, f = build(session, with_traffic_at(plan_doc, 1.0, 0.25))
-    instances_arrive_after(session, polls=1)
+    aws_like.endpoint_updates_take_time(session, polls=1, in_service=1)
     assert step.run(request(plan, f, "scale_target", mode="graceful")).ready_for_traffic is False
     assert step.run(request(plan, f, "status", mode="ungraceful")).ready_for_traffic is True
 
@@ -728,7 +709,7 @@ def test_a_poll_ready_for_traffic_is_not_timed_out_by_the_deadline(
     session: boto3.Session, plan_doc: dict[str, Any]
 ) -> None:
     plan, f = build(session, with_traffic_at(plan_doc, 1.0, 0.25))
-    instances_arrive_after(session, polls=3)
+    aws_like.endpoint_updates_take_time(session, polls=3, in_service=1)
     step.run(request(plan, f, "scale_target", mode="ungraceful"))
     result = step.run(request(plan, f, "status", mode="ungraceful", deadline=1))
     enforce_deadline("shift_sagemaker_traffic", result, {"deadline": 1}, now=10.0)  # ready: no PollTimeout
