@@ -315,6 +315,7 @@ def _build_and_deploy(
         name_servers=[pair.name_server],
     )
     world.autoscale_standby(plan, f)
+    world.create_alarms(plan, f, world.health_check_of(plan, f, plan.primary_region))  # in place before any outage
     if scenario.after_build is not None:
         scenario.after_build(plan, f)
     before = world.snapshot(plan, f)

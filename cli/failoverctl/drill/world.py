@@ -14,6 +14,7 @@ from typing import Any
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import TransientAwsError
 from failover_controller.names import (
+    APPLICATION_TAG,
     CLAIM_METRIC,
     CLAIM_NAMESPACE,
     DEFAULT_PLAN_PREFIX,
@@ -36,20 +37,29 @@ def image_uri(region: str, tag: str = MODEL_TAG) -> str:
     return f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/recsys-ranker:{tag}"
 
 
+def tags(plan: RecoveryPlan) -> list[Any]:
+    """The application's tag, as docs/plan.md tells users to put on every resource of the plan."""
+    return [{"Key": APPLICATION_TAG, "Value": plan.application}]
+
+
 def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
     primary = f.rds(plan.primary_region).create_db_cluster(
         DBClusterIdentifier=plan.aurora_clusters[plan.primary_region],
         Engine="aurora-postgresql",
         MasterUsername="recsys",
         MasterUserPassword="not-a-secret-0",
+        Tags=tags(plan),
     )["DBCluster"]
     f.rds(plan.primary_region).create_global_cluster(
-        GlobalClusterIdentifier=plan.global_cluster_id, SourceDBClusterIdentifier=primary["DBClusterArn"]
+        GlobalClusterIdentifier=plan.global_cluster_id,
+        SourceDBClusterIdentifier=primary["DBClusterArn"],
+        Tags=tags(plan),
     )
     f.rds(plan.standby_region).create_db_cluster(
         DBClusterIdentifier=plan.aurora_clusters[plan.standby_region],
         Engine="aurora-postgresql",
         GlobalClusterIdentifier=plan.global_cluster_id,
+        Tags=tags(plan),
     )
 
 
@@ -97,23 +107,30 @@ def put_replication_latency(plan: RecoveryPlan, f: ClientFactory, receiving_regi
 
 
 def create_dynamodb(plan: RecoveryPlan, f: ClientFactory) -> None:
-    ddb = f.dynamodb(plan.primary_region)
     for table in plan.dynamodb_tables:
-        ddb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": plan.standby_region}}])
+        create_global_table(plan, f, table)
+
+
+def create_global_table(plan: RecoveryPlan, f: ClientFactory, table: str) -> None:
+    """A global table of the application: created (and tagged) in the primary, with a replica in the standby."""
+    ddb = f.dynamodb(plan.primary_region)
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        Tags=tags(plan),
+    )
+    ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": plan.standby_region}}])
 
 
 def create_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
     for region in plan.regions:
-        f.ssm(region).put_parameter(
-            Name=plan.write_region_parameter, Value=plan.primary_region, Type="String", Overwrite=True
-        )
+        ssm = f.ssm(region)
+        ssm.put_parameter(Name=plan.write_region_parameter, Value=plan.primary_region, Type="String", Overwrite=True)
+        # PutParameter refuses Tags with Overwrite: the tag is added on its own.
+        ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=plan.write_region_parameter, Tags=tags(plan))
 
 
 def artifact_bucket(region: str) -> str:
@@ -135,11 +152,12 @@ def create_model_artifacts(plan: RecoveryPlan, f: ClientFactory, *, standby_tag:
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags(plan)})
         s3.put_object(Bucket=bucket, Key=model_data_url(region).split("/", 3)[3], Body=b"model weights")
         ecr = f.client("ecr", region)
-        ecr.create_repository(repositoryName="recsys-ranker")
-        tags = {MODEL_TAG} | ({standby_tag} if region == plan.standby_region else set())
-        for tag in sorted(tags):
+        ecr.create_repository(repositoryName="recsys-ranker", tags=tags(plan))
+        image_tags = {MODEL_TAG} | ({standby_tag} if region == plan.standby_region else set())
+        for tag in sorted(image_tags):
             manifest = {
                 "schemaVersion": 2,
                 "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -198,7 +216,9 @@ def _create_endpoint(plan: RecoveryPlan, f: ClientFactory, region: str, endpoint
             for v in endpoint.variants
         ],
     )
-    sm.create_endpoint(EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config")
+    sm.create_endpoint(
+        EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config", Tags=tags(plan)
+    )
 
 
 def autoscale_standby(plan: RecoveryPlan, f: ClientFactory) -> None:
@@ -247,6 +267,9 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
     control_plane: weighted or failover records that carry the API's health checks, changed by the runbook."""
     zone = f.route53(region).create_hosted_zone(Name="recsys.example.com.", CallerReference="recsys-drill")
     zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
+    f.route53(region).change_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=zone_id, AddTags=[{"Key": APPLICATION_TAG, "Value": doc["application"]}]
+    )
     health_checks = create_health_checks(doc, f, region)
     if doc["route53"].get("mode") == "data_plane":
         dns_setup.setup(parse_plan(with_zone(doc, zone_id)), f, apply=True)
@@ -305,6 +328,7 @@ def create_alarms(plan: RecoveryPlan, f: ClientFactory, health_check: str | None
             EvaluationPeriods=3,
             Threshold=1.0,
             ComparisonOperator="LessThanThreshold",
+            Tags=tags(plan),
             **metric,
         )
 

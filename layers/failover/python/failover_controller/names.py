@@ -10,6 +10,9 @@ REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]\Z")
 PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:[^\n]+\Z")
 DEFAULT_PLAN_PREFIX = "/failover-controller/plans"
+# The tag that says which application a resource belongs to (docs/plan.md): `failoverctl plan discover` finds the
+# application's resources by it.
+APPLICATION_TAG = "failover:application"
 
 
 def plan_parameter_name(prefix: str, application: str) -> str:
