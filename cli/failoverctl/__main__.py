@@ -3,6 +3,8 @@
   plan validate FILE          every problem of a plan, named
   plan params FILE --region   the stack parameters of a plan
   plan push FILE --region     store a plan where the stack of --region reads it (before each deploy)
+  plan discover --application NAME --primary R1 --standby R2 [--out FILE] [--check PLAN]
+                              the plan the account shows (resources tagged failover:application=NAME)
   plan check-account FILE --region
                               can the account take the stack's reserved concurrency? (before each deploy)
   readiness PLAN              would a failover into --region work now?
@@ -30,14 +32,22 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from failover_controller.errors import PlanInvalid
-from failover_controller.names import DEFAULT_PLAN_PREFIX
+from failover_controller.names import APPLICATION_TAG, DEFAULT_PLAN_PREFIX
 from failover_controller.plan import load_plan_file
+from failoverctl import discover, inputs, operate
 from failoverctl import dns as dns_setup
-from failoverctl import drill, inputs, operate
 from failoverctl import report as run_report
 from failoverctl.follow import FollowError
 from failoverctl.paths import ROOT
 from failoverctl.stack import stack_parameters
+
+try:  # the drill's own dependencies (emulators, outage proxy) come with the [drill] extra; nothing else needs them
+    from failoverctl import drill
+except ImportError as missing:
+    drill = None  # type: ignore[assignment]
+    DRILL_MISSING: str | None = missing.name or str(missing)
+else:
+    DRILL_MISSING = None
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_DRILL_BROKEN = 0, 1, 2, 3
 
@@ -72,6 +82,21 @@ def _plan_params(args: argparse.Namespace) -> int:
         print(f"cannot read the account from STS in {args.region} (pass --account): {exc}", file=sys.stderr)
         return EXIT_DRILL_BROKEN
     return EXIT_OK
+
+
+def drill_unavailable() -> str | None:
+    """Why `failoverctl drill` cannot run here, and what to install, or None."""
+    if not (ROOT / "template.yaml").is_file():
+        return (
+            "failoverctl drill runs from a clone of the repository (it builds and deploys its template.yaml): "
+            "in the clone, `make drill`, or `pip install -e '.[drill]'` and `failoverctl drill`"
+        )
+    if DRILL_MISSING:
+        return (
+            f"failoverctl drill needs the drill's dependencies ({DRILL_MISSING} is not installed): in the clone, "
+            "`pip install -e '.[drill]'` (and `make emulator` for ministack), or `make drill`"
+        )
+    return None
 
 
 def _drill(args: argparse.Namespace) -> int:
@@ -151,10 +176,44 @@ def parser() -> argparse.ArgumentParser:
     account.add_argument("file")
     operate.add_target_options(account)
     account.set_defaults(func=_operate(operate.check_account))
+    _add_discover_command(plan)
     _add_drill_command(sub)
     _add_operator_commands(sub)
     _add_dns_command(sub)
     return top
+
+
+def _add_discover_command(plan: Any) -> None:
+    found = plan.add_parser(
+        "discover",
+        help="the plan the account shows: the application's resources, found by their tag "
+        f"{APPLICATION_TAG}=NAME (read-only); --check PLAN: the drift between the account and PLAN",
+        description="Read-only (Describe, List and Get calls). Every field it had to guess or leave out, and every "
+        "default, is listed for review. Exit 0: a valid plan written (or no drift); 1: a part of the plan not found "
+        "(nothing written), or drift.",
+    )
+    found.add_argument("--application", type=discover.application_name, help="the application's name (its tag's value)")
+    found.add_argument("--primary", type=inputs.region, help="the region that serves now")
+    found.add_argument("--standby", type=inputs.region, help="the warm standby's region")
+    found.add_argument(
+        "--tag",
+        type=discover.tag_filter,
+        action="append",
+        metavar="KEY=VALUE",
+        help="another tag the application's resources carry (repeatable)",
+    )
+    found.add_argument("--out", "-o", help="write the plan here (default: standard output, the notes on stderr)")
+    found.add_argument(
+        "--check",
+        metavar="PLAN",
+        help="compare the account with PLAN, a plan file or (with --region) the plan of that name stored there: "
+        "exit 1 on drift (writes nothing)",
+    )
+    found.add_argument(
+        "--prefix", type=inputs.plan_prefix, default=DEFAULT_PLAN_PREFIX, help="where stored plans are (--check NAME)"
+    )
+    operate.add_target_options(found)
+    found.set_defaults(func=_operate(discover.command))
 
 
 def _add_dns_command(sub: Any) -> None:
@@ -182,6 +241,9 @@ def _add_dns_command(sub: Any) -> None:
 
 
 def _add_drill_command(sub: Any) -> None:
+    if drill_unavailable():
+        sub.add_parser("drill", help="a whole failover on the local emulators (from a clone, with the [drill] extra)")
+        return
     run = sub.add_parser(
         "drill",
         help="a whole failover of the sample application on the local emulators (no AWS account, no docker)",
@@ -328,7 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Everything printed, argparse's refusals too, is shown with its control characters escaped."""
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = inputs.EscapingStream(out), inputs.EscapingStream(err)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["drill"] and drill_unavailable():  # whatever its options: they are the drill's
+            print(drill_unavailable(), file=sys.stderr)
+            return EXIT_DRILL_BROKEN
         args = parser().parse_args(argv)
         code: int = args.func(args)
     finally:

@@ -331,6 +331,14 @@ def sam_env(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def kept_name_server() -> list[str]:
+    """The Route 53 DNS of the kept drill, as its plans name their zone's name servers."""
+    state = _kept_state()
+    if not state.get("dns"):
+        raise CommandError("no local emulators are running: start them with `failoverctl drill --keep`")
+    return [state.get("containers_dns") or state["dns"]]
+
+
 def _kept_state() -> dict[str, Any]:
     """What `failoverctl drill --keep` left running ({} when nothing is)."""
     if not LOCAL_STATE_FILE.exists():

@@ -205,3 +205,28 @@ def test_a_run_this_controller_did_not_start_and_an_unwritable_output_are_refuse
         code, text = cli(emulator_pair, *argv, "--region", "us-west-2")
         assert (code, text.count("\n")) == (2, 1), text
         assert "cannot write" in text
+
+
+def test_plan_discover_finds_the_drilled_application_as_its_stored_plan_names_it(
+    emulator_pair: emulators.Emulators, deployed: Any, tmp_path: Path
+) -> None:
+    """After a failover and a failback, with both controllers' own alarms, tables and parameters beside it."""
+    code, text = cli(emulator_pair, "plan", "discover", "--check", "recsys", "--region", "us-west-2")
+    assert (code, text) == (0, "recsys: no drift: the account's recsys is what the plan names (21 resources)\n")
+    out = tmp_path / "found.json"
+    code, text = cli(
+        emulator_pair,
+        "plan",
+        "discover",
+        "--application",
+        "recsys",
+        "--primary",
+        "us-east-1",
+        "--standby",
+        "us-west-2",
+        "--out",
+        str(out),
+    )
+    assert code == 0, text
+    found, sample = (parse_plan(json.loads(p.read_text())) for p in (out, ROOT / "plans" / "recsys.json"))
+    assert set(found.signals) == set(sample.signals), "the plan's alarms, not the controllers'"

@@ -34,7 +34,7 @@ from ministack.core import iam_evaluator
 from failoverctl.drill.front_door import Call, rest_route
 
 # The signing name's IAM prefix, where they differ.
-PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
+PREFIX = {"monitoring": "cloudwatch", "email": "ses", "tagging": "tag"}
 # Operations whose IAM action has another name (S3's, from the Service Authorization Reference).
 ACTION_OF_OPERATION = {
     ("s3", "HeadObject"): "GetObject",

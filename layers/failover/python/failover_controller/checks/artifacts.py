@@ -77,7 +77,7 @@ def _artifact(req: StepRequest, item: dict[str, str]) -> Check:
     if bucket != wanted:
         region = next(r for r, b in own.items() if b == bucket)
         return Check(name, url, bucket, wanted, "fail", f"the artifact is read from {region}'s bucket")
-    region = s3.bucket_region(req, bucket)
+    region = s3.bucket_region(req.clients, req.target_region, bucket)
     if region != req.target_region:
         return Check(name, url, region, req.target_region, "fail", f"s3://{bucket} lives in {region}")
     return Check(name, url, s3.object_size(req, req.target_region, bucket, key), "exists", "pass")
@@ -109,7 +109,7 @@ def _replication(req: StepRequest, target_containers: Containers) -> Check:
     }
     missing = []
     for bucket in sorted(source_buckets):
-        destinations = s3.replication_destinations(req, req.source_region, bucket)
+        destinations = s3.replication_destinations(req.clients, req.source_region, bucket)
         missing += [f"s3://{bucket} -> s3://{t}" for t in sorted(target_buckets - destinations - {bucket})]
     detail = f"no enabled replication rule: {', '.join(missing)}" if missing else ""
     return Check(
