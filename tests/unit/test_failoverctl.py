@@ -12,6 +12,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from failover_controller.errors import InputInvalid
 from failover_controller.plan import parse_plan
+from failoverctl import __main__ as failoverctl_main
 from failoverctl import inputs, operate
 from failoverctl.__main__ import EXIT_INVALID, EXIT_OK, main, parser
 from failoverctl.stack import RUNBOOK_FUNCTIONS, concurrency_problem, stack_parameters, stack_reservation
@@ -263,3 +264,14 @@ def test_a_default_report_file_is_named_after_the_run_in_the_current_folder() ->
     arn = "arn:aws:states:us-west-2:123456789012:execution:failover-controller:recsys-manual-20261128T030405Z"
     args = parser().parse_args(["report", arn])
     assert inputs.run_name(args.run) == "recsys-manual-20261128T030405Z"
+
+
+def test_a_drill_without_its_dependencies_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(failoverctl_main, "DRILL_MISSING", "cbor2")
+    assert main(["drill", "--scenario", "ungraceful", "--keep"]) == 3
+    err = capsys.readouterr().err
+    assert "failoverctl drill needs the drill's dependencies (cbor2 is not installed)" in err
+    assert "pip install -e '.[drill]'" in err
+    assert main(["plan", "validate", str(SAMPLE_PLAN)]) == EXIT_OK, "the operator commands do not need them"
