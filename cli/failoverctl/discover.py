@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from failover_controller.aws import call, error_code
 from failover_controller.clients import ClientFactory
-from failover_controller.errors import PlanInvalid, StepFailed
+from failover_controller.errors import PlanInvalid, PreconditionFailed, StepFailed
 from failover_controller.names import APPLICATION_TAG, arn_region, claim_alarm_name
 from failover_controller.plan import RecoveryPlan, endpoint_list, load_plan_file, parse_plan
 from failover_controller.plan_store import PlanStore
@@ -116,7 +116,9 @@ def discover_aurora(found: Found, f: ClientFactory) -> None:
                 f"{' and '.join(r for r in found.regions if r not in members)}"
             )
             continue
-        candidates.append((gc["GlobalClusterIdentifier"], {r: members[r].rsplit(":", 1)[-1] for r in found.regions}))
+        writer = next((arn_region(m["DBClusterArn"]) for m in gc["GlobalClusterMembers"] if m.get("IsWriter")), None)
+        ids = {r: members[r].rsplit(":", 1)[-1] for r in found.regions}
+        candidates.append((gc["GlobalClusterIdentifier"], ids, writer))
     if not candidates:
         found.missing.append(f"an Aurora global cluster with a member in {found.primary} and {found.standby}")
         return
@@ -125,8 +127,13 @@ def discover_aurora(found: Found, f: ClientFactory) -> None:
             f"aurora: {len(candidates)} global clusters qualify ({', '.join(c[0] for c in candidates)}); a plan "
             f"fails over one: the first is in the plan, split the others into plans of their own"
         )
-    name, clusters = candidates[0]
+    name, clusters, writer = candidates[0]
     found.doc["aurora"] = {"global_cluster_id": name, "clusters": clusters}
+    if writer != found.primary:
+        found.review.append(
+            f"regions: the Aurora writer is in {writer}, not {found.primary}: if the application is failed over now, "
+            f"--primary should name the region that serves normally, and the counts read now are the wrong way round"
+        )
 
 
 # --- DynamoDB and the write-region parameter ---------------------------------------------------------------------
@@ -138,9 +145,13 @@ def discover_dynamodb(found: Found, f: ClientFactory) -> None:
     )
     tables = []
     for name in names:
-        table = call(
-            f"DescribeTable {name} in {found.primary}", f.dynamodb(found.primary).describe_table, TableName=name
-        )["Table"]
+        try:
+            table = call(
+                f"DescribeTable {name} in {found.primary}", f.dynamodb(found.primary).describe_table, TableName=name
+            )["Table"]
+        except PreconditionFailed:
+            found.left_out.append(f"DynamoDB table {name}: tagged in {found.standby}, not in {found.primary}")
+            continue
         replicas = {r["RegionName"] for r in table.get("Replicas", [])}
         if found.standby in replicas:
             tables.append(name)

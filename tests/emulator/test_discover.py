@@ -161,3 +161,27 @@ def test_an_application_the_account_does_not_have_writes_nothing(
     assert not out.exists()
     assert "no plan written: 8 part(s) of billing not found (tagged failover:application=billing)" in text
     assert "an Aurora global cluster with a member in us-east-1 and us-west-2" in text
+
+
+def test_what_does_not_fit_a_plan_is_left_out_and_said(
+    emulated: ClientFactory, emulator_pair: emulators.Emulators, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = built(data_plane_plan_doc(), emulated, emulator_pair)
+    emulated.dynamodb(plan.primary_region).create_table(
+        TableName="recsys-scratch",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        Tags=world.tags(plan),
+    )
+    emulated.client("s3", plan.primary_region).delete_bucket_replication(Bucket="recsys-models-us-east-1")
+    code, text = run_discover(
+        emulator_pair, "--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2"
+    )
+    assert code == 0
+    doc = json.loads(text)
+    assert doc["dynamodb"]["tables"] == ["recsys-features", "recsys-sessions"]
+    assert doc["signals"]["require_approval"] is True, "no automatic run before a person reviewed the plan"
+    said = capsys.readouterr().err  # the plan on standard output, the notes beside it
+    assert "DynamoDB table recsys-scratch: not a global table with a replica in us-west-2" in said
+    assert "recsys-models-us-east-1 does not replicate to recsys-models-us-west-2" in said
