@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from failover_controller.aws import call, error_code
 from failover_controller.clients import ClientFactory
 from failover_controller.errors import PlanInvalid, PreconditionFailed, StepFailed
-from failover_controller.names import APPLICATION_TAG, arn_region, claim_alarm_name
+from failover_controller.names import APPLICATION_TAG, PLAN_NAME, arn_region, claim_alarm_name
 from failover_controller.plan import RecoveryPlan, endpoint_list, load_plan_file, parse_plan
 from failover_controller.plan_store import PlanStore
 from failover_controller.reads import s3
@@ -38,7 +38,8 @@ DEFAULT_COOLDOWN_S = 3600
 RECORD_TYPES = ("A", "AAAA", "CNAME")  # what a plan's records may be (the TXT of `dns setup`'s probe is not one)
 POLICIES = (("Region", "latency"), ("Failover", "failover"), ("Weight", "weighted"))  # a record set's key -> policy
 NO_REPLICATION = "ReplicationConfigurationNotFoundError"  # GetBucketReplication of a bucket without rules
-ROUTE53_REGION = "us-east-1"  # Route 53's control plane; only discovery (peacetime) calls it there
+ROUTE53_REGION = "us-east-1"
+LEFT_OUT = "found and left out"  # Route 53's control plane; only discovery (peacetime) calls it there
 
 
 @dataclass
@@ -372,23 +373,24 @@ def discover_route53(found: Found, f: ClientFactory, name_servers: list[str] | N
     }
 
 
-def record_region(found: Found, rrs: dict[str, Any], checks: dict[str, Any]) -> tuple[str | None, bool]:
-    """The region a record set's answers lead to, and whether it carries a traffic claim check (data-plane DNS).
+def record_region(found: Found, rrs: dict[str, Any], checks: dict[str, Any]) -> tuple[str | None, str]:
+    """The region a record set's answers lead to, and how that is known: ``latency``, ``claim`` (it carries a traffic
+    claim check: data-plane DNS) or ``named`` (a guess from names).
 
     A latency record names it; a record carrying a claim check (`failoverctl dns setup`) leads to the region the
     check does not follow; else the one region its answers or its health check's name say."""
     if rrs.get("Region") in found.regions:
-        return rrs["Region"], False
+        return rrs["Region"], "latency"
     check = checks.get(rrs.get("HealthCheckId", ""), {})
     alarm = check.get("AlarmIdentifier", {})
     if check.get("Type") == "CLOUDWATCH_METRIC" and alarm.get("Name") == claim_alarm_name(found.application):
-        return (found.other(alarm["Region"]) if alarm.get("Region") in found.regions else None), True
+        return (found.other(alarm["Region"]) if alarm.get("Region") in found.regions else None), "claim"
     said = " ".join(
         [v["Value"] for v in rrs.get("ResourceRecords", [])]
         + [rrs.get("AliasTarget", {}).get("DNSName", ""), check.get("FullyQualifiedDomainName", "")]
     )
     named = [r for r in found.regions if any(t in said for t in region_tokens(r))]
-    return (named[0] if len(named) == 1 else None), False
+    return (named[0] if len(named) == 1 else None), "named"
 
 
 def route53_records(found: Found, f: ClientFactory, zone_id: str) -> tuple[list[Any], str, str, int]:
@@ -410,9 +412,9 @@ def route53_records(found: Found, f: ClientFactory, zone_id: str) -> tuple[list[
     }
     grouped: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for rrs in sets:
-        region, claim = record_region(found, rrs, checks)
+        region, how = record_region(found, rrs, checks)
         if region is not None:
-            grouped.setdefault((rrs["Name"], rrs["Type"]), {}).setdefault(region, []).append(rrs | {"claim": claim})
+            grouped.setdefault((rrs["Name"], rrs["Type"]), {}).setdefault(region, []).append(rrs | {"how": how})
     records, chosen = [], []
     for (name, kind), by_region in sorted(grouped.items()):
         entry = record_entry(found, name, kind, by_region)
@@ -423,7 +425,13 @@ def route53_records(found: Found, f: ClientFactory, zone_id: str) -> tuple[list[
     weight = max([int(s["Weight"]) for s in chosen if "Weight" in s] or [100])
     if policy == "latency":
         found.review.append("route53.client_subnets: latency records need a subnet of clients near each region")
-    return records, "data_plane" if any(s["claim"] for s in chosen) else "control_plane", policy, weight
+    guessed = sorted({s["Name"] for s in chosen if s["how"] == "named"})
+    if guessed:
+        found.review.append(
+            f"route53.records: which region each answer set of {', '.join(guessed)} leads to was read from the region "
+            "its answers or health check name: check the set identifiers"
+        )
+    return records, "data_plane" if any(s["how"] == "claim" for s in chosen) else "control_plane", policy, weight
 
 
 def record_entry(found: Found, name: str, kind: str, by_region: dict[str, list[Any]]) -> dict[str, Any] | None:
@@ -555,7 +563,7 @@ def tag_filter(text: str) -> tuple[str, str]:
 
 
 def application_name(text: str) -> str:
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", text):
+    if not PLAN_NAME.match(text):
         raise argparse.ArgumentTypeError(
             f"{inputs.escaped(repr(text))} is not an application name (lower-case letters, digits and hyphens)"
         )
@@ -587,14 +595,15 @@ def _target(args: argparse.Namespace) -> tuple[Found, dict[str, Any] | None]:
     return Found(application, primary, standby, tags), checked.document if checked else None
 
 
+def _say(out: IO[str], title: str, lines: list[str]) -> None:
+    if lines:
+        out.write(f"{title}:\n" + "".join(f"  - {line}\n" for line in lines))
+
+
 def _say_notes(found: Found, out: IO[str]) -> None:
-    for title, lines in (
-        ("not found (the plan needs it)", found.missing),
-        ("found and left out", found.left_out),
-        ("for review (a default or a guess)", found.review),
-    ):
-        if lines:
-            out.write(f"{title}:\n" + "".join(f"  - {line}\n" for line in lines))
+    _say(out, "not found (the plan needs it)", found.missing)
+    _say(out, LEFT_OUT, found.left_out)
+    _say(out, "for review (a default or a guess)", found.review)
 
 
 def command(args: argparse.Namespace, out: IO[str]) -> int:
@@ -604,10 +613,11 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
     if checked is not None:
         return _check(args.check, checked, found, out)
     notes = out if args.out else sys.stderr
-    try:
-        parse_plan(found.doc) if not found.missing else None
-    except PlanInvalid as exc:
-        found.missing += [f"a valid plan: {problem}" for problem in exc.problems]
+    if not found.missing:
+        try:
+            parse_plan(found.doc)
+        except PlanInvalid as exc:
+            found.missing += [f"a valid plan: {problem}" for problem in exc.problems]
     _say_notes(found, notes)
     if found.missing:
         notes.write(
@@ -634,8 +644,7 @@ def command(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _check(path: str, plan_doc: dict[str, Any], found: Found, out: IO[str]) -> int:
     extra, gone = drift(plan_doc, found)
-    if found.left_out:
-        _say_notes(Found(found.application, found.primary, found.standby, found.tags, left_out=found.left_out), out)
+    _say(out, LEFT_OUT, found.left_out)
     if not extra and not gone:
         out.write(
             f"{path}: no drift: the account's {found.application} is what the plan names "

@@ -118,7 +118,10 @@ def test_the_documented_read_only_policy_is_all_discovery_needs(
     assert iam["evaluated"] >= 30, "every call was held to the policy"
 
 
-def test_the_large_plan_is_found_whole(emulated: ClientFactory, emulator_pair: emulators.Emulators) -> None:
+def test_the_large_plan_is_found_whole(
+    emulated: ClientFactory, emulator_pair: emulators.Emulators, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Control-plane DNS: the records carry each region's API health check, whose name says the region."""
     doc = json.loads((ROOT / "plans" / "large.json").read_text())
     plan = built(doc, emulated, emulator_pair)
     code, text = run_discover(
@@ -128,6 +131,9 @@ def test_the_large_plan_is_found_whole(emulated: ClientFactory, emulator_pair: e
     discovered = json.loads(text)
     assert discover.identifiers(discovered) == discover.identifiers(plan.document)
     assert len(discovered["sagemaker"]["endpoints"]["us-west-2"]) == 5
+    assert (discovered["route53"]["mode"], discovered["route53"]["routing_policy"]) == ("control_plane", "weighted")
+    assert discovered["signals"]["quorum"] == 7, "a majority of 12 alarms"
+    assert "route53.records: which region each answer set of api.large.recsys.example.com." in capsys.readouterr().err
 
 
 def test_check_reports_no_drift_then_a_table_added_and_a_table_gone(
@@ -172,7 +178,7 @@ def test_what_does_not_fit_a_plan_is_left_out_and_said(
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        Tags=world.tags(plan),
+        Tags=world.tags(plan.application),
     )
     emulated.client("s3", plan.primary_region).delete_bucket_replication(Bucket="recsys-models-us-east-1")
     code, text = run_discover(

@@ -38,14 +38,14 @@ def test_a_records_region_is_its_own_then_the_one_its_claim_check_does_not_follo
         "https-east": {"Type": "HTTPS", "FullyQualifiedDomainName": "api.us-east-1.example.com"},
     }
     f = found()
-    assert record_region(f, {"Region": "us-west-2", "HealthCheckId": "claim-west"}, checks) == ("us-west-2", False)
-    assert record_region(f, {"HealthCheckId": "claim-west"}, checks) == ("us-east-1", True)
-    assert record_region(f, {"HealthCheckId": "other-alarm"}, checks) == (None, False)
-    assert record_region(f, {"HealthCheckId": "https-east"}, checks) == ("us-east-1", False)
-    assert record_region(f, {"ResourceRecords": [{"Value": "lb.usw2.example.com"}]}, checks) == ("us-west-2", False)
+    assert record_region(f, {"Region": "us-west-2", "HealthCheckId": "claim-west"}, checks) == ("us-west-2", "latency")
+    assert record_region(f, {"HealthCheckId": "claim-west"}, checks) == ("us-east-1", "claim")
+    assert record_region(f, {"HealthCheckId": "other-alarm"}, checks) == (None, "named")
+    assert record_region(f, {"HealthCheckId": "https-east"}, checks) == ("us-east-1", "named")
+    assert record_region(f, {"ResourceRecords": [{"Value": "lb.usw2.example.com"}]}, checks) == ("us-west-2", "named")
     assert record_region(f, {"AliasTarget": {"DNSName": "x.us-west-2.elb.amazonaws.com"}}, checks)[0] == "us-west-2"
     both = {"ResourceRecords": [{"Value": "us-east-1.example.com"}, {"Value": "us-west-2.example.com"}]}
-    assert record_region(f, both, checks) == (None, False), "an answer naming both regions decides nothing"
+    assert record_region(f, both, checks) == (None, "named"), "an answer naming both regions decides nothing"
 
 
 def test_endpoints_pair_by_name_then_by_their_variants_and_the_rest_is_said() -> None:

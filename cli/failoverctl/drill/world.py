@@ -37,9 +37,9 @@ def image_uri(region: str, tag: str = MODEL_TAG) -> str:
     return f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/recsys-ranker:{tag}"
 
 
-def tags(plan: RecoveryPlan) -> list[Any]:
+def tags(application: str) -> list[Any]:
     """The application's tag, as docs/plan.md tells users to put on every resource of the plan."""
-    return [{"Key": APPLICATION_TAG, "Value": plan.application}]
+    return [{"Key": APPLICATION_TAG, "Value": application}]
 
 
 def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
@@ -48,18 +48,18 @@ def create_aurora(plan: RecoveryPlan, f: ClientFactory) -> None:
         Engine="aurora-postgresql",
         MasterUsername="recsys",
         MasterUserPassword="not-a-secret-0",
-        Tags=tags(plan),
+        Tags=tags(plan.application),
     )["DBCluster"]
     f.rds(plan.primary_region).create_global_cluster(
         GlobalClusterIdentifier=plan.global_cluster_id,
         SourceDBClusterIdentifier=primary["DBClusterArn"],
-        Tags=tags(plan),
+        Tags=tags(plan.application),
     )
     f.rds(plan.standby_region).create_db_cluster(
         DBClusterIdentifier=plan.aurora_clusters[plan.standby_region],
         Engine="aurora-postgresql",
         GlobalClusterIdentifier=plan.global_cluster_id,
-        Tags=tags(plan),
+        Tags=tags(plan.application),
     )
 
 
@@ -120,7 +120,7 @@ def create_global_table(plan: RecoveryPlan, f: ClientFactory, table: str) -> Non
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        Tags=tags(plan),
+        Tags=tags(plan.application),
     )
     ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": plan.standby_region}}])
 
@@ -130,7 +130,9 @@ def create_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
         ssm = f.ssm(region)
         ssm.put_parameter(Name=plan.write_region_parameter, Value=plan.primary_region, Type="String", Overwrite=True)
         # PutParameter refuses Tags with Overwrite: the tag is added on its own.
-        ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=plan.write_region_parameter, Tags=tags(plan))
+        ssm.add_tags_to_resource(
+            ResourceType="Parameter", ResourceId=plan.write_region_parameter, Tags=tags(plan.application)
+        )
 
 
 def artifact_bucket(region: str) -> str:
@@ -152,10 +154,10 @@ def create_model_artifacts(plan: RecoveryPlan, f: ClientFactory, *, standby_tag:
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags(plan)})
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags(plan.application)})
         s3.put_object(Bucket=bucket, Key=model_data_url(region).split("/", 3)[3], Body=b"model weights")
         ecr = f.client("ecr", region)
-        ecr.create_repository(repositoryName="recsys-ranker", tags=tags(plan))
+        ecr.create_repository(repositoryName="recsys-ranker", tags=tags(plan.application))
         image_tags = {MODEL_TAG} | ({standby_tag} if region == plan.standby_region else set())
         for tag in sorted(image_tags):
             manifest = {
@@ -217,7 +219,9 @@ def _create_endpoint(plan: RecoveryPlan, f: ClientFactory, region: str, endpoint
         ],
     )
     sm.create_endpoint(
-        EndpointName=endpoint.endpoint_name, EndpointConfigName=f"{endpoint.endpoint_name}-config", Tags=tags(plan)
+        EndpointName=endpoint.endpoint_name,
+        EndpointConfigName=f"{endpoint.endpoint_name}-config",
+        Tags=tags(plan.application),
     )
 
 
@@ -268,7 +272,7 @@ def create_route53(doc: dict[str, Any], f: ClientFactory, region: str) -> str:
     zone = f.route53(region).create_hosted_zone(Name="recsys.example.com.", CallerReference="recsys-drill")
     zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
     f.route53(region).change_tags_for_resource(
-        ResourceType="hostedzone", ResourceId=zone_id, AddTags=[{"Key": APPLICATION_TAG, "Value": doc["application"]}]
+        ResourceType="hostedzone", ResourceId=zone_id, AddTags=tags(doc["application"])
     )
     health_checks = create_health_checks(doc, f, region)
     if doc["route53"].get("mode") == "data_plane":
@@ -328,7 +332,7 @@ def create_alarms(plan: RecoveryPlan, f: ClientFactory, health_check: str | None
             EvaluationPeriods=3,
             Threshold=1.0,
             ComparisonOperator="LessThanThreshold",
-            Tags=tags(plan),
+            Tags=tags(plan.application),
             **metric,
         )
 
