@@ -191,3 +191,17 @@ def test_what_does_not_fit_a_plan_is_left_out_and_said(
     said = capsys.readouterr().err  # the plan on standard output, the notes beside it
     assert "DynamoDB table recsys-scratch: not a global table with a replica in us-west-2" in said
     assert "recsys-models-us-east-1 does not replicate to recsys-models-us-west-2" in said
+
+
+def test_a_writer_outside_the_primary_is_flagged(
+    emulated: ClientFactory, emulator_pair: emulators.Emulators, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Discovered while failed over: the counts read now would make the warm region the active one."""
+    plan = built(data_plane_plan_doc(), emulated, emulator_pair)
+    emulated.rds(plan.standby_region).switchover_global_cluster(
+        GlobalClusterIdentifier=plan.global_cluster_id, TargetDbClusterIdentifier=plan.aurora_clusters["us-west-2"]
+    )
+    assert world.aurora_writer_region(plan, emulated, plan.standby_region) == "us-west-2"
+    code, _ = run_discover(emulator_pair, "--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2")
+    assert code == 0
+    assert "regions: the Aurora writer is in us-west-2, not us-east-1" in capsys.readouterr().err
