@@ -22,6 +22,7 @@ from failoverctl.paths import ROOT
 from tests.support.events import data_plane_plan_doc
 
 pytestmark = pytest.mark.emulator
+SAMPLE = ("--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2")
 
 
 def run_discover(pair: emulators.Emulators, *argv: str) -> tuple[int, str]:
@@ -52,9 +53,7 @@ def test_the_written_plan_validates_and_names_everything_the_sample_names(
 ) -> None:
     plan = built(data_plane_plan_doc(), emulated, emulator_pair)
     out = tmp_path / "discovered.json"
-    code, text = run_discover(
-        emulator_pair, "--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2", "--out", str(out)
-    )
+    code, text = run_discover(emulator_pair, *SAMPLE, "--out", str(out))
     assert code == 0, text
     discovered = load_plan_file(out)  # valid, or it raises naming each problem
     assert discover.identifiers(plan.document) <= discover.identifiers(discovered.document)
@@ -74,9 +73,7 @@ def test_discovery_makes_only_describe_list_and_get_calls(
 ) -> None:
     built(data_plane_plan_doc(), emulated, emulator_pair)
     before = calls(emulator_pair)
-    code, text = run_discover(
-        emulator_pair, "--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2"
-    )
+    code, text = run_discover(emulator_pair, *SAMPLE)
     assert code == 0, text
     made = calls(emulator_pair) - before
     assert {service for service, _ in made} >= {
@@ -173,17 +170,9 @@ def test_what_does_not_fit_a_plan_is_left_out_and_said(
     emulated: ClientFactory, emulator_pair: emulators.Emulators, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = built(data_plane_plan_doc(), emulated, emulator_pair)
-    emulated.dynamodb(plan.primary_region).create_table(
-        TableName="recsys-scratch",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        Tags=world.tags(plan.application),
-    )
+    world.create_table(plan, emulated, "recsys-scratch")
     emulated.client("s3", plan.primary_region).delete_bucket_replication(Bucket="recsys-models-us-east-1")
-    code, text = run_discover(
-        emulator_pair, "--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2"
-    )
+    code, text = run_discover(emulator_pair, *SAMPLE)
     assert code == 0
     doc = json.loads(text)
     assert doc["dynamodb"]["tables"] == ["recsys-features", "recsys-sessions"]
@@ -202,6 +191,6 @@ def test_a_writer_outside_the_primary_is_flagged(
         GlobalClusterIdentifier=plan.global_cluster_id, TargetDbClusterIdentifier=plan.aurora_clusters["us-west-2"]
     )
     assert world.aurora_writer_region(plan, emulated, plan.standby_region) == "us-west-2"
-    code, _ = run_discover(emulator_pair, "--application", "recsys", "--primary", "us-east-1", "--standby", "us-west-2")
+    code, _ = run_discover(emulator_pair, *SAMPLE)
     assert code == 0
     assert "regions: the Aurora writer is in us-west-2, not us-east-1" in capsys.readouterr().err

@@ -111,10 +111,9 @@ def create_dynamodb(plan: RecoveryPlan, f: ClientFactory) -> None:
         create_global_table(plan, f, table)
 
 
-def create_global_table(plan: RecoveryPlan, f: ClientFactory, table: str) -> None:
-    """A global table of the application: created (and tagged) in the primary, with a replica in the standby."""
-    ddb = f.dynamodb(plan.primary_region)
-    ddb.create_table(
+def create_table(plan: RecoveryPlan, f: ClientFactory, table: str) -> None:
+    """A table of the application, created (and tagged) in the primary only."""
+    f.dynamodb(plan.primary_region).create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -122,7 +121,14 @@ def create_global_table(plan: RecoveryPlan, f: ClientFactory, table: str) -> Non
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         Tags=tags(plan.application),
     )
-    ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": plan.standby_region}}])
+
+
+def create_global_table(plan: RecoveryPlan, f: ClientFactory, table: str) -> None:
+    """A global table of the application: created (and tagged) in the primary, with a replica in the standby."""
+    create_table(plan, f, table)
+    f.dynamodb(plan.primary_region).update_table(
+        TableName=table, ReplicaUpdates=[{"Create": {"RegionName": plan.standby_region}}]
+    )
 
 
 def create_write_region_parameter(plan: RecoveryPlan, f: ClientFactory) -> None:
